@@ -1,0 +1,140 @@
+"""The NATS JetStream connection of a service: connects in the background, keeps reconnecting,
+and creates the streams it publishes to or reads from."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+__all__ = ["STREAM_SUBJECTS", "EventBus", "NotConnected"]
+
+log = logging.getLogger(__name__)
+
+# One stream per producing service; subjects mes.<service>.>
+STREAM_SUBJECTS: dict[str, list[str]] = {
+    "MES_IDENTITY": ["mes.identity.>"],
+    "MES_CONVERSATION": ["mes.conversation.>"],
+    "MES_MAILBOX": ["mes.mailbox.>"],
+    "MES_DIRECTORY": ["mes.directory.>"],
+    "MES_NOTIFIER": ["mes.notifier.>"],
+}
+
+# Server-side de-duplication window for Nats-Msg-Id: longer than any relay retry gap.
+DUPLICATE_WINDOW_SECONDS = 600.0
+MAX_AGE_SECONDS = 14 * 24 * 3600.0
+
+
+class NotConnected(RuntimeError):
+    pass
+
+
+class EventBus:
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.name = name
+        self._nc: NATS | None = None
+        self._js: JetStreamContext | None = None
+        self._connected = asyncio.Event()
+        self._ensured: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def is_connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise NotConnected("not connected to NATS yet")
+        return self._js
+
+    @property
+    def nc(self) -> NATS:
+        if self._nc is None:
+            raise NotConnected("not connected to NATS yet")
+        return self._nc
+
+    def start(self) -> None:
+        """Connect in the background: a service starts (and reports not ready) without NATS."""
+        self._task = asyncio.create_task(self._connect_forever(), name=f"{self.name}-nats-connect")
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def _connect_forever(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                self._nc = await nats.connect(
+                    self.url,
+                    name=self.name,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+                self._js = self._nc.jetstream(timeout=5)
+                self._connected.set()
+                log.info("connected to NATS", extra={"nats_url": self.url})
+                return
+            except Exception as exc:  # keep trying: a missing broker delays work, loses none
+                log.warning("NATS not reachable, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("NATS client error", extra={"error": repr(exc)})
+
+    async def _on_disconnected(self) -> None:
+        log.warning("disconnected from NATS")
+
+    async def _on_reconnected(self) -> None:
+        log.info("reconnected to NATS")
+        # The server may have come back empty (a fresh store): streams must exist again.
+        self._ensured.clear()
+
+    async def ensure_streams(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name in self._ensured:
+                continue
+            config = StreamConfig(
+                name=name,
+                subjects=STREAM_SUBJECTS[name],
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                max_age=MAX_AGE_SECONDS,
+            )
+            try:
+                await self.js.add_stream(config)
+            except BadRequestError:
+                await self.js.update_stream(config)
+            self._ensured.add(name)
+
+    async def ping(self) -> bool:
+        if not self.is_connected:
+            return False
+        try:
+            await asyncio.wait_for(self.nc.flush(), 1.0)
+            return True
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self._nc is not None and not self._nc.is_closed:
+            try:
+                await asyncio.wait_for(self._nc.drain(), 5.0)
+            except Exception:
+                await self._nc.close()

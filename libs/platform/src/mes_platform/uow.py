@@ -1,0 +1,92 @@
+"""The unit of work: the only place that commits, and it commits the change's events with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mes_contracts import EventEnvelope
+from mes_contracts.events import EventPayload
+
+from .context import current_request_id
+from .db import Database
+from .outbox import write_events
+
+__all__ = ["UnitOfWork"]
+
+
+class UnitOfWork:
+    """``async with uow: ...; uow.emit(Payload(...)); await uow.commit()``.
+
+    Subclasses build their repositories on ``self.conn`` in :meth:`_open`. Leaving the block
+    without commit rolls everything back, events included.
+    """
+
+    def __init__(
+        self, db: Database, producer: str, on_commit: Callable[[], None] | None = None
+    ) -> None:
+        self.db = db
+        self.producer = producer
+        self._on_commit = on_commit
+        self._conn: AsyncConnection | None = None
+        self._events: list[EventEnvelope] = []
+        self.committed = False
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self.db.engine.connect()
+        await self._conn.begin()
+        self._events = []
+        self.committed = False
+        self._open(self._conn)
+        return self
+
+    def _open(self, conn: AsyncConnection) -> None:
+        """Hook: build repositories on ``conn``."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        self._conn = None
+        if conn is None:
+            return
+        try:
+            if not self.committed and conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+
+    def emit(self, payload: EventPayload, *, correlation_id: str | None = None) -> EventEnvelope:
+        envelope = EventEnvelope.wrap(
+            payload, correlation_id=correlation_id or current_request_id(), producer=self.producer
+        )
+        self._events.append(envelope)
+        return envelope
+
+    @property
+    def pending_events(self) -> list[EventEnvelope]:
+        return list(self._events)
+
+    async def commit(self) -> None:
+        await write_events(self.conn, self._events)
+        await self.conn.commit()
+        self.committed = True
+        if self._events and self._on_commit is not None:
+            self._on_commit()
+        self._events = []
+
+    async def rollback(self) -> None:
+        await self.conn.rollback()
+        self._events = []

@@ -1,0 +1,33 @@
+"""Composition root of the identity service."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from mes_platform.internal import require_internal_token
+from mes_platform.runtime import ServiceRuntime, create_service_app
+
+from .adapters.uow import IdentityUnitOfWork
+from .entrypoints.internal_api import router as internal_router
+from .service.profiles import ProfileService
+from .settings import IdentitySettings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
+    runtime = ServiceRuntime(settings, migrations="mes_identity:migrations")
+
+    def uow() -> IdentityUnitOfWork:
+        return IdentityUnitOfWork(runtime.db, "identity", on_commit=runtime.relay.notify)
+
+    app = create_service_app(runtime, title="MES identity service",
+                             description="Patient profiles and address resolution.")
+    app.include_router(
+        internal_router,
+        dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
+    )
+    app.state.profiles = ProfileService(uow, runtime.db.reading,
+                                        cache_seconds=settings.resolution_cache_seconds)
+    return app
