@@ -1,0 +1,6 @@
+from alembic import context
+from mes_platform.migrations import run_env
+
+from mes_notifier.adapters.tables import metadata
+
+run_env(context, target_metadata=metadata)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, MetaData, String, Table
+
+__all__ = ["dispensings", "mailboxes", "metadata", "pharmacies"]
+
+metadata = MetaData()
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("address", String(254), primary_key=True),
+    Column("type", String(3), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("rpps", String(11), nullable=True),
+    Column("finess", String(9), nullable=True),
+    Column("pharmacy", Boolean, nullable=False),
+    # Lower-cased, accent-free name + address + numbers: one LIKE serves both engines.
+    Column("search_text", String(600), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_mailboxes_finess", "finess"),
+    Index("ix_mailboxes_rpps", "rpps"),
+)
+
+# Pharmacies as establishments and what they dispensed to whom: the tables of the pharmacy
+# picker ("pharmacies in the patient's reimbursement history"), filled by a later import.
+pharmacies = Table(
+    "pharmacies",
+    metadata,
+    Column("finess", String(9), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("address_line", String(300), nullable=True),
+    Column("postal_code", String(5), nullable=True),
+    Column("city", String(100), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+dispensings = Table(
+    "dispensings",
+    metadata,
+    Column("ins", String(15), primary_key=True),
+    Column("finess", String(9), primary_key=True),
+    Column("dispensed_on", Date, primary_key=True),
+    Index("ix_dispensings_ins_date", "ins", "dispensed_on"),
+)

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from mes_platform.uow import UnitOfWork
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .repository import SqlMailboxRepository
+
+__all__ = ["DirectoryUnitOfWork"]
+
+
+class DirectoryUnitOfWork(UnitOfWork):
+    mailboxes: SqlMailboxRepository
+
+    def _open(self, conn: AsyncConnection) -> None:
+        self.mailboxes = SqlMailboxRepository(conn)

@@ -1,0 +1,44 @@
+"""Refusals of the directory, each with the stable code a caller can act on."""
+
+from __future__ import annotations
+
+from mes_platform.errors import NotFound, Unprocessable
+
+__all__ = [
+    "InvalidAddress",
+    "InvalidCursor",
+    "InvalidFiness",
+    "InvalidRpps",
+    "MailboxNotFound",
+    "PharmacyRequiresOrg",
+]
+
+
+class InvalidAddress(Unprocessable):
+    code = "invalid_address"
+    title = "Not a health actor's MSSanté address"
+
+
+class PharmacyRequiresOrg(Unprocessable):
+    code = "pharmacy_requires_org"
+    title = "A pharmacy is reachable only through an organisational mailbox"
+
+
+class InvalidRpps(Unprocessable):
+    code = "invalid_rpps"
+    title = "Invalid RPPS number"
+
+
+class InvalidFiness(Unprocessable):
+    code = "invalid_finess"
+    title = "Invalid FINESS number"
+
+
+class InvalidCursor(Unprocessable):
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+class MailboxNotFound(NotFound):
+    code = "mailbox_not_found"
+    title = "Mailbox not found"

@@ -1,0 +1,145 @@
+"""The MSSanté mailbox directory: which BAL exist, who holds them, which are pharmacies'."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from mes_contracts.addresses import AddressError, MailboxType, MssanteAddress
+
+from .errors import InvalidAddress, InvalidCursor, InvalidFiness, InvalidRpps, PharmacyRequiresOrg
+
+__all__ = [
+    "MailboxEntry",
+    "Registration",
+    "decode_cursor",
+    "encode_cursor",
+    "normalise_address",
+    "normalise_search",
+    "registered_entry",
+]
+
+_RPPS = re.compile(r"[0-9]{11}")
+# Corsican FINESS numbers start with their department, 2A or 2B (as in mes_contracts).
+_FINESS = re.compile(r"(?:[0-9]{2}|2[AB])[0-9]{7}")
+
+
+class Registration(StrEnum):
+    """What a registration did: a replayed identical PUT changes nothing and emits nothing."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class MailboxEntry:
+    address: str
+    type: MailboxType
+    display_name: str
+    rpps: str | None
+    finess: str | None
+    pharmacy: bool
+    updated_at: datetime
+
+    def same_content(self, other: MailboxEntry) -> bool:
+        """Equal but for ``updated_at``: the test for an identical replay."""
+        return (
+            self.address,
+            self.type,
+            self.display_name,
+            self.rpps,
+            self.finess,
+            self.pharmacy,
+        ) == (
+            other.address,
+            other.type,
+            other.display_name,
+            other.rpps,
+            other.finess,
+            other.pharmacy,
+        )
+
+    @property
+    def search_text(self) -> str:
+        """What a free-text search matches: the name without accents, address, numbers."""
+        parts = [self.display_name, self.address, self.rpps or "", self.finess or ""]
+        return normalise_search(" ".join(p for p in parts if p))
+
+
+def normalise_address(value: str) -> str:
+    """A health actor's address in its one stored form: the whole address in lower case.
+
+    MSSanté operators treat local parts case-insensitively, and a directory where
+    ``Dr.Martin@`` and ``dr.martin@`` were two entries would split one professional in two.
+    """
+    try:
+        return MssanteAddress.parse(value.strip()).format().lower()
+    except AddressError as exc:
+        raise InvalidAddress(exc.detail, reason=exc.reason.value) from exc
+
+
+def registered_entry(
+    *,
+    address: str,
+    type: MailboxType,
+    display_name: str,
+    rpps: str | None,
+    finess: str | None,
+    pharmacy: bool,
+    now: datetime,
+) -> MailboxEntry:
+    """An entry as registered, once the directory's rules hold.
+
+    A pharmacy (officine) is reachable by patients only through an organisational mailbox,
+    and is identified by its FINESS number, so ``pharmacy`` needs type ORG and a FINESS.
+    """
+    if rpps is not None and not _RPPS.fullmatch(rpps):
+        raise InvalidRpps("An RPPS number is 11 digits.")
+    if finess is not None:
+        finess = finess.upper()
+        if not _FINESS.fullmatch(finess):
+            raise InvalidFiness(
+                "A FINESS number is 9 characters: 9 digits, or 2A/2B then 7 digits."
+            )
+    if pharmacy and type is not MailboxType.ORG:
+        raise PharmacyRequiresOrg(f"A pharmacy's mailbox must be of type ORG, not {type.value}.")
+    if pharmacy and finess is None:
+        raise InvalidFiness("A pharmacy's mailbox needs the FINESS number of the officine.")
+    return MailboxEntry(
+        address=normalise_address(address),
+        type=type,
+        display_name=display_name,
+        rpps=rpps,
+        finess=finess,
+        pharmacy=pharmacy,
+        updated_at=now,
+    )
+
+
+def normalise_search(text: str) -> str:
+    """Case- and accent-insensitive form: "Pharmacie Générale" is found by "generale"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.casefold().split())
+
+
+def encode_cursor(last_address: str) -> str:
+    """Opaque keyset position (the last address of a page), url-safe."""
+    return base64.urlsafe_b64encode(last_address.encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> str:
+    """Refuses what this service did not issue rather than silently restarting at page one."""
+    try:
+        address = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("The cursor is not one this service issued.") from exc
+    if "@" not in address:
+        raise InvalidCursor("The cursor is not one this service issued.")
+    return address

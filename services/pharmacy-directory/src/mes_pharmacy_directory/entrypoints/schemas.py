@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from mes_contracts.addresses import MailboxType
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["MailboxIn", "MailboxOut", "MailboxPageOut"]
+
+
+class MailboxIn(BaseModel):
+    """RPPS and FINESS are checked by the service, which answers with their own stable codes
+    (``invalid_rpps``, ``invalid_finess``) rather than a generic schema error."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: MailboxType = Field(examples=["ORG"])
+    display_name: str = Field(min_length=1, max_length=200, examples=["Pharmacie Centrale"])
+    rpps: str | None = Field(
+        default=None,
+        max_length=64,
+        description="11 digits (PER mailboxes)",
+        examples=["10001234567"],
+    )
+    finess: str | None = Field(
+        default=None,
+        max_length=64,
+        description="9 characters (establishments, pharmacies)",
+        examples=["750012345"],
+    )
+    pharmacy: bool = Field(
+        default=False, description="ORG mailbox of an officine; needs type ORG and a FINESS"
+    )
+
+
+class MailboxOut(BaseModel):
+    address: str = Field(examples=["pharmacie.centrale@officine.mssante.fr"])
+    type: MailboxType
+    display_name: str
+    rpps: str | None
+    finess: str | None
+    pharmacy: bool
+    updated_at: datetime
+
+
+class MailboxPageOut(BaseModel):
+    items: list[MailboxOut]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next page; null at the end."
+    )

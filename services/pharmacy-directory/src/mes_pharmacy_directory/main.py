@@ -1,0 +1,34 @@
+"""Composition root of the pharmacy-directory service."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from mes_platform.internal import require_internal_token
+from mes_platform.runtime import ServiceRuntime, create_service_app
+
+from .adapters.uow import DirectoryUnitOfWork
+from .entrypoints.internal_api import router as internal_router
+from .service.directory import DirectoryService
+from .settings import DirectorySettings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: DirectorySettings | None = None) -> FastAPI:
+    settings = settings or DirectorySettings()
+    runtime = ServiceRuntime(settings, migrations="mes_pharmacy_directory:migrations")
+
+    def uow() -> DirectoryUnitOfWork:
+        return DirectoryUnitOfWork(runtime.db, "directory", on_commit=runtime.relay.notify)
+
+    app = create_service_app(
+        runtime,
+        title="MES pharmacy-directory service",
+        description="The MSSanté mailbox directory and pharmacies.",
+    )
+    app.include_router(
+        internal_router,
+        dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
+    )
+    app.state.directory = DirectoryService(uow, runtime.db.reading)
+    return app

@@ -1,0 +1,158 @@
+"""The load generator: a separate process driving HTTP with N concurrent clients for a fixed time.
+
+``python -m mes_bench.load CONFIG.json`` prints one JSON result line. Bounded in time and
+count, loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+__all__ = ["LoadConfig", "percentile", "run_load"]
+
+MAX_REQUESTS = 2_000_000
+
+
+@dataclass
+class LoadConfig:
+    url: str  # full URL of the POST target
+    concurrency: int = 32
+    duration: float = 10.0
+    warmup: float = 1.0
+    headers: dict[str, str] = field(default_factory=dict)
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # cycled
+    # Visibility probe: after each probe's 202, poll GET probe_get_template.format(id=...) with
+    # probe_headers until 200; records the delay from the 202 to the first 200.
+    probe_get_template: str | None = None
+    probe_headers: dict[str, str] = field(default_factory=dict)
+    probe_body: dict[str, Any] | None = None
+    probe_interval: float = 0.05
+    probe_poll: float = 0.002
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def _summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p90_ms": round(percentile(latencies, 90) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "max_ms": round(max(latencies) * 1000, 2) if latencies else float("nan"),
+    }
+
+
+async def run_load(cfg: LoadConfig) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=cfg.concurrency + 4, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=30)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    sent = 0
+    start = time.perf_counter()
+    measure_from = start + cfg.warmup
+    deadline = measure_from + cfg.duration
+    visibility: list[float] = []
+    probe_failures = 0
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def worker(n: int) -> None:
+            nonlocal errors, sent
+            i = n
+            while True:
+                now = time.perf_counter()
+                if now >= deadline or sent >= MAX_REQUESTS:
+                    return
+                body = cfg.bodies[i % len(cfg.bodies)] if cfg.bodies else {}
+                i += cfg.concurrency
+                headers = dict(cfg.headers)
+                t0 = time.perf_counter()
+                try:
+                    async with session.post(cfg.url, json=body, headers=headers) as resp:
+                        await resp.read()
+                        status = resp.status
+                except Exception:
+                    errors += 1
+                    continue
+                t1 = time.perf_counter()
+                sent += 1
+                if t0 >= measure_from and t1 <= deadline:
+                    statuses[status] = statuses.get(status, 0) + 1
+                    if 200 <= status < 300:
+                        latencies.append(t1 - t0)
+
+        async def probe() -> None:
+            nonlocal probe_failures
+            assert cfg.probe_get_template is not None and cfg.probe_body is not None
+            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+            while time.perf_counter() + 1.0 < deadline:
+                try:
+                    async with session.post(cfg.url, json=cfg.probe_body,
+                                            headers=cfg.headers) as resp:
+                        data = await resp.json()
+                        accepted_at = time.perf_counter()
+                    message_id = data["message_id"]
+                    get_url = cfg.probe_get_template.format(id=message_id)
+                    seen = False
+                    while time.perf_counter() - accepted_at < 5.0:
+                        async with session.get(get_url, headers=cfg.probe_headers) as r:
+                            await r.read()
+                            if r.status == 200:
+                                visibility.append(time.perf_counter() - accepted_at)
+                                seen = True
+                                break
+                        await asyncio.sleep(cfg.probe_poll)
+                    if not seen:
+                        probe_failures += 1
+                except Exception:
+                    probe_failures += 1
+                await asyncio.sleep(cfg.probe_interval)
+
+        tasks = [asyncio.create_task(worker(n)) for n in range(cfg.concurrency)]
+        if cfg.probe_get_template:
+            tasks.append(asyncio.create_task(probe()))
+        await asyncio.gather(*tasks)
+
+    ok = len(latencies)
+    result: dict[str, Any] = {
+        "concurrency": cfg.concurrency,
+        "duration_s": cfg.duration,
+        "ok": ok,
+        "throughput_rps": round(ok / cfg.duration, 1),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "client_errors": errors,
+        **_summary(latencies),
+    }
+    if cfg.probe_get_template:
+        result["visibility"] = {"samples": len(visibility), "failures": probe_failures,
+                                **_summary(visibility)}
+    return result
+
+
+def unique_bodies(template: dict[str, Any], n: int = 64) -> list[dict[str, Any]]:
+    return [{**template, "subject": f"{template.get('subject', 'bench')} {uuid.uuid4().hex[:8]}"}
+            for _ in range(n)]
+
+
+def main() -> None:
+    raw = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    result = asyncio.run(run_load(LoadConfig(**raw)))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
