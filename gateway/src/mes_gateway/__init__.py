@@ -1,0 +1,1 @@
+"""MES Messagerie API gateway: authentication, the public /v1 API, flow composition."""

@@ -1,0 +1,73 @@
+"""Feature routers of the public API: one module per feature, found automatically.
+
+Adding a feature (e.g. professional messaging) is one new file, ``routes/<feature>.py``;
+nothing else to edit, because ``create_app`` includes every module of this package (in name
+order). A module defines:
+
+- ``router``: an ``APIRouter``, usually ``APIRouter(prefix="/v1/...", tags=["<tag>"],
+  responses=problem_responses(401, 403, 503))`` so the OpenAPI documents its problems;
+- ``TAGS`` (optional): ``[{"name": "<tag>", "description": "..."}]`` for Swagger UI;
+- ``DEVELOPMENT_ONLY = True`` (optional): the router is not registered in production (404).
+
+Inside, take what you need from ``mes_gateway.deps``::
+
+    from ..deps import IdempotencyKey, MailboxHolder, ServicesDep, idempotency_headers
+    from ..openapi import problem_responses
+
+    router = APIRouter(prefix="/v1/messages", tags=["messaging"],
+                       responses=problem_responses(401, 403, 422, 503))
+
+    @router.post("", status_code=202)
+    async def send(body: MessageIn, principal: MailboxHolder, key: IdempotencyKey,
+                   services: ServicesDep) -> MessageAccepted:
+        principal.require_mailbox(body.sender)          # 403 mailbox_not_granted
+        answer = await services.send("conversation", "POST", "/internal/messages",
+                                     json=..., headers=idempotency_headers(key))
+        return MessageAccepted.model_validate(answer.json())
+
+``services.send`` / ``services.get`` raise the service's 4xx problem unchanged and turn a 5xx or
+an unreachable service into 503 ``service_unavailable``; let those propagate. Raise
+``mes_platform.errors`` (``Unprocessable``, ``Forbidden``, ...) for the gateway's own refusals,
+never ``HTTPException``. Routes with a body larger than 1 MiB (uploads) must live under a path
+listed in ``settings.UPLOAD_PATHS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter
+
+__all__ = ["Feature", "discover_features"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    router: APIRouter
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    development_only: bool = False
+
+
+def discover_features(*, production: bool) -> list[Feature]:
+    features = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        if not isinstance(router, APIRouter):
+            raise TypeError(f"{module.__name__} must define `router = APIRouter(...)`")
+        feature = Feature(
+            info.name,
+            router,
+            list(getattr(module, "TAGS", [])),
+            bool(getattr(module, "DEVELOPMENT_ONLY", False)),
+        )
+        if feature.development_only and production:
+            continue
+        features.append(feature)
+    return features

@@ -1,0 +1,155 @@
+"""Operations on patient profiles (role ``ops``), forwarded to the identity service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, Depends, Path, Response
+
+from mes_contracts.ins import InsError, validate_ins
+from mes_platform.errors import Unprocessable
+
+from ..deps import OpsPrincipal, ServicesDep
+from ..openapi import problem_example, problem_responses
+from ..schemas import AddressResolution, PatientProfile, PatientUpsert
+
+__all__ = ["TAGS", "router"]
+
+TAGS = [{"name": "admin", "description": "Patient profiles, for operations (role `ops`)."}]
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problem_responses(401, 403, 503))
+
+_INVALID_INS = {
+    422: {
+        "wrong_length": problem_example(
+            422,
+            "invalid_ins",
+            "Unprocessable request",
+            "INS must be 15 characters, got 14",
+            reason="wrong_length",
+        ),
+        "bad_characters": problem_example(
+            422,
+            "invalid_ins",
+            "Unprocessable request",
+            "INS must be digits only, except 2A or 2B at positions 6-7",
+            reason="bad_characters",
+        ),
+        "wrong_key": problem_example(
+            422,
+            "invalid_ins",
+            "Unprocessable request",
+            "INS key is 88, expected 89",
+            reason="wrong_key",
+        ),
+    }
+}
+
+_UPSERT_EXAMPLES: dict[str, Any] = {
+    "created": {
+        "summary": "A profile created, not activated",
+        "value": {
+            "state": "created",
+            "birth_name": "DUPONT",
+            "first_names": "Marie Anne",
+            "email": "marie.dupont@example.org",
+        },
+    },
+    "activated": {
+        "summary": "Activated, with the mobile app",
+        "value": {
+            "state": "activated",
+            "birth_name": "DUPONT",
+            "first_names": "Marie Anne",
+            "display_name": "Marie Dupont",
+            "email": "marie.dupont@example.org",
+            "app_installed": True,
+        },
+    },
+}
+
+
+def valid_ins(
+    ins: Annotated[
+        str,
+        Path(
+            max_length=64, description="Matricule INS (15 characters)", examples=["279035121518989"]
+        ),
+    ],
+) -> str:
+    """The INS is checked here first, so a typo is explained without a round trip."""
+    try:
+        return validate_ins(ins)
+    except InsError as exc:
+        raise Unprocessable(exc.detail, code="invalid_ins", reason=exc.reason.value) from exc
+
+
+ValidIns = Annotated[str, Depends(valid_ins)]
+
+
+@router.put(
+    "/patients/{ins}",
+    response_model=PatientProfile,
+    summary="Create or update a patient profile",
+    responses={
+        201: {"description": "Profile created", "model": PatientProfile},
+        200: {"description": "Profile updated (or unchanged)"},
+        **problem_responses(413, 422, examples=_INVALID_INS),
+    },
+)
+async def put_patient(
+    principal: OpsPrincipal,
+    ins: ValidIns,
+    body: Annotated[PatientUpsert, Body(openapi_examples=_UPSERT_EXAMPLES)],
+    services: ServicesDep,
+    response: Response,
+) -> PatientProfile:
+    """Idempotent: the same PUT again answers 200 and changes nothing. The state decides
+    delivery: created/activated deliverable, opposed "n'existe pas", closed "clôturée"."""
+    answer = await services.send(
+        "identity", "PUT", f"/internal/patients/{ins}", json=body.model_dump(mode="json")
+    )
+    response.status_code = 201 if answer.status_code == 201 else 200
+    return PatientProfile.model_validate(answer.json())
+
+
+@router.get(
+    "/patients/{ins}",
+    response_model=PatientProfile,
+    summary="A patient profile",
+    responses=problem_responses(
+        404,
+        422,
+        examples={
+            404: {
+                "patient_not_found": problem_example(
+                    404, "patient_not_found", "Not found", "No patient profile for this INS."
+                )
+            },
+            **_INVALID_INS,
+        },
+    ),
+)
+async def get_patient(
+    principal: OpsPrincipal, ins: ValidIns, services: ServicesDep
+) -> PatientProfile:
+    answer = await services.get("identity", f"/internal/patients/{ins}")
+    return PatientProfile.model_validate(answer.json())
+
+
+@router.get(
+    "/addresses/{address}/resolution",
+    response_model=AddressResolution,
+    summary="Would a message to this address be delivered?",
+)
+async def resolve_address(
+    principal: OpsPrincipal,
+    address: Annotated[str, Path(max_length=320, examples=["279035121518989@patient.mssante.fr"])],
+    services: ServicesDep,
+) -> AddressResolution:
+    """An invalid address is an answer (`status: invalid`), not an error."""
+    if set(address) <= {"."}:  # a dot segment would be resolved away by the URL, not sent
+        raise Unprocessable("This is not an address.", code="invalid_address")
+    answer = await services.get("identity", f"/internal/resolutions/{quote(address, safe='@')}")
+    return AddressResolution.model_validate(answer.json())

@@ -1,0 +1,81 @@
+"""Operations: the gateway's own liveness/readiness/metrics, and ``/health`` of everything."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from mes_platform.health import health_router
+
+from ..deps import ServicesDep
+from ..settings import SERVICE_NAMES
+
+__all__ = ["TAGS", "router"]
+
+TAGS = [{"name": "operations", "description": "Health and metrics, without authentication."}]
+
+
+class ServiceHealth(BaseModel):
+    status: Literal["ready", "not_ready", "unreachable"]
+    checks: dict[str, str]
+
+
+class HealthReport(BaseModel):
+    status: Literal["ready", "degraded"]
+    services: dict[str, ServiceHealth]
+
+
+_EXAMPLE = {
+    "status": "degraded",
+    "services": {
+        "identity": {
+            "status": "ready",
+            "checks": {"database": "ok", "nats": "ok", "consumers": "ok"},
+        },
+        "mailbox": {"status": "unreachable", "checks": {}},
+    },
+}
+
+
+async def _serving() -> bool:
+    # The gateway keeps no state: if it answers, it is ready. /health says more.
+    return True
+
+
+router = APIRouter(tags=["operations"])
+router.include_router(health_router("gateway", {"gateway": _serving}))
+
+
+@router.get(
+    "/health",
+    summary="Readiness of every service behind the gateway",
+    response_model=HealthReport,
+    responses={
+        200: {"description": "Every service is ready"},
+        503: {
+            "description": "At least one service is not ready or unreachable",
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/HealthReport"},
+                    "example": _EXAMPLE,
+                }
+            },
+        },
+    },
+)
+async def health(services: ServicesDep) -> JSONResponse:
+    """Asks every service's `/readyz` at once (2 s each); 200 if all ready, else 503."""
+    results = await asyncio.gather(*(services.readiness(name) for name in SERVICE_NAMES))
+    ready = all(ok for ok, _ in results)
+    report = HealthReport(
+        status="ready" if ready else "degraded",
+        services={
+            name: ServiceHealth(**body)
+            for name, (_, body) in zip(SERVICE_NAMES, results, strict=True)
+        },
+    )
+    return JSONResponse(report.model_dump(mode="json"), status_code=200 if ready else 503)

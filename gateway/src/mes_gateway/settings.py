@@ -1,0 +1,89 @@
+"""Gateway settings, read from ``MES_GATEWAY_*`` environment variables.
+
+The gateway owns nothing persistent, so it has no database or NATS settings: only where the
+services are, how tokens are verified, and how large a request may be.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mes_platform.settings import DEV_INTERNAL_TOKEN
+
+__all__ = ["DEV_JWT_SIGNING_KEY", "SERVICE_NAMES", "UPLOAD_PATHS", "GatewaySettings"]
+
+# Public on purpose: anyone can mint a development token with it, which is why production
+# refuses it. 32+ bytes, the HS256 minimum PyJWT accepts without a warning.
+DEV_JWT_SIGNING_KEY = "dev-jwt-signing-key-change-me-0123456789"
+
+SERVICE_NAMES = ("identity", "mailbox", "conversation", "directory", "notifier")
+
+# Attachment uploads may carry up to the 25 Mo of a message (+ multipart overhead).
+UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments")
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MES_GATEWAY_", extra="ignore")
+
+    service_name: str = "gateway"
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
+
+    identity_url: str = "http://127.0.0.1:8101"
+    mailbox_url: str = "http://127.0.0.1:8102"
+    conversation_url: str = "http://127.0.0.1:8103"
+    directory_url: str = "http://127.0.0.1:8104"
+    notifier_url: str = "http://127.0.0.1:8105"
+    upstream_timeout_seconds: float = 10.0
+    health_timeout_seconds: float = 2.0
+
+    jwt_dev_signing_key: SecretStr = Field(
+        default=SecretStr(DEV_JWT_SIGNING_KEY),
+        description="HS256 key of development/test tokens; never used to verify in production",
+    )
+    jwt_issuer: str = "mes-messagerie-dev"
+    jwt_audience: str = "mes-messagerie"
+    jwks_url: str | None = Field(
+        default=None, description="The identity provider's JWKS (required in production)"
+    )
+    jwt_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description="Algorithms accepted from the JWKS in production",
+    )
+    jwt_leeway_seconds: int = 30
+    jwks_cache_seconds: int = 300
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 26 * 1_048_576
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> GatewaySettings:
+        if self.environment == "production":
+            if not self.jwks_url:
+                raise ValueError("jwks_url must be set in production")
+            if self.internal_token.get_secret_value() in ("", DEV_INTERNAL_TOKEN):
+                raise ValueError("internal_token must be set to a real secret in production")
+            if self.jwt_dev_signing_key.get_secret_value() == DEV_JWT_SIGNING_KEY:
+                raise ValueError(
+                    "jwt_dev_signing_key must not be the public development key in production "
+                    "(set it to an empty string: production verifies tokens with the JWKS)"
+                )
+            if any(alg.upper().startswith("HS") for alg in self.jwt_algorithms):
+                raise ValueError("production accepts only asymmetric JWT algorithms")
+        return self
+
+    @property
+    def service_urls(self) -> dict[str, str]:
+        return {name: getattr(self, f"{name}_url") for name in SERVICE_NAMES}
+
+    @property
+    def body_limit_overrides(self) -> dict[str, int]:
+        return dict.fromkeys(UPLOAD_PATHS, self.max_upload_bytes)

@@ -1,0 +1,132 @@
+"""Ops load patient profiles through the gateway into the real identity service, and check what
+a message to each address would meet (DOMAIN.md: profile states and non-delivery)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mes_contracts.ins import ins_key
+
+
+def make_ins(nir: str) -> str:
+    return nir + ins_key(nir)
+
+
+PATIENT = {
+    "state": "created",
+    "birth_name": "DUPONT",
+    "first_names": "Marie Anne",
+    "email": "marie.dupont@example.org",
+}
+
+
+@pytest.fixture
+async def ops(stack, dev_token):
+    return await dev_token(stack, role="ops")
+
+
+async def test_put_patient_creates_then_updates(stack, ops):
+    ins = make_ins("2790351215189")
+    created = await stack.put(f"/v1/admin/patients/{ins}", json=PATIENT, headers=ops)
+    assert created.status_code == 201, created.text
+    assert created.json() == {
+        "ins": ins,
+        "address": f"{ins}@patient.mssante.fr",
+        "state": "created",
+        "birth_name": "DUPONT",
+        "first_names": "Marie Anne",
+        "display_name": "Marie Dupont",
+        "email": "marie.dupont@example.org",
+        "app_installed": False,
+    }
+    again = await stack.put(f"/v1/admin/patients/{ins}", json=PATIENT, headers=ops)
+    assert again.status_code == 200 and again.json() == created.json()
+
+    activated = await stack.put(
+        f"/v1/admin/patients/{ins}",
+        headers=ops,
+        json={**PATIENT, "state": "activated", "app_installed": True},
+    )
+    assert activated.status_code == 200
+    fetched = await stack.get(f"/v1/admin/patients/{ins}", headers=ops)
+    assert fetched.json()["state"] == "activated" and fetched.json()["app_installed"] is True
+
+
+@pytest.mark.parametrize(
+    ("ins", "reason"),
+    [
+        ("27903512151898", "wrong_length"),
+        ("2790351215189A9", "bad_characters"),
+        ("279035121518988", "wrong_key"),
+    ],
+)
+async def test_malformed_ins_is_explained(stack, ops, ins, reason):
+    response = await stack.put(f"/v1/admin/patients/{ins}", json=PATIENT, headers=ops)
+    problem = response.json()
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (problem["code"], problem["reason"]) == ("invalid_ins", reason)
+    assert problem["detail"]  # readable, e.g. "INS key is 88, expected 89"
+
+
+async def test_unknown_fields_and_bad_values_are_refused(stack, ops):
+    ins = make_ins("1840575123456")
+    for body in (
+        {**PATIENT, "is_admin": True},
+        {**PATIENT, "state": "deleted"},
+        {**PATIENT, "email": "not-an-email"},
+        {"state": "created"},
+    ):
+        response = await stack.put(f"/v1/admin/patients/{ins}", json=body, headers=ops)
+        assert response.status_code == 422
+        assert response.json()["code"] == "validation_error"
+    missing = await stack.get(f"/v1/admin/patients/{ins}", headers=ops)
+    assert missing.status_code == 404 and missing.json()["code"] == "patient_not_found"
+
+
+async def test_huge_body_is_refused_before_anything(stack, ops):
+    ins = make_ins("1840575123456")
+    body = {**PATIENT, "birth_name": "X" * (2 * 1024 * 1024)}
+    response = await stack.put(f"/v1/admin/patients/{ins}", json=body, headers=ops)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+async def test_resolution_follows_the_profile_state(stack, ops):
+    expected = {}
+    for i, state in enumerate(("created", "activated", "opposed", "closed")):
+        ins = make_ins(f"18405751234{i:02d}")
+        put = await stack.put(
+            f"/v1/admin/patients/{ins}", json={**PATIENT, "state": state}, headers=ops
+        )
+        assert put.status_code == 201, put.text
+        expected[f"{ins}@patient.mssante.fr"] = {
+            "created": "deliverable",
+            "activated": "deliverable",
+            "opposed": "not_found",
+            "closed": "closed",
+        }[state]
+    expected[f"{make_ins('1840575999999')}@patient.mssante.fr"] = "not_found"  # no profile
+
+    for address, status in expected.items():
+        response = await stack.get(f"/v1/admin/addresses/{address}/resolution", headers=ops)
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == status, address
+
+    bad_key = await stack.get(
+        "/v1/admin/addresses/184057512340000@patient.mssante.fr/resolution", headers=ops
+    )
+    assert bad_key.status_code == 200
+    assert bad_key.json()["status"] == "invalid"
+    assert bad_key.json()["invalid_reason"] == "wrong_key"
+
+
+async def test_patient_reads_own_profile(stack, ops, dev_token):
+    ins = make_ins("2790351215189")
+    await stack.put(f"/v1/admin/patients/{ins}", json=PATIENT, headers=ops)
+    me = await stack.get("/v1/me", headers=await dev_token(stack, role="patient", ins=ins))
+    assert me.status_code == 200 and me.json()["ins"] == ins
+
+    stranger = await dev_token(stack, role="patient", ins=make_ins("1840575123456"))
+    missing = await stack.get("/v1/me", headers=stranger)
+    assert missing.status_code == 404 and missing.json()["code"] == "patient_not_found"

@@ -1,0 +1,113 @@
+"""Health of the whole system, request ids, body limits, and the exported OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from mes_gateway import openapi
+from mes_gateway.main import create_app
+from mes_gateway.settings import GatewaySettings
+
+
+async def test_health_reports_identity_ready_and_the_others_unreachable(stack, identity_app):
+    await identity_app.state.runtime.bus.wait_connected(10)
+    response = await stack.get("/health")
+    report = response.json()
+    assert response.status_code == 503
+    assert report["status"] == "degraded"
+    assert report["services"]["identity"] == {
+        "status": "ready",
+        "checks": {"database": "ok", "nats": "ok", "consumers": "ok"},
+    }
+    for name in ("mailbox", "conversation", "directory", "notifier"):
+        assert report["services"][name]["status"] == "unreachable"
+
+
+async def test_gateway_own_probes(gateway):
+    assert (await gateway.get("/healthz")).json()["status"] == "ok"
+    assert (await gateway.get("/readyz")).status_code == 200
+    metrics = await gateway.get("/metrics")
+    assert 'mes_http_requests_total{method="GET",route="/healthz",service="gateway"' in metrics.text
+
+
+async def test_request_id_is_echoed_in_header_and_problem(gateway):
+    response = await gateway.get("/v1/me", headers={"X-Request-ID": "trace-42"})
+    assert response.status_code == 401
+    assert response.headers["x-request-id"] == "trace-42"
+    assert response.json()["request_id"] == "trace-42"
+    generated = await gateway.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_upload_paths_accept_larger_bodies(gateway):
+    body = b"x" * (2 * 1024 * 1024)
+    elsewhere = await gateway.post("/v1/anything", content=body)
+    assert elsewhere.status_code == 413
+    upload = await gateway.post("/v1/attachments", content=body)
+    assert upload.status_code == 404  # over the default limit, under the upload one
+
+
+async def test_dev_token_route_does_not_exist_in_production():
+    settings = GatewaySettings(
+        environment="production",
+        jwks_url="http://127.0.0.1:9/jwks",
+        internal_token="a-real-secret",
+        jwt_dev_signing_key="",
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client,
+    ):
+        response = await client.post("/v1/dev/tokens", json={"role": "ops"})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "/v1/dev/tokens" not in app.openapi()["paths"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # no jwks_url
+        {"jwks_url": "https://idp.example/jwks"},  # placeholder internal token
+        {"jwks_url": "https://idp.example/jwks", "internal_token": "real"},  # placeholder dev key
+        {
+            "jwks_url": "https://idp.example/jwks",
+            "internal_token": "real",
+            "jwt_dev_signing_key": "",
+            "jwt_algorithms": ["HS256"],
+        },
+    ],
+)
+def test_production_refuses_placeholders(overrides):
+    with pytest.raises(ValueError):
+        GatewaySettings(environment="production", **overrides)
+
+
+def test_exported_openapi_is_up_to_date():
+    """Fails when a route changed without `python -m mes_gateway.openapi` being run."""
+    assert openapi.EXPORT_PATH.read_text(encoding="utf-8") == openapi.render()
+
+
+def test_openapi_documents_auth_problems_and_idempotency():
+    document = json.loads(openapi.render())
+    assert document["openapi"].startswith("3.1")
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert "IdempotencyKey" in document["components"]["parameters"]
+    put = document["paths"]["/v1/admin/patients/{ins}"]["put"]
+    assert put["security"] == [{"bearerAuth": []}]
+    for status in ("401", "403", "422"):
+        media = put["responses"][status]["content"]["application/problem+json"]
+        assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+        assert media["examples"]
+    assert set(put["responses"]["422"]["content"]["application/problem+json"]["examples"]) >= {
+        "wrong_length",
+        "bad_characters",
+        "wrong_key",
+    }
+    assert "HTTPValidationError" not in document["components"]["schemas"]

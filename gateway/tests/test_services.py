@@ -1,0 +1,121 @@
+"""What a feature route gets from the services layer: a service's refusal reaches the caller
+unchanged, a failing service becomes 503, and Idempotency-Key travels to the deciding service."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from mes_gateway.deps import IdempotencyKey, ServicesDep, idempotency_headers
+from mes_gateway.main import create_app
+
+seen: list[httpx.Request] = []
+router = APIRouter()
+
+
+@router.post("/v1/test/things", status_code=201)
+async def create_thing(key: IdempotencyKey, services: ServicesDep) -> object:
+    answer = await services.send(
+        "conversation", "POST", "/internal/things", json={"n": 1}, headers=idempotency_headers(key)
+    )
+    return answer.json()
+
+
+@router.get("/v1/test/{service}/{status}")
+async def read_thing(service: str, status: int, services: ServicesDep) -> object:
+    return (await services.get(service, f"/internal/answer/{status}")).json()
+
+
+def conversation(request: httpx.Request) -> httpx.Response:
+    seen.append(request)
+    return httpx.Response(201, json={"id": "thing-1"})
+
+
+def mailbox(request: httpx.Request) -> httpx.Response:
+    status = int(request.url.path.rsplit("/", 1)[1])
+    if status == 409:
+        return httpx.Response(
+            409,
+            headers={"content-type": "application/problem+json"},
+            json={
+                "type": "https://mes-messagerie.example/problems/quota_exceeded",
+                "title": "Mailbox full",
+                "status": 409,
+                "code": "quota_exceeded",
+                "detail": "The mailbox is full.",
+                "request_id": "upstream",
+                "used_bytes": 42,
+            },
+        )
+    if status == 404:
+        return httpx.Response(404, text="no such thing")
+    return httpx.Response(status, text="Traceback (most recent call last): ...")
+
+
+@pytest.fixture
+async def client(settings):
+    seen.clear()
+    app = create_app(
+        settings,
+        extra_routers=[router],
+        transports={
+            "conversation": httpx.MockTransport(conversation),
+            "mailbox": httpx.MockTransport(mailbox),
+        },
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client,
+    ):
+        yield client
+
+
+async def test_idempotency_key_and_request_id_reach_the_service(client, settings):
+    response = await client.post(
+        "/v1/test/things",
+        headers={"Idempotency-Key": "3f0c1e7a-5b8e-4c1d", "X-Request-ID": "trace-7"},
+    )
+    assert response.status_code == 201 and response.json() == {"id": "thing-1"}
+    forwarded = seen[0].headers
+    assert forwarded["idempotency-key"] == "3f0c1e7a-5b8e-4c1d"
+    assert forwarded["x-request-id"] == "trace-7"
+    assert forwarded["x-internal-token"] == settings.internal_token.get_secret_value()
+
+    await client.post("/v1/test/things")
+    assert "idempotency-key" not in seen[1].headers
+
+
+@pytest.mark.parametrize("key", ["", "k" * 201, "tab\there", "clé"])
+async def test_bad_idempotency_key_is_refused(client, key):
+    response = await client.post("/v1/test/things", headers=[(b"Idempotency-Key", key.encode())])
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert seen == []
+
+
+async def test_service_refusal_is_passed_through(client):
+    response = await client.get("/v1/test/mailbox/409", headers={"X-Request-ID": "trace-9"})
+    problem = response.json()
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert problem["code"] == "quota_exceeded" and problem["detail"] == "The mailbox is full."
+    assert problem["used_bytes"] == 42
+    assert problem["request_id"] == "trace-9"  # the caller's id, not the service's
+
+    plain = await client.get("/v1/test/mailbox/404")
+    assert plain.status_code == 404 and plain.json()["code"] == "upstream_refused"
+
+
+@pytest.mark.parametrize(
+    ("service", "status"),
+    [("mailbox", 500), ("mailbox", 502), ("mailbox", 401), ("directory", 200)],
+)
+async def test_failing_or_unreachable_service_is_503_naming_it(client, service, status):
+    response = await client.get(f"/v1/test/{service}/{status}")
+    problem = response.json()
+    assert response.status_code == 503
+    assert (problem["code"], problem["service"]) == ("service_unavailable", service)
+    assert "Traceback" not in response.text
