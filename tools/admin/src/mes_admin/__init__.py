@@ -1,0 +1,1 @@
+"""mes-admin: operator command-line tool (bulk patient import, address resolution)."""
