@@ -1,0 +1,197 @@
+"""Public shapes of messages, conversations, attachments and directory entries.
+
+Responses are validated against these before they leave, so what a service stores never leaks
+into the API by accident.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AttachmentOut",
+    "ContactList",
+    "ConversationList",
+    "ConversationOut",
+    "DirectoryEntryIn",
+    "DirectoryEntryOut",
+    "MessageDetail",
+    "MessageList",
+    "MessageSendIn",
+    "MessageSendOut",
+    "MessageSummary",
+    "PatientMessageIn",
+    "PatientNewConversationIn",
+    "ReadOut",
+]
+
+_PRO = "dr.martin@hopital-exemple.mssante.fr"
+_PATIENT = "279035121518989@patient.mssante.fr"
+_MAX_ATTACHMENTS = 20
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MessageSendIn(_In):
+    """A message from a health actor's MSSanté mailbox to a patient."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{
+            "from": _PRO, "to": _PATIENT, "subject": "Résultats d'analyse",
+            "body": "Bonjour, vos résultats sont disponibles en pièce jointe.",
+            "attachment_ids": [], "read_receipt": True,
+        }]},
+    )
+
+    sender: str = Field(alias="from", max_length=254,
+                        description="A mailbox your token grants (claim `mailboxes`)")
+    to: str = Field(max_length=254, description="The patient's address <INS>@patient.mssante.fr")
+    subject: str = Field(max_length=998, description="`[FIN]` exactly closes the conversation")
+    body: str = Field(max_length=200_000)
+    attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
+    read_receipt: bool = Field(default=False, description="Ask for a read receipt (MDN)")
+    in_reply_to: str | None = Field(default=None, max_length=64,
+                                    description="Message id this one answers")
+    fin: bool = Field(default=False,
+                      description="Same effect as MSSanté's `X-MSS-MES: FIN` header: closes")
+
+
+class MessageSendOut(BaseModel):
+    message_id: str
+    conversation_id: str | None
+    status: Literal["accepted", "bounced"]
+    bounce_reason: str | None = Field(
+        default=None, description="bounced only: not_found, closed, invalid"
+    )
+
+
+class PatientMessageIn(_In):
+    body: str = Field(min_length=1, max_length=200_000)
+    attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
+
+
+class PatientNewConversationIn(_In):
+    to: str = Field(max_length=254, description="A pharmacy's organisational mailbox, or a "
+                    "professional who wrote to you and has not ended the exchange")
+    subject: str = Field(min_length=1, max_length=998)
+    body: str = Field(min_length=1, max_length=200_000)
+    attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
+
+
+class AttachmentOut(BaseModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class Correspondent(BaseModel):
+    address: str
+    display_name: str | None = None
+
+
+class MessageSummary(BaseModel):
+    id: str
+    conversation_id: str | None = None
+    folder: str
+    kind: str = Field(description="message, non_delivery or read_receipt")
+    subject: str
+    sender: Correspondent
+    recipient_address: str | None = None
+    sent_at: datetime
+    read: bool
+    read_at: datetime | None = None
+    status: str | None = None
+    bounce_reason: str | None = None
+    attachments: list[AttachmentOut] = Field(default_factory=list)
+
+
+class MessageDetail(MessageSummary):
+    body: str
+    in_reply_to: str | None = None
+    read_receipt_requested: bool = False
+
+
+class MessageList(BaseModel):
+    items: list[MessageSummary]
+    next_cursor: str | None = None
+
+
+class ReadOut(BaseModel):
+    read_at: datetime
+
+
+class Party(BaseModel):
+    address: str
+    kind: str
+    display_name: str | None = None
+
+
+class ConversationOut(BaseModel):
+    id: str
+    subject: str
+    state: Literal["open", "closed"]
+    correspondent: Party
+    patient_ins: str | None = None
+    opened_by: str | None = None
+    opened_at: datetime
+    last_activity_at: datetime
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    reply_allowed: bool
+    closed_notice: str | None = Field(
+        default=None, description="e.g. « Dr Martin a mis fin à vos échanges. »"
+    )
+    unread_count: int = 0
+
+
+class ConversationList(BaseModel):
+    items: list[ConversationOut]
+    next_cursor: str | None = None
+
+
+class Contact(BaseModel):
+    address: str
+    kind: str
+    display_name: str | None = None
+    conversation_id: str | None = None
+
+
+class ContactList(BaseModel):
+    items: list[Contact]
+
+
+class DirectoryEntryIn(_In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"type": "PER", "display_name": "Dr Claire Martin", "rpps": "10101234567"},
+            {"type": "ORG", "display_name": "Pharmacie du Marché", "finess": "750012345",
+             "pharmacy": True},
+        ]},
+    )
+
+    type: Literal["PER", "ORG", "APP", "CAB"]
+    display_name: str = Field(min_length=1, max_length=200)
+    rpps: str | None = Field(default=None, max_length=11)
+    finess: str | None = Field(default=None, max_length=9)
+    pharmacy: bool = False
+
+
+class DirectoryEntryOut(BaseModel):
+    address: str
+    type: str
+    display_name: str
+    rpps: str | None = None
+    finess: str | None = None
+    pharmacy: bool = False
+    updated_at: datetime | None = None

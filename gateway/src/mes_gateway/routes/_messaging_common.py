@@ -1,0 +1,42 @@
+"""Helpers shared by the professional and patient messaging routes (not a router)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ..messaging_schemas import ConversationList
+from ..services import ServiceClients
+
+__all__ = ["resolve_attachments", "unread_by_conversation", "with_unread_counts"]
+
+
+async def resolve_attachments(
+    services: ServiceClients, owner: str, ids: list[str]
+) -> list[dict[str, Any]]:
+    """The attachments' references, checked by the mailbox service: they exist, ``owner``
+    uploaded or received them, and together they stay under the message size limit."""
+    if not ids:
+        return []
+    answer = await services.send(
+        "mailbox", "POST", "/internal/attachments/resolve", json={"owner": owner, "ids": ids}
+    )
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+async def unread_by_conversation(services: ServiceClients, mailbox: str) -> dict[str, int]:
+    answer = await services.get(
+        "mailbox", f"/internal/mailboxes/{quote(mailbox, safe='@')}/unread-counts"
+    )
+    counts: dict[str, int] = answer.json().get("by_conversation", {})
+    return counts
+
+
+async def with_unread_counts(
+    services: ServiceClients, mailbox: str, page: dict[str, Any]
+) -> ConversationList:
+    counts = await unread_by_conversation(services, mailbox)
+    for item in page.get("items", []):
+        item["unread_count"] = counts.get(item["id"], 0)
+    return ConversationList.model_validate(page)

@@ -1,0 +1,142 @@
+"""Professional messaging: a health actor writes from an MSSanté mailbox its token grants."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query
+
+from ..deps import IdempotencyKey, MailboxHolder, ServicesDep, idempotency_headers
+from ..messaging_schemas import (
+    ConversationList,
+    MessageDetail,
+    MessageList,
+    MessageSendIn,
+    MessageSendOut,
+)
+from ..openapi import problem_example, problem_responses
+from ._messaging_common import resolve_attachments, with_unread_counts
+
+__all__ = ["TAGS", "router"]
+
+TAGS = [{"name": "messaging", "description": "Professionals' and applications' messaging "
+         "(roles `professional`, `application`)."}]
+
+router = APIRouter(tags=["messaging"], responses=problem_responses(401, 403, 503))
+
+Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemple.mssante.fr"])]
+Cursor = Annotated[str | None, Query(max_length=512)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def q(value: str) -> str:
+    return quote(value, safe="@")
+
+
+@router.post(
+    "/v1/messages",
+    status_code=202,
+    response_model=MessageSendOut,
+    summary="Send a message to a patient",
+    responses={
+        202: {"description": "Accepted for delivery, or bounced: a non-delivery report with "
+              "the reason is then delivered to the sender's mailbox"},
+        **problem_responses(413, 422, examples={422: {
+            "recipient_not_patient": problem_example(
+                422, "recipient_not_patient", "Unprocessable request",
+                "Messages go to patient addresses <INS>@patient.mssante.fr."),
+            "attachment_unknown": problem_example(
+                422, "attachment_unknown", "Unprocessable request",
+                "Unknown attachment ids.", ids=["a1b2"]),
+        }}),
+    },
+)
+async def send_message(
+    body: MessageSendIn, principal: MailboxHolder, key: IdempotencyKey, services: ServicesDep
+) -> MessageSendOut:
+    """Admission is synchronous: once this answers 202 the message is recorded and will be
+    delivered (or bounced with the exact French non-delivery text). The same
+    `Idempotency-Key` never sends twice. A subject of exactly `[FIN]` (or `fin: true`) closes
+    the conversation; the patient can no longer reply in it."""
+    sender = principal.require_mailbox(body.sender)
+    attachments = await resolve_attachments(services, sender, body.attachment_ids)
+    answer = await services.send(
+        "conversation", "POST", "/internal/messages",
+        json={
+            "from": sender, "to": body.to, "subject": body.subject, "body": body.body,
+            "attachments": attachments, "read_receipt": body.read_receipt,
+            "in_reply_to": body.in_reply_to, "fin": body.fin,
+        },
+        headers=idempotency_headers(key),
+    )
+    return MessageSendOut.model_validate(answer.json())
+
+
+@router.get(
+    "/v1/mailboxes/{address}/messages",
+    response_model=MessageList,
+    summary="List a mailbox's messages, newest first",
+)
+async def list_messages(
+    address: Address,
+    principal: MailboxHolder,
+    services: ServicesDep,
+    folder: Annotated[Literal["inbox", "sent"], Query()] = "inbox",
+    conversation_id: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> MessageList:
+    mailbox = principal.require_mailbox(address)
+    params: dict[str, Any] = {"folder": folder, "limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    if conversation_id:
+        params["conversation_id"] = conversation_id
+    answer = await services.get("mailbox", f"/internal/mailboxes/{q(mailbox)}/messages",
+                                params=params)
+    return MessageList.model_validate(answer.json())
+
+
+@router.get(
+    "/v1/mailboxes/{address}/messages/{message_id}",
+    response_model=MessageDetail,
+    summary="One message of a mailbox",
+    responses=problem_responses(404),
+)
+async def get_message(
+    address: Address,
+    message_id: Annotated[str, Path(max_length=64)],
+    principal: MailboxHolder,
+    services: ServicesDep,
+) -> MessageDetail:
+    mailbox = principal.require_mailbox(address)
+    answer = await services.get(
+        "mailbox", f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}"
+    )
+    return MessageDetail.model_validate(answer.json())
+
+
+@router.get(
+    "/v1/mailboxes/{address}/conversations",
+    response_model=ConversationList,
+    summary="Conversations of a mailbox with patients",
+)
+async def list_conversations(
+    address: Address,
+    principal: MailboxHolder,
+    services: ServicesDep,
+    state: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ConversationList:
+    mailbox = principal.require_mailbox(address)
+    params: dict[str, Any] = {"limit": limit}
+    if state:
+        params["state"] = state
+    if cursor:
+        params["cursor"] = cursor
+    answer = await services.get(
+        "conversation", f"/internal/mailboxes/{q(mailbox)}/conversations", params=params
+    )
+    return await with_unread_counts(services, mailbox, answer.json())

@@ -1,0 +1,189 @@
+"""The patient's messaging: read, reply inside open conversations, start one where allowed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query
+
+from mes_contracts.addresses import PatientAddress
+
+from ..deps import IdempotencyKey, PatientPrincipal, ServicesDep, idempotency_headers
+from ..messaging_schemas import (
+    ContactList,
+    ConversationList,
+    ConversationOut,
+    MessageDetail,
+    MessageList,
+    MessageSendOut,
+    PatientMessageIn,
+    PatientNewConversationIn,
+    ReadOut,
+)
+from ..openapi import problem_example, problem_responses
+from ..principal import Principal
+from ._messaging_common import resolve_attachments, unread_by_conversation, with_unread_counts
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/me", tags=["patient"], responses=problem_responses(401, 403, 503))
+
+Id = Annotated[str, Path(max_length=64)]
+
+
+def q(value: str) -> str:
+    return quote(value, safe="@")
+
+
+def my_address(principal: Principal) -> str:
+    assert principal.ins is not None  # guaranteed by the patient role
+    return PatientAddress(principal.ins).format()
+
+
+@router.get("/conversations", response_model=ConversationList, summary="My conversations")
+async def my_conversations(
+    principal: PatientPrincipal,
+    services: ServicesDep,
+    state: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ConversationList:
+    """Each with the correspondent, its state, who closed it, the unread count and whether a
+    reply is allowed."""
+    params: dict[str, Any] = {"limit": limit}
+    if state:
+        params["state"] = state
+    if cursor:
+        params["cursor"] = cursor
+    answer = await services.get(
+        "conversation", f"/internal/patients/{principal.ins}/conversations", params=params
+    )
+    return await with_unread_counts(services, my_address(principal), answer.json())
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut,
+            summary="One of my conversations", responses=problem_responses(404))
+async def my_conversation(
+    conversation_id: Id, principal: PatientPrincipal, services: ServicesDep
+) -> ConversationOut:
+    answer = await services.get(
+        "conversation", f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}"
+    )
+    item = answer.json()
+    item["unread_count"] = (await unread_by_conversation(services, my_address(principal))).get(
+        conversation_id, 0)
+    return ConversationOut.model_validate(item)
+
+
+@router.get("/conversations/{conversation_id}/messages", response_model=MessageList,
+            summary="Messages of one of my conversations, newest first",
+            responses=problem_responses(404))
+async def my_conversation_messages(
+    conversation_id: Id,
+    principal: PatientPrincipal,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> MessageList:
+    # Ownership first: another patient's conversation id is a 404, never a listing.
+    await services.get(
+        "conversation", f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}"
+    )
+    params: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    answer = await services.get(
+        "mailbox", f"/internal/mailboxes/{q(my_address(principal))}/messages", params=params
+    )
+    return MessageList.model_validate(answer.json())
+
+
+@router.get("/messages/{message_id}", response_model=MessageDetail, summary="One of my messages",
+            responses=problem_responses(404))
+async def my_message(message_id: Id, principal: PatientPrincipal,
+                     services: ServicesDep) -> MessageDetail:
+    answer = await services.get(
+        "mailbox", f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}"
+    )
+    return MessageDetail.model_validate(answer.json())
+
+
+@router.post("/messages/{message_id}/read", response_model=ReadOut,
+             summary="Mark one of my messages as read", responses=problem_responses(404))
+async def read_message(message_id: Id, principal: PatientPrincipal,
+                       services: ServicesDep) -> ReadOut:
+    """If the sender asked for a read receipt, it is sent on the first read (the patient
+    cannot refuse it)."""
+    answer = await services.send(
+        "mailbox", "POST",
+        f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}/read",
+    )
+    return ReadOut.model_validate(answer.json())
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=202,
+    response_model=MessageSendOut,
+    summary="Reply inside a conversation",
+    responses=problem_responses(404, 409, 422, examples={409: {
+        "conversation_closed": problem_example(
+            409, "conversation_closed", "Conflict",
+            "Dr Claire Martin a mis fin à vos échanges."),
+    }}),
+)
+async def reply(
+    conversation_id: Id,
+    body: PatientMessageIn,
+    principal: PatientPrincipal,
+    key: IdempotencyKey,
+    services: ServicesDep,
+) -> MessageSendOut:
+    """Only inside a conversation a health actor opened and has not closed."""
+    attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
+    answer = await services.send(
+        "conversation", "POST",
+        f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}/messages",
+        json={"body": body.body, "attachments": attachments},
+        headers=idempotency_headers(key),
+    )
+    return MessageSendOut.model_validate(answer.json())
+
+
+@router.post(
+    "/conversations",
+    status_code=201,
+    response_model=MessageSendOut,
+    summary="Start a conversation (a pharmacy, or a professional who wrote to me)",
+    responses=problem_responses(403, 422, examples={403: {
+        "initiation_not_allowed": problem_example(
+            403, "initiation_not_allowed", "Forbidden",
+            "You can write only to a pharmacy or to a professional who wrote to you."),
+    }}),
+)
+async def start_conversation(
+    body: PatientNewConversationIn,
+    principal: PatientPrincipal,
+    key: IdempotencyKey,
+    services: ServicesDep,
+) -> MessageSendOut:
+    """A patient cannot contact the professional of their choice: only a pharmacy's
+    organisational mailbox (profile activated), or a professional who has written to them and
+    has not ended the exchange. Otherwise 403 `initiation_not_allowed`."""
+    attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
+    answer = await services.send(
+        "conversation", "POST", f"/internal/patients/{principal.ins}/conversations",
+        json={"to": body.to, "subject": body.subject, "body": body.body,
+              "attachments": attachments},
+        headers=idempotency_headers(key),
+    )
+    return MessageSendOut.model_validate(answer.json())
+
+
+@router.get("/contacts", response_model=ContactList,
+            summary="Professionals and establishments I can write to")
+async def my_contacts(principal: PatientPrincipal, services: ServicesDep) -> ContactList:
+    """Those who wrote to me and have not ended the exchange."""
+    answer = await services.get("conversation", f"/internal/patients/{principal.ins}/contacts")
+    return ContactList.model_validate(answer.json())
