@@ -1,0 +1,134 @@
+"""The pharmacy-directory service, asked who owns a health actor's mailbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+import httpx
+from nats.aio.msg import Msg
+
+from mes_contracts import EventEnvelope
+from mes_contracts.addresses import AddressError, MailboxType
+from mes_contracts.events.directory import MailboxRegistered
+from mes_platform.bus import EventBus
+
+from ..domain.model import DirectoryEntry, actor_address
+from ..service.ports import DependencyUnavailable
+
+__all__ = ["DirectoryUpdates", "HttpMailboxDirectory"]
+
+log = logging.getLogger(__name__)
+
+
+class HttpMailboxDirectory:
+    """``GET /internal/mailboxes/{address}`` on pharmacy-directory, entries cached.
+
+    Entries change rarely (a registration); an unknown address is not cached, so a mailbox
+    registered a moment ago is found at once.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        cache_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._cache: dict[str, tuple[float, DirectoryEntry]] = {}
+
+    async def get(self, address: str) -> DirectoryEntry | None:
+        hit = self._cache.get(address)
+        if hit is not None and hit[0] > self.clock():
+            return hit[1]
+        try:
+            response = await self.client.get(f"/internal/mailboxes/{quote(address, safe='@')}")
+        except httpx.HTTPError as exc:
+            raise DependencyUnavailable(
+                "The mailbox directory cannot be reached.", dependency="pharmacy-directory"
+            ) from exc
+        if response.status_code in (404, 422):
+            return None  # unknown, or not even an address the directory could hold
+        if response.status_code != 200:
+            raise DependencyUnavailable(
+                f"The mailbox directory answered {response.status_code}.",
+                dependency="pharmacy-directory",
+            )
+        data = response.json()
+        try:
+            entry = DirectoryEntry(
+                address=actor_address(data["address"]),
+                type=MailboxType(data["type"]),
+                display_name=str(data["display_name"]),
+                pharmacy=bool(data.get("pharmacy", False)),
+            )
+        except (KeyError, ValueError, AddressError) as exc:
+            raise DependencyUnavailable(
+                "The mailbox directory answered an unreadable entry.",
+                dependency="pharmacy-directory",
+            ) from exc
+        self.remember(entry, key=address)
+        return entry
+
+    def remember(self, entry: DirectoryEntry, *, key: str | None = None) -> None:
+        if self.cache_seconds <= 0:
+            return
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        expires = self.clock() + self.cache_seconds
+        self._cache[entry.address] = (expires, entry)
+        if key is not None:
+            self._cache[key] = (expires, entry)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+class DirectoryUpdates:
+    """Refreshes the directory cache from ``MailboxRegistered`` events.
+
+    A plain (non-durable) subscription on purpose: every replica keeps its own cache, so each
+    must see every event, and a missed one only means an entry up to ``cache_seconds`` old.
+    """
+
+    def __init__(self, bus: EventBus, directory: HttpMailboxDirectory) -> None:
+        self.bus = bus
+        self.directory = directory
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._subscribe(), name="conversation-directory-updates")
+
+    async def _subscribe(self) -> None:
+        await self.bus.wait_connected()
+        await self.bus.nc.subscribe(MailboxRegistered.SUBJECT, cb=self._on_message)
+        self.subscribed.set()
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            event = EventEnvelope.from_json_bytes(msg.data).payload_as(MailboxRegistered)
+        except Exception:  # a malformed event must not stop the subscription
+            log.warning("unreadable MailboxRegistered event ignored", exc_info=True)
+            return
+        self.directory.remember(
+            DirectoryEntry(
+                address=actor_address(event.address),
+                type=event.type,
+                display_name=event.display_name,
+                pharmacy=event.pharmacy,
+            )
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

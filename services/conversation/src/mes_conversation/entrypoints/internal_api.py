@@ -1,0 +1,206 @@
+"""Internal API of the conversation service (called by the gateway)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from mes_contracts.ins import InsError, validate_ins
+from mes_platform.errors import Unprocessable
+
+from ..domain.model import ConversationState
+from ..service.common import Idempotency, Receipt, fingerprint_of
+from ..service.health_actors import HealthActorMessage, HealthActorMessages
+from ..service.patients import PatientMessages, PatientReply, PatientStart
+from ..service.queries import ConversationPage, ConversationQueries
+from .schemas import (
+    AdmissionOut,
+    ContactOut,
+    ContactsOut,
+    ConversationPageOut,
+    ConversationView,
+    HealthActorMessageIn,
+    PatientReplyIn,
+    PatientStartIn,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+
+
+def _health_actors(request: Request) -> HealthActorMessages:
+    service: HealthActorMessages = request.app.state.health_actor_messages
+    return service
+
+
+def _patients(request: Request) -> PatientMessages:
+    service: PatientMessages = request.app.state.patient_messages
+    return service
+
+
+def _queries(request: Request) -> ConversationQueries:
+    service: ConversationQueries = request.app.state.conversation_queries
+    return service
+
+
+def _valid_ins(ins: Annotated[str, Path(max_length=64)]) -> str:
+    try:
+        return validate_ins(ins)
+    except InsError as exc:
+        raise Unprocessable(exc.detail, code="invalid_ins", reason=exc.reason.value) from exc
+
+
+HealthActorsDep = Annotated[HealthActorMessages, Depends(_health_actors)]
+PatientsDep = Annotated[PatientMessages, Depends(_patients)]
+QueriesDep = Annotated[ConversationQueries, Depends(_queries)]
+InsDep = Annotated[str, Depends(_valid_ins)]
+IdempotencyKeyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
+ConversationId = Annotated[str, Path(max_length=64)]
+StateFilter = Annotated[Literal["open", "closed"] | None, Query()]
+Cursor = Annotated[str | None, Query(max_length=500)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+_ADMISSION = {"model": AdmissionOut, "description": "Admitted (or bounced, for a health actor)."}
+
+
+def _idempotency(key: str | None, kind: str, command: object) -> Idempotency | None:
+    return Idempotency(key, fingerprint_of(kind, command)) if key else None
+
+
+def _answer(receipt: Receipt) -> JSONResponse:
+    return JSONResponse(receipt.body, status_code=receipt.status_code)
+
+
+def _page(page: ConversationPage) -> ConversationPageOut:
+    return ConversationPageOut(
+        items=[ConversationView.of(c) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post("/messages", status_code=202, response_model=AdmissionOut, responses={202: _ADMISSION})
+async def send_from_health_actor(
+    body: HealthActorMessageIn,
+    service: HealthActorsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """A health actor's message to a patient: accepted into a conversation, or bounced with
+    its non-delivery report (both 202)."""
+    command = HealthActorMessage(
+        sender=body.from_,
+        recipient=body.to,
+        subject=body.subject,
+        body=body.body,
+        attachments=tuple(body.attachments),
+        read_receipt=body.read_receipt,
+        in_reply_to=body.in_reply_to,
+        fin=body.fin,
+    )
+    return _answer(await service.send(command, _idempotency(idempotency_key, "send", command)))
+
+
+@router.post(
+    "/patients/{ins}/conversations/{conversation_id}/messages",
+    status_code=202,
+    response_model=AdmissionOut,
+    responses={202: _ADMISSION},
+)
+async def reply_from_patient(
+    ins: InsDep,
+    conversation_id: ConversationId,
+    body: PatientReplyIn,
+    service: PatientsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """The patient replies in an open conversation of theirs."""
+    command = PatientReply(
+        ins=ins,
+        conversation_id=conversation_id,
+        body=body.body,
+        attachments=tuple(body.attachments),
+        subject=body.subject,
+    )
+    return _answer(await service.reply(command, _idempotency(idempotency_key, "reply", command)))
+
+
+@router.post(
+    "/patients/{ins}/conversations",
+    status_code=201,
+    response_model=AdmissionOut,
+    responses={201: _ADMISSION},
+)
+async def start_by_patient(
+    ins: InsDep,
+    body: PatientStartIn,
+    service: PatientsDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """The patient starts a conversation: with a pharmacy, or a health actor who wrote."""
+    command = PatientStart(
+        ins=ins,
+        recipient=body.to,
+        subject=body.subject,
+        body=body.body,
+        attachments=tuple(body.attachments),
+    )
+    return _answer(await service.start(command, _idempotency(idempotency_key, "start", command)))
+
+
+@router.get("/patients/{ins}/conversations", response_model=ConversationPageOut)
+async def patient_conversations(
+    ins: InsDep,
+    queries: QueriesDep,
+    state: StateFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> ConversationPageOut:
+    return _page(
+        await queries.of_patient(ins, ConversationState(state) if state else None, cursor, limit)
+    )
+
+
+@router.get("/patients/{ins}/conversations/{conversation_id}", response_model=ConversationView)
+async def patient_conversation(
+    ins: InsDep, conversation_id: ConversationId, queries: QueriesDep
+) -> ConversationView:
+    return ConversationView.of(await queries.of_patient_by_id(ins, conversation_id))
+
+
+@router.get("/patients/{ins}/contacts", response_model=ContactsOut)
+async def patient_contacts(ins: InsDep, queries: QueriesDep) -> ContactsOut:
+    """Health actors who wrote to the patient and whose latest exchange is still open."""
+    return ContactsOut(
+        items=[
+            ContactOut(
+                address=c.correspondent.address,
+                kind=c.correspondent.kind,
+                display_name=c.correspondent.display_name,
+                conversation_id=c.id,
+            )
+            for c in await queries.contacts(ins)
+        ]
+    )
+
+
+@router.get("/mailboxes/{address}/conversations", response_model=ConversationPageOut)
+async def mailbox_conversations(
+    address: Annotated[str, Path(max_length=320)],
+    queries: QueriesDep,
+    state: StateFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+) -> ConversationPageOut:
+    return _page(
+        await queries.of_mailbox(
+            address, ConversationState(state) if state else None, cursor, limit
+        )
+    )
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationView)
+async def conversation(conversation_id: ConversationId, queries: QueriesDep) -> ConversationView:
+    return ConversationView.of(await queries.by_id(conversation_id))

@@ -1,0 +1,197 @@
+"""What the use cases share: receipts, idempotent execution, events, input limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from mes_contracts.events.conversation import (
+    ConversationClosed,
+    ConversationOpened,
+    MessageAccepted,
+)
+from mes_contracts.events.parties import AttachmentRef, Party
+from mes_platform.errors import Conflict, Unprocessable
+from mes_platform.idempotency import StoredResponse, request_fingerprint
+
+from ..domain.admission import InvalidSubject, check_subject
+from ..domain.model import Conversation
+from .ports import ConcurrentWrite, ConversationReader, ConversationUnitOfWork
+
+__all__ = [
+    "Idempotency",
+    "Limits",
+    "Receipt",
+    "accepted_event",
+    "closed_event",
+    "fingerprint_of",
+    "opened_event",
+    "replayed",
+    "run_once",
+]
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer to an admitted command, as stored for an Idempotency-Key replay."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_subject_chars: int = 998
+    max_body_chars: int = 200_000
+
+    def check_subject(self, subject: str) -> str:
+        try:
+            return check_subject(subject, self.max_subject_chars)
+        except InvalidSubject as exc:
+            raise Unprocessable(exc.detail, code=exc.code) from exc
+
+    def check_body(self, body: str) -> str:
+        if len(body) > self.max_body_chars:
+            raise Unprocessable(
+                f"The body must be at most {self.max_body_chars} characters.", code="body_too_long"
+            )
+        return body
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def fingerprint_of(kind: str, command: object) -> str:
+    """What a replay must repeat exactly for its key to return the first answer."""
+    assert dataclasses.is_dataclass(command)
+    fields = {f.name: _plain(getattr(command, f.name)) for f in dataclasses.fields(command)}
+    return request_fingerprint({"kind": kind, **fields})
+
+
+def _receipt(stored: StoredResponse) -> Receipt:
+    body = stored.body
+    assert isinstance(body, dict)
+    return Receipt(stored.status_code, body)
+
+
+async def replayed(
+    reader: ConversationReader, scope: str, idempotency: Idempotency | None
+) -> Receipt | None:
+    """The stored answer of an earlier request with this key, checked before any remote call."""
+    if idempotency is None:
+        return None
+    stored = await reader.replayed(scope, idempotency.key, idempotency.fingerprint)
+    return _receipt(stored) if stored is not None else None
+
+
+async def run_once(
+    uow_factory: Callable[[], ConversationUnitOfWork],
+    scope: str,
+    idempotency: Idempotency | None,
+    decide: Callable[[ConversationUnitOfWork], Awaitable[Receipt]],
+) -> Receipt:
+    """Run ``decide`` in one unit of work with its Idempotency-Key stored in the same commit.
+
+    A replay (a key stored meanwhile) answers the stored receipt and changes nothing. A
+    concurrent write on the same rows (or the same key) makes the decision run again on fresh
+    data.
+    """
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            async with uow_factory() as uow:
+                if idempotency is not None:
+                    stored = await uow.idempotency.lookup(
+                        scope, idempotency.key, idempotency.fingerprint
+                    )
+                    if stored is not None:
+                        return _receipt(stored)
+                receipt = await decide(uow)
+                if idempotency is not None:
+                    await uow.idempotency.remember(
+                        scope,
+                        idempotency.key,
+                        idempotency.fingerprint,
+                        receipt.status_code,
+                        receipt.body,
+                    )
+                await uow.commit()
+                return receipt
+        except ConcurrentWrite:
+            log.info("concurrent write, deciding again", extra={"attempt": attempt})
+    raise Conflict(
+        "The conversation changed while the message was being admitted; retry.",
+        code="concurrent_update",
+    )
+
+
+def opened_event(c: Conversation) -> ConversationOpened:
+    return ConversationOpened(
+        conversation_id=c.id,
+        patient_ins=c.patient_ins,
+        correspondent=c.correspondent.as_party(),
+        opened_by=c.opened_by,
+        opened_at=c.opened_at,
+        subject=c.subject,
+    )
+
+
+def closed_event(c: Conversation) -> ConversationClosed:
+    assert c.closed_by is not None and c.closed_at is not None and c.close_reason is not None
+    return ConversationClosed(
+        conversation_id=c.id,
+        patient_ins=c.patient_ins,
+        correspondent=c.correspondent.as_party(),
+        closed_by=c.closed_by,
+        closed_at=c.closed_at,
+        reason=c.close_reason,
+    )
+
+
+def accepted_event(
+    *,
+    message_id: str,
+    conversation: Conversation,
+    sender: Party,
+    recipient: Party,
+    subject: str,
+    body: str,
+    attachments: tuple[AttachmentRef, ...],
+    sent_at: datetime,
+    read_receipt: bool = False,
+    in_reply_to: str | None = None,
+    closes: bool = False,
+) -> MessageAccepted:
+    return MessageAccepted(
+        message_id=message_id,
+        conversation_id=conversation.id,
+        sender=sender,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        attachments=attachments,
+        read_receipt_requested=read_receipt,
+        in_reply_to=in_reply_to,
+        closes_conversation=closes,
+        sent_at=sent_at,
+    )

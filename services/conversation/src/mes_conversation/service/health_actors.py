@@ -1,0 +1,257 @@
+"""A health actor writes to a patient: delivered into a conversation, or bounced with a report."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mes_contracts.addresses import AddressError, PatientAddress, is_patient_address
+from mes_contracts.events.conversation import MessageBounced
+from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
+from mes_contracts.ins import InsError
+from mes_contracts.nondelivery import NonDeliveryReason, non_delivery_text
+from mes_platform.errors import Unprocessable
+
+from ..domain.admission import Admission, conversation_for_message
+from ..domain.model import (
+    Conversation,
+    DirectoryEntry,
+    PatientResolution,
+    ResolutionStatus,
+    actor_address,
+)
+from .common import (
+    Idempotency,
+    Limits,
+    Receipt,
+    accepted_event,
+    closed_event,
+    opened_event,
+    replayed,
+    run_once,
+)
+from .ports import (
+    ConcurrentWrite,
+    ConversationReader,
+    ConversationUnitOfWork,
+    LoggedMessage,
+    MailboxDirectory,
+    PatientResolver,
+)
+
+__all__ = ["HealthActorMessage", "HealthActorMessages"]
+
+
+@dataclass(frozen=True)
+class HealthActorMessage:
+    sender: str
+    recipient: str
+    subject: str
+    body: str
+    attachments: tuple[AttachmentRef, ...] = ()
+    read_receipt: bool = False
+    in_reply_to: str | None = None
+    fin: bool = False  # the X-MSS-MES: FIN header
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.body.encode()) + sum(a.size for a in self.attachments)
+
+
+class HealthActorMessages:
+    def __init__(
+        self,
+        uow_factory: Callable[[], ConversationUnitOfWork],
+        reader: ConversationReader,
+        resolver: PatientResolver,
+        directory: MailboxDirectory,
+        limits: Limits,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.reader = reader
+        self.resolver = resolver
+        self.directory = directory
+        self.limits = limits
+        self.clock = clock
+
+    async def send(self, m: HealthActorMessage, idempotency: Idempotency | None) -> Receipt:
+        """Only a health actor of the directory may write, and only to a patient. An address
+        that identity cannot deliver to bounces (202, with the exact French report, sent back
+        as an event); otherwise the message joins or opens a conversation, and ``[FIN]``
+        closes it."""
+        try:
+            sender_address = actor_address(m.sender)
+        except AddressError as exc:
+            raise Unprocessable(
+                f"'from' is not a health actor's address: {exc.detail}",
+                code="invalid_sender",
+                reason=exc.reason.value,
+            ) from exc
+        self.limits.check_subject(m.subject)
+        self.limits.check_body(m.body)
+        if not is_patient_address(m.recipient):
+            raise Unprocessable(
+                "Messages are accepted for patients' addresses only.", code="recipient_not_patient"
+            )
+        scope = "send:" + sender_address
+        replay = await replayed(self.reader, scope, idempotency)
+        if replay is not None:
+            return replay
+        entry = await self.directory.get(sender_address)
+        if entry is None:
+            raise Unprocessable(
+                "The sender's mailbox is not in the MSSanté directory.",
+                code="sender_not_registered",
+            )
+        resolution = await self._resolve(m.recipient)
+        admission = Admission.decide(
+            resolution, subject=m.subject, fin_header=m.fin, size_bytes=m.size_bytes
+        )
+
+        async def decide(uow: ConversationUnitOfWork) -> Receipt:
+            if admission.bounce_reason is not None:
+                return await self._bounce(uow, m, entry, admission.bounce_reason)
+            return await self._deliver(uow, m, entry, resolution, admission)
+
+        return await run_once(self.uow_factory, scope, idempotency, decide)
+
+    async def _resolve(self, address: str) -> PatientResolution:
+        # The INS rule is the shared contract identity applies too: a malformed address need
+        # not cost a call (and could not travel in a URL path anyway).
+        try:
+            parsed = PatientAddress.parse(address)
+        except (AddressError, InsError):
+            return PatientResolution(address=address, status=ResolutionStatus.INVALID)
+        return await self.resolver.resolve(parsed.format())
+
+    async def _bounce(
+        self,
+        uow: ConversationUnitOfWork,
+        m: HealthActorMessage,
+        entry: DirectoryEntry,
+        reason: NonDeliveryReason,
+    ) -> Receipt:
+        now = self.clock()
+        message_id = str(uuid.uuid4())
+        report = non_delivery_text(reason, m.recipient)
+        await uow.messages.record(
+            LoggedMessage(
+                message_id=message_id,
+                conversation_id=None,
+                sender_address=entry.address,
+                recipient_address=m.recipient,
+                subject=m.subject,
+                status="bounced",
+                bounce_reason=reason,
+                created_at=now,
+            )
+        )
+        uow.emit(
+            MessageBounced(
+                message_id=message_id,
+                sender=entry.as_correspondent().as_party(),
+                recipient_address=m.recipient,
+                subject=m.subject,
+                reason=reason,
+                report_text=report,
+                bounced_at=now,
+            )
+        )
+        return Receipt(
+            202,
+            {
+                "message_id": message_id,
+                "conversation_id": None,
+                "status": "bounced",
+                "bounce_reason": reason.value,
+                "report_text": report,
+            },
+        )
+
+    async def _deliver(
+        self,
+        uow: ConversationUnitOfWork,
+        m: HealthActorMessage,
+        entry: DirectoryEntry,
+        resolution: PatientResolution,
+        admission: Admission,
+    ) -> Receipt:
+        assert resolution.ins is not None
+        ins, sender = resolution.ins, entry.address
+        now = self.clock()
+        await uow.conversations.lock_pair(ins, sender)
+        replied_to: Conversation | None = None
+        if m.in_reply_to:
+            replied_id = await uow.messages.conversation_of(m.in_reply_to)
+            replied_to = await uow.conversations.get(replied_id) if replied_id else None
+        conversation = conversation_for_message(
+            sender,
+            ins,
+            replied_to=replied_to,
+            open_with_sender=await uow.conversations.latest_open_with(ins, sender),
+        )
+        is_new = conversation is None
+        if conversation is None:
+            conversation = Conversation.open_by(
+                sender,
+                patient_ins=ins,
+                correspondent=entry.as_correspondent(),
+                subject=m.subject,
+                at=now,
+            )
+            uow.emit(opened_event(conversation))
+        conversation.record_message(now)
+        if admission.closes_conversation:
+            conversation.close_by(sender, now)
+        if is_new:
+            await uow.conversations.add(conversation)
+        elif not await uow.conversations.save(conversation):
+            raise ConcurrentWrite(conversation.id)
+        message_id = str(uuid.uuid4())
+        patient_address = PatientAddress(ins).format()
+        await uow.messages.record(
+            LoggedMessage(
+                message_id=message_id,
+                conversation_id=conversation.id,
+                sender_address=sender,
+                recipient_address=patient_address,
+                subject=m.subject,
+                status="accepted",
+                bounce_reason=None,
+                created_at=now,
+            )
+        )
+        uow.emit(
+            accepted_event(
+                message_id=message_id,
+                conversation=conversation,
+                sender=entry.as_correspondent().as_party(),
+                recipient=Party(
+                    address=patient_address,
+                    kind=PartyKind.PATIENT,
+                    display_name=resolution.display_name or patient_address,
+                ),
+                subject=m.subject,
+                body=m.body,
+                attachments=m.attachments,
+                sent_at=now,
+                read_receipt=m.read_receipt,
+                in_reply_to=m.in_reply_to,
+                closes=admission.closes_conversation,
+            )
+        )
+        if admission.closes_conversation:
+            uow.emit(closed_event(conversation))
+        return Receipt(
+            202,
+            {
+                "message_id": message_id,
+                "conversation_id": conversation.id,
+                "status": "accepted",
+                "bounce_reason": None,
+                "report_text": None,
+            },
+        )

@@ -1,0 +1,94 @@
+"""What a patient or a mailbox sees of its conversations."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from mes_contracts.addresses import AddressError
+from mes_platform.errors import NotFound, Unprocessable
+
+from ..domain.model import Conversation, ConversationState, actor_address
+from .patients import conversation_not_found
+from .ports import ConversationReader, PageCursor
+
+__all__ = ["ConversationPage", "ConversationQueries", "decode_cursor", "encode_cursor"]
+
+
+@dataclass(frozen=True)
+class ConversationPage:
+    items: list[Conversation]
+    next_cursor: str | None
+
+
+def encode_cursor(c: Conversation) -> str:
+    raw = orjson.dumps({"t": c.last_activity_at.isoformat(), "id": c.id})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> PageCursor:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = orjson.loads(raw)
+        at = datetime.fromisoformat(data["t"])
+        if at.tzinfo is None or not isinstance(data["id"], str):
+            raise ValueError("naive time or bad id")
+        return PageCursor(last_activity_at=at, id=data["id"])
+    except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
+        raise Unprocessable(
+            "The cursor is not one this service gave out.", code="invalid_cursor"
+        ) from exc
+
+
+class ConversationQueries:
+    def __init__(self, reader: ConversationReader) -> None:
+        self.reader = reader
+
+    async def of_patient(
+        self, ins: str, state: ConversationState | None, cursor: str | None, limit: int
+    ) -> ConversationPage:
+        after = decode_cursor(cursor) if cursor else None
+        found = await self.reader.for_patient(ins, state, after, limit + 1)
+        return _page(found, limit)
+
+    async def of_mailbox(
+        self, address: str, state: ConversationState | None, cursor: str | None, limit: int
+    ) -> ConversationPage:
+        try:
+            address = actor_address(address)
+        except AddressError as exc:
+            raise Unprocessable(
+                f"Not a health actor's address: {exc.detail}",
+                code="invalid_address",
+                reason=exc.reason.value,
+            ) from exc
+        after = decode_cursor(cursor) if cursor else None
+        found = await self.reader.for_correspondent(address, state, after, limit + 1)
+        return _page(found, limit)
+
+    async def of_patient_by_id(self, ins: str, conversation_id: str) -> Conversation:
+        found = await self.reader.get(conversation_id)
+        if found is None or found.patient_ins != ins:
+            raise conversation_not_found()
+        return found
+
+    async def by_id(self, conversation_id: str) -> Conversation:
+        found = await self.reader.get(conversation_id)
+        if found is None:
+            raise NotFound("No such conversation.", code="conversation_not_found")
+        return found
+
+    async def contacts(self, ins: str) -> list[Conversation]:
+        """Who the patient may write to besides pharmacies: the health actors who wrote and
+        whose latest exchange with the patient is still open (one entry each)."""
+        return [c for c in await self.reader.latest_per_correspondent(ins) if c.is_open]
+
+
+def _page(found: list[Conversation], limit: int) -> ConversationPage:
+    items = found[:limit]
+    more = len(found) > limit
+    return ConversationPage(items, encode_cursor(items[-1]) if more and items else None)

@@ -1,0 +1,108 @@
+"""The HTTP adapters to identity and the directory: caching and failure mapping."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mes_contracts.addresses import MailboxType
+from mes_conversation.adapters.directory import HttpMailboxDirectory
+from mes_conversation.adapters.identity import HttpPatientResolver
+from mes_conversation.domain.model import ResolutionStatus
+from mes_conversation.service.ports import DependencyUnavailable
+
+ADDRESS = "279035121518989@patient.mssante.fr"
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _client(handler) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://x")
+
+
+async def test_resolver_caches_deliverable_answers_only_and_briefly():
+    calls: list[str] = []
+    status = {"value": "deliverable"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(
+            200,
+            json={
+                "address": ADDRESS,
+                "status": status["value"],
+                "ins": "279035121518989",
+                "display_name": "Marie D",
+                "state": "activated",
+                "app_installed": False,
+            },
+        )
+
+    clock = Clock()
+    resolver = HttpPatientResolver(_client(handler), cache_seconds=2, clock=clock)
+    first = await resolver.resolve(ADDRESS)
+    assert first.deliverable and first.display_name == "Marie D" and first.activated
+    await resolver.resolve(ADDRESS)
+    assert calls == [f"/internal/resolutions/{ADDRESS}"]
+    clock.now = 2.5
+    status["value"] = "closed"
+    assert (await resolver.resolve(ADDRESS)).status is ResolutionStatus.CLOSED
+    await resolver.resolve(ADDRESS)
+    assert len(calls) == 3  # refusals are asked again
+
+
+@pytest.mark.parametrize("failure", [500, 404, "connect"])
+async def test_resolver_failures_are_dependency_unavailable(failure):
+    def handler(request: httpx.Request) -> httpx.Response:
+        if failure == "connect":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(failure)
+
+    with pytest.raises(DependencyUnavailable) as err:
+        await HttpPatientResolver(_client(handler)).resolve(ADDRESS)
+    assert (err.value.status, err.value.code) == (503, "dependency_unavailable")
+
+
+async def test_directory_entry_cached_unknown_not_cached():
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if "inconnu" in request.url.path:
+            return httpx.Response(404, json={"code": "mailbox_not_found"})
+        return httpx.Response(
+            200,
+            json={
+                "address": "Pharma@Officine.mssante.fr",
+                "type": "ORG",
+                "display_name": "Pharmacie",
+                "pharmacy": True,
+                "rpps": None,
+                "finess": "750012345",
+            },
+        )
+
+    directory = HttpMailboxDirectory(_client(handler), cache_seconds=30, clock=Clock())
+    entry = await directory.get("pharma@officine.mssante.fr")
+    assert entry is not None
+    assert (entry.address, entry.type, entry.is_pharmacy_mailbox) == (
+        "pharma@officine.mssante.fr",
+        MailboxType.ORG,
+        True,
+    )
+    await directory.get("pharma@officine.mssante.fr")
+    assert await directory.get("inconnu@officine.mssante.fr") is None
+    assert await directory.get("inconnu@officine.mssante.fr") is None
+    assert len(calls) == 3
+
+
+async def test_directory_unreadable_or_failing_is_dependency_unavailable():
+    for response in (httpx.Response(503), httpx.Response(200, json={"address": "nope"})):
+        directory = HttpMailboxDirectory(_client(lambda r, resp=response: resp))
+        with pytest.raises(DependencyUnavailable):
+            await directory.get("a@b.mssante.fr")

@@ -1,0 +1,85 @@
+"""What the patient and a mailbox see: pages of conversations, contacts."""
+
+from __future__ import annotations
+
+from mes_conversation.testing import DOCTOR, LAB, OTHER_DOCTOR, OTHER_PATIENT, PATIENT, PHARMACY
+
+
+async def test_contacts_are_correspondents_whose_latest_exchange_is_open(harness):
+    await harness.send()
+    await harness.send(**{"from": OTHER_DOCTOR})
+    await harness.send(**{"from": OTHER_DOCTOR}, subject="[FIN]")
+    lab = (await harness.send(**{"from": LAB})).json()
+    r = await harness.client.get(f"/internal/patients/{PATIENT}/contacts")
+    items = r.json()["items"]
+    assert {i["address"] for i in items} == {DOCTOR, LAB}
+    by_address = {i["address"]: i for i in items}
+    assert by_address[LAB] == {
+        "address": LAB,
+        "kind": "application",
+        "display_name": "Laboratoire Bio",
+        "conversation_id": lab["conversation_id"],
+    }
+    other = (await harness.client.get(f"/internal/patients/{OTHER_PATIENT}/contacts")).json()
+    assert other == {"items": []}
+
+
+async def test_patient_conversations_filter_and_view(harness):
+    await harness.send()
+    await harness.send(**{"from": OTHER_DOCTOR}, subject="[FIN]")
+    await harness.start(PHARMACY)
+    url = f"/internal/patients/{PATIENT}/conversations"
+    everything = (await harness.client.get(url)).json()
+    assert len(everything["items"]) == 3 and everything["next_cursor"] is None
+    # Most recently active first.
+    assert everything["items"][0]["correspondent"]["address"] == PHARMACY
+    closed = (await harness.client.get(url, params={"state": "closed"})).json()["items"]
+    assert [c["correspondent"]["address"] for c in closed] == [OTHER_DOCTOR]
+    assert closed[0]["reply_allowed"] is False
+    open_ = (await harness.client.get(url, params={"state": "open"})).json()["items"]
+    assert {c["correspondent"]["address"] for c in open_} == {DOCTOR, PHARMACY}
+    one = (await harness.client.get(f"{url}/{open_[0]['id']}")).json()
+    assert one == open_[0]
+    assert set(one) == {
+        "id",
+        "subject",
+        "state",
+        "correspondent",
+        "patient_ins",
+        "opened_by",
+        "opened_at",
+        "last_activity_at",
+        "closed_by",
+        "closed_at",
+        "close_reason",
+        "reply_allowed",
+        "closed_notice",
+    }
+
+
+async def test_mailbox_conversations(harness):
+    await harness.send()
+    await harness.send(to=f"{OTHER_PATIENT}@patient.mssante.fr")
+    await harness.send(**{"from": OTHER_DOCTOR})
+    r = await harness.client.get(f"/internal/mailboxes/{DOCTOR}/conversations")
+    items = r.json()["items"]
+    assert {c["patient_ins"] for c in items} == {PATIENT, OTHER_PATIENT}
+    r = await harness.client.get("/internal/mailboxes/not-an-address/conversations")
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_address")
+
+
+async def test_unknown_conversation_is_404(harness):
+    r = await harness.client.get("/internal/conversations/nope")
+    assert (r.status_code, r.json()["code"]) == (404, "conversation_not_found")
+
+
+async def test_invalid_cursor_and_limit(harness):
+    url = f"/internal/patients/{PATIENT}/conversations"
+    for cursor in ["garbage", "eyJ0IjogMX0", "e30"]:
+        r = await harness.client.get(url, params={"cursor": cursor})
+        assert (r.status_code, r.json()["code"]) == (422, "invalid_cursor")
+    for limit in (0, 101):
+        r = await harness.client.get(url, params={"limit": limit})
+        assert r.status_code == 422
+    r = await harness.client.get(url, params={"state": "archived"})
+    assert r.status_code == 422
