@@ -68,7 +68,11 @@ class MessageSendOut(BaseModel):
     conversation_id: str | None
     status: Literal["accepted", "bounced"]
     bounce_reason: str | None = Field(
-        default=None, description="bounced only: not_found, closed, invalid"
+        default=None, description="bounced only: not_found, closed, invalid, too_large"
+    )
+    report_text: str | None = Field(
+        default=None, description="bounced only: the non-delivery text also delivered to the "
+        "sender's mailbox, e.g. « Le message que vous avez envoyé à l'adresse ... »"
     )
 
 

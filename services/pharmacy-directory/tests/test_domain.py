@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from mes_contracts.addresses import MailboxType
 from mes_pharmacy_directory.domain.errors import (
     InvalidAddress,

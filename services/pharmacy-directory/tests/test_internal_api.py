@@ -10,13 +10,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
+
 from mes_contracts import EventEnvelope
 from mes_contracts.events.directory import MailboxRegistered
 from mes_pharmacy_directory.main import create_app
 from mes_pharmacy_directory.settings import DirectorySettings
 from mes_platform.tables import outbox
 from mes_platform.testing import NatsServer
-from sqlalchemy import func, select
 
 PHARMACY = "pharmacie.centrale@officine.mssante.fr"
 PHARMACY_BODY = {

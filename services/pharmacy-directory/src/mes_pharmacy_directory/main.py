@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+
 from mes_platform.internal import require_internal_token
 from mes_platform.runtime import ServiceRuntime, create_service_app
 
+from .adapters.repository import reading_repository
 from .adapters.uow import DirectoryUnitOfWork
 from .entrypoints.internal_api import router as internal_router
 from .service.directory import DirectoryService
@@ -30,5 +32,5 @@ def create_app(settings: DirectorySettings | None = None) -> FastAPI:
         internal_router,
         dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
     )
-    app.state.directory = DirectoryService(uow, runtime.db.reading)
+    app.state.directory = DirectoryService(uow, lambda: reading_repository(runtime.db))
     return app

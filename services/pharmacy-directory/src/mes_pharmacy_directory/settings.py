@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from mes_platform.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from mes_platform.settings import ServiceSettings
 
 __all__ = ["DirectorySettings"]
 

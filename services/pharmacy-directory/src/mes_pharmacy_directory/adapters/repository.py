@@ -1,31 +1,28 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from mes_contracts.addresses import MailboxType
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mes_contracts.addresses import MailboxType
+from mes_platform.db import Database
+
 from ..domain.model import MailboxEntry, normalise_search
+from ..service.ports import AlreadyRegistered, MailboxQuery
 from .tables import mailboxes
 
-__all__ = ["AlreadyRegistered", "MailboxQuery", "SqlMailboxRepository"]
+__all__ = ["SqlMailboxRepository", "reading_repository"]
 
 
-class AlreadyRegistered(Exception):
-    """Another transaction registered the same address first (a PostgreSQL race)."""
-
-
-@dataclass(frozen=True)
-class MailboxQuery:
-    type: MailboxType | None = None
-    pharmacy: bool | None = None
-    q: str | None = None
-    after: str | None = None
-    limit: int = 50
+@asynccontextmanager
+async def reading_repository(db: Database) -> AsyncIterator[SqlMailboxRepository]:
+    async with db.reading() as conn:
+        yield SqlMailboxRepository(conn)
 
 
 def _row_to_entry(row: Row[tuple[object, ...]]) -> MailboxEntry:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from mes_platform.uow import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mes_platform.uow import UnitOfWork
 
 from .repository import SqlMailboxRepository
 

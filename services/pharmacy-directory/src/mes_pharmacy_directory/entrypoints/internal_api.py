@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
 from mes_contracts.addresses import MailboxType
 
 from ..domain.model import MailboxEntry, Registration, decode_cursor

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mes_contracts.addresses import MailboxType
 from pydantic import BaseModel, ConfigDict, Field
+
+from mes_contracts.addresses import MailboxType
 
 __all__ = ["MailboxIn", "MailboxOut", "MailboxPageOut"]
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mes_contracts.addresses import MailboxType
 from mes_contracts.events.directory import MailboxRegistered
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..adapters.repository import AlreadyRegistered, MailboxQuery, SqlMailboxRepository
-from ..adapters.uow import DirectoryUnitOfWork
 from ..domain.errors import MailboxNotFound
 from ..domain.model import (
     MailboxEntry,
@@ -21,6 +17,7 @@ from ..domain.model import (
     normalise_address,
     registered_entry,
 )
+from .ports import AlreadyRegistered, DirectoryUoW, MailboxQuery, RepositoryReader
 
 __all__ = ["DirectoryService", "MailboxPage", "MailboxQuery", "RegisterMailbox"]
 
@@ -44,8 +41,8 @@ class MailboxPage:
 class DirectoryService:
     def __init__(
         self,
-        uow_factory: Callable[[], DirectoryUnitOfWork],
-        reader: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+        uow_factory: Callable[[], DirectoryUoW],
+        reader: RepositoryReader,
     ) -> None:
         self.uow_factory = uow_factory
         self.reader = reader
@@ -94,8 +91,8 @@ class DirectoryService:
 
     async def get(self, address: str) -> MailboxEntry:
         normalised = normalise_address(address)
-        async with self.reader() as conn:
-            entry = await SqlMailboxRepository(conn).get(normalised)
+        async with self.reader() as repository:
+            entry = await repository.get(normalised)
         if entry is None:
             raise MailboxNotFound(f"No mailbox {normalised} in the directory.")
         return entry
@@ -109,8 +106,8 @@ class DirectoryService:
             after=query.after,
             limit=query.limit + 1,
         )
-        async with self.reader() as conn:
-            rows = await SqlMailboxRepository(conn).search(probe)
+        async with self.reader() as repository:
+            rows = await repository.search(probe)
         items = rows[: query.limit]
         next_cursor = encode_cursor(items[-1].address) if len(rows) > query.limit else None
         return MailboxPage(items=items, next_cursor=next_cursor)

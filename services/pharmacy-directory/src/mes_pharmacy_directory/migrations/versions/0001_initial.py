@@ -6,6 +6,7 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
+
 from mes_platform.migrations import create_platform_tables
 
 revision = "0001"
