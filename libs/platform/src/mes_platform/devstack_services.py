@@ -1,0 +1,84 @@
+"""What the development stack runs: the six processes and the environment each one reads.
+
+The environment names here are the ones the services' settings classes read (prefix + field),
+the same ones ``docker-compose.yml`` sets for production.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SERVICES", "ServiceSpec", "StackAddresses", "service_env"]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # what the stack calls it: log file var/log/<name>.log
+    module: str  # run as ``python -m <module>``
+    prefix: str  # environment prefix of its settings
+    url_key: str  # how the others name its base URL: <PREFIX><url_key>_URL
+    health_path: str = "/readyz"
+
+    def is_written(self) -> bool:
+        """True once ``python -m <module>`` can run: its ``__main__`` and ``main`` exist."""
+        try:
+            return all(
+                importlib.util.find_spec(f"{self.module}.{part}") is not None
+                for part in ("__main__", "main")
+            )
+        except ImportError:
+            return False
+
+
+# Started in this order; the gateway last, since its /health asks all the others.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("identity", "mes_identity", "MES_IDENTITY_", "IDENTITY"),
+    ServiceSpec("mailbox", "mes_mailbox", "MES_MAILBOX_", "MAILBOX"),
+    ServiceSpec("conversation", "mes_conversation", "MES_CONVERSATION_", "CONVERSATION"),
+    ServiceSpec("pharmacy-directory", "mes_pharmacy_directory", "MES_DIRECTORY_", "DIRECTORY"),
+    ServiceSpec("notifier", "mes_notifier", "MES_NOTIFIER_", "NOTIFIER"),
+    ServiceSpec("gateway", "mes_gateway", "MES_GATEWAY_", "GATEWAY", health_path="/health"),
+)
+
+
+@dataclass(frozen=True)
+class StackAddresses:
+    """Where everything listens, decided before any process starts."""
+
+    ports: dict[str, int]  # service name -> port
+    nats_url: str
+    smtp_host: str
+    smtp_port: int
+    host: str = "127.0.0.1"
+
+    def url(self, service: str) -> str:
+        return f"http://{self.host}:{self.ports[service]}"
+
+
+def service_env(
+    spec: ServiceSpec, stack: StackAddresses, *, data_dir: Path, internal_token: str
+) -> dict[str, str]:
+    """The variables one service is started with (added to the inherited environment).
+
+    Every service is told every other service's URL (``<PREFIX>IDENTITY_URL`` ...): settings
+    ignore what they do not read, and a service that starts calling another needs no change here.
+    """
+    p = spec.prefix
+    env = {
+        f"{p}HOST": stack.host,
+        f"{p}PORT": str(stack.ports[spec.name]),
+        f"{p}DATA_DIR": str(data_dir),
+        f"{p}DATABASE_URL": "",  # SQLite <data_dir>/<service>.db, whatever the shell says
+        f"{p}NATS_URL": stack.nats_url,
+        f"{p}INTERNAL_TOKEN": internal_token,
+        f"{p}ENVIRONMENT": "development",
+        f"{p}LOG_JSON": "true",
+        f"{p}SMTP_HOST": stack.smtp_host,
+        f"{p}SMTP_PORT": str(stack.smtp_port),
+    }
+    for other in SERVICES:
+        if other.name != spec.name:
+            env[f"{p}{other.url_key}_URL"] = stack.url(other.name)
+    return env
