@@ -44,6 +44,7 @@ class EventBus:
         self._connected = asyncio.Event()
         self._ensured: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     @property
     def is_connected(self) -> bool:
@@ -63,9 +64,11 @@ class EventBus:
 
     def start(self) -> None:
         """Connect in the background: a service starts (and reports not ready) without NATS."""
+        self._closing = False
         self._task = asyncio.create_task(self._connect_forever(), name=f"{self.name}-nats-connect")
 
-    async def wait_connected(self, timeout: float | None = None) -> None:
+    async def wait_connected(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Return once connected (now, or after a reconnection); TimeoutError otherwise."""
         await asyncio.wait_for(self._connected.wait(), timeout)
 
     async def _connect_forever(self) -> None:
@@ -96,10 +99,16 @@ class EventBus:
         log.debug("NATS client error", extra={"error": repr(exc)})
 
     async def _on_disconnected(self) -> None:
-        log.warning("disconnected from NATS")
+        # Publishers wait for the reconnection instead of queueing requests that time out.
+        self._connected.clear()
+        if self._closing:
+            log.info("disconnected from NATS")
+        else:
+            log.warning("disconnected from NATS")
 
     async def _on_reconnected(self) -> None:
         log.info("reconnected to NATS")
+        self._connected.set()
         # The server may have come back empty (a fresh store): streams must exist again.
         self._ensured.clear()
 
@@ -131,6 +140,8 @@ class EventBus:
             return False
 
     async def close(self) -> None:
+        self._closing = True
+        self._connected.clear()
         if self._task is not None and not self._task.done():
             self._task.cancel()
         if self._nc is not None and not self._nc.is_closed:

@@ -51,6 +51,8 @@ class EventConsumer(Generic[U]):
         max_deliver: int = 5,
         batch_size: int = 64,
         ack_wait: float = 30.0,
+        retry_delay: float = 0.2,
+        poll_seconds: float = 0.5,
     ) -> None:
         self.bus = bus
         self.service = service
@@ -62,14 +64,22 @@ class EventConsumer(Generic[U]):
         self.max_deliver = max_deliver
         self.batch_size = batch_size
         self.ack_wait = ack_wait
+        # A failed event comes back after retry_delay * 2**deliveries (capped at 10 s).
+        self.retry_delay = retry_delay
+        # How long an idle fetch waits on the server; it bounds how long stop() takes.
+        self.poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
+        self._sub: Any = None
         self._stopping = False
         self.ready = asyncio.Event()
 
     def start(self) -> None:
+        # A runtime may be stopped and started again (tests, lifespan re-entry).
+        self._stopping = False
+        self.ready.clear()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-{self.durable}")
 
-    async def stop(self, timeout: float = 5.0) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         self._stopping = True
         if self._task is None:
             return
@@ -77,6 +87,18 @@ class EventConsumer(Generic[U]):
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
         except (TimeoutError, asyncio.CancelledError):
             self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._release()
+
+    async def _release(self) -> None:
+        # An idle pull subscription never finishes draining: left subscribed, it holds the
+        # connection's drain (and so the service's shutdown) for the whole drain timeout.
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # the connection is gone already: nothing left to release
+                log.debug("could not unsubscribe", exc_info=True)
 
     async def _subscribe(self) -> Any:
         await self.bus.wait_connected()
@@ -98,14 +120,15 @@ class EventConsumer(Generic[U]):
         return await self.bus.js.pull_subscribe_bind(self.durable, stream=self.stream)
 
     async def _run(self) -> None:
-        sub = None
         while not self._stopping:
             try:
-                if sub is None:
-                    sub = await self._subscribe()
+                if self._sub is None:
+                    self._sub = await self._subscribe()
                     self.ready.set()
                 try:
-                    msgs = await sub.fetch(self.batch_size, timeout=0.5)
+                    # The server answers this as soon as one message is there, with up to
+                    # batch_size of those waiting: a lone event does not wait for the timeout.
+                    msgs = await self._sub.fetch(self.batch_size, timeout=self.poll_seconds)
                 except TimeoutError:
                     continue
                 for msg in msgs:
@@ -113,10 +136,13 @@ class EventConsumer(Generic[U]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("consumer loop error, retrying", extra={"consumer": self.durable,
-                                                                     "error": repr(exc)})
+                log.warning(
+                    "consumer loop error, retrying",
+                    extra={"consumer": self.durable, "error": repr(exc)},
+                )
                 if isinstance(exc, NotFoundError):
-                    sub = None  # the consumer vanished (fresh server): create it again
+                    # The consumer vanished (fresh server): create it again.
+                    await self._release()
                 await asyncio.sleep(0.5)
 
     async def _handle(self, msg: Msg) -> None:
@@ -135,9 +161,12 @@ class EventConsumer(Generic[U]):
             if deliveries >= self.max_deliver:
                 await self._park(msg, event_id=envelope.id, error=exc)
             else:
-                log.warning("event handling failed, will retry", exc_info=True,
-                            extra={"event_id": envelope.id, "deliveries": deliveries})
-                await msg.nak(delay=min(0.2 * 2**deliveries, 10.0))
+                log.warning(
+                    "event handling failed, will retry",
+                    exc_info=True,
+                    extra={"event_id": envelope.id, "deliveries": deliveries},
+                )
+                await msg.nak(delay=min(self.retry_delay * 2**deliveries, 10.0))
                 EVENTS_HANDLED.labels(self.service, self.durable, "retried").inc()
         finally:
             request_id_var.reset(token)
@@ -166,8 +195,10 @@ class EventConsumer(Generic[U]):
         return "handled"
 
     async def _park(self, msg: Msg, *, event_id: str, error: BaseException) -> None:
-        log.error("event parked", extra={"consumer": self.durable, "event_id": event_id,
-                                         "error": repr(error)})
+        log.error(
+            "event parked",
+            extra={"consumer": self.durable, "event_id": event_id, "error": repr(error)},
+        )
         async with self.uow_factory() as uow:
             await uow.conn.execute(
                 insert(parked_events).values(

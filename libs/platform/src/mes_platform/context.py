@@ -6,8 +6,13 @@ import re
 import uuid
 from contextvars import ContextVar
 
-__all__ = ["REQUEST_ID_HEADER", "current_request_id", "new_request_id", "request_id_var",
-           "sanitize_request_id"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "current_request_id",
+    "new_request_id",
+    "request_id_var",
+    "sanitize_request_id",
+]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 request_id_var: ContextVar[str | None] = ContextVar("mes_request_id", default=None)

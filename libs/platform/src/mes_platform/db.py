@@ -26,14 +26,18 @@ class Database:
     the writer). On PostgreSQL both are one pooled engine.
     """
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10
+    ) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             database = self.url.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(self.url, pool_size=1, max_overflow=0, pool_timeout=30)
+            self.engine = create_async_engine(
+                self.url, pool_size=1, max_overflow=0, pool_timeout=30
+            )
             self.read_engine = create_async_engine(self.url, pool_size=2, max_overflow=2)
             self._setup_sqlite(self.engine, sqlite_synchronous, immediate=True)
             self._setup_sqlite(self.read_engine, sqlite_synchronous, immediate=False)

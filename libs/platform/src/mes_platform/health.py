@@ -31,7 +31,9 @@ def health_router(service: str, checks: dict[str, Check]) -> APIRouter:
                 return False
 
         results = await asyncio.gather(*(run(c) for c in checks.values()))
-        report = {name: ("ok" if ok else "failing") for name, ok in zip(checks, results, strict=True)}
+        report = {
+            name: ("ok" if ok else "failing") for name, ok in zip(checks, results, strict=True)
+        }
         ready = all(results)
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "service": service, "checks": report},

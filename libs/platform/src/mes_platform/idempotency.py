@@ -14,8 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .errors import DomainError
 from .tables import idempotency_keys
 
-__all__ = ["IDEMPOTENCY_HEADER", "IdempotencyKeyReused", "StoredResponse", "lookup", "remember",
-           "request_fingerprint"]
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "IdempotencyKeyReused",
+    "StoredResponse",
+    "lookup",
+    "remember",
+    "request_fingerprint",
+]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -33,23 +39,27 @@ class StoredResponse:
 
 
 def request_fingerprint(payload: object) -> str:
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+    return hashlib.sha256(
+        orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)
+    ).hexdigest()
 
 
-async def lookup(conn: AsyncConnection, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+async def lookup(
+    conn: AsyncConnection, scope: str, key: str, fingerprint: str
+) -> StoredResponse | None:
     row = (
         await conn.execute(
-            select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code,
-                   idempotency_keys.c.response)
-            .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+            select(
+                idempotency_keys.c.request_hash,
+                idempotency_keys.c.status_code,
+                idempotency_keys.c.response,
+            ).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         )
     ).first()
     if row is None:
         return None
     if row.request_hash != fingerprint:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was already used for a different request."
-        )
+        raise IdempotencyKeyReused("This Idempotency-Key was already used for a different request.")
     return StoredResponse(row.status_code, orjson.loads(row.response))
 
 
@@ -58,7 +68,11 @@ async def remember(
 ) -> None:
     await conn.execute(
         insert(idempotency_keys).values(
-            scope=scope, key=key, request_hash=fingerprint, status_code=status_code,
-            response=orjson.dumps(body, default=str), created_at=datetime.now(UTC),
+            scope=scope,
+            key=key,
+            request_hash=fingerprint,
+            status_code=status_code,
+            response=orjson.dumps(body, default=str),
+            created_at=datetime.now(UTC),
         )
     )

@@ -11,7 +11,7 @@ import orjson
 
 from .context import request_id_var
 
-__all__ = ["configure_logging"]
+__all__ = ["JsonFormatter", "StderrHandler", "configure_logging"]
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -40,14 +40,38 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the line, not at set-up: a test
+    runner swaps it per test, and a handler holding a stale one fails on a closed file."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _ours_to_replace(handler: logging.Handler) -> bool:
+    # Ours from an earlier call, or a plain stderr/stdout one (basicConfig): each would print
+    # every line a second time. Others (a test runner's capture, a file) stay.
+    return isinstance(handler, StderrHandler) or type(handler) is logging.StreamHandler
+
+
 def configure_logging(service: str, level: str = "INFO", json_lines: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     if json_lines:
         handler.setFormatter(JsonFormatter(service))
     else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
+        )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not _ours_to_replace(h)] + [handler]
     root.setLevel(level.upper())
     # uvicorn's own handlers would print plain lines beside ours.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import time
-
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,6 +12,8 @@ from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .problems import problem_response
 
 __all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
+
+log = logging.getLogger(__name__)
 
 _RID_HEADER = REQUEST_ID_HEADER.lower().encode()
 
@@ -37,9 +39,12 @@ class RequestContextMiddleware:
         status = 500
         started = time.perf_counter()
 
+        started_response = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((_RID_HEADER, request_id.encode()))
@@ -48,6 +53,25 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Answered here, inside the request's context, so that the 500 carries the request
+            # id (header and body) and its log line too; Starlette's outer handler would do it
+            # after the id is gone, then re-raise for the server to log it a second time.
+            log.error(
+                "unhandled error",
+                exc_info=True,
+                extra={"path": scope.get("path"), "method": scope.get("method")},
+            )
+            if started_response:
+                raise  # too late for a problem document: the server cuts the connection
+            response = problem_response(
+                500,
+                "internal_error",
+                "Internal error",
+                "An unexpected error occurred; quote the request id.",
+                instance=scope.get("path"),
+            )
+            await response(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -64,7 +88,9 @@ class BodyLimitMiddleware:
 
     ``overrides`` maps a path prefix to a larger limit (uploads)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.overrides = overrides or {}
@@ -119,13 +145,14 @@ class BodyLimitMiddleware:
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         response = problem_response(
-            413, "payload_too_large", "Payload too large",
-            f"The request body exceeds the limit of {limit} bytes.", instance=scope["path"],
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"The request body exceeds the limit of {limit} bytes.",
+            instance=scope["path"],
         )
         await response(scope, receive, send)
 
 
 class _TooLarge(Exception):
     pass
-
-

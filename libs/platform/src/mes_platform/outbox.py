@@ -4,6 +4,7 @@ publishes them to JetStream with ``Nats-Msg-Id`` = event id, then deletes them."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_contracts import EventEnvelope
 
-from .bus import EventBus, STREAM_SUBJECTS
+from .bus import STREAM_SUBJECTS, EventBus
 from .context import REQUEST_ID_HEADER
 from .db import Database
 from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -58,7 +59,12 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, db: Database, bus: EventBus, service: str, *, batch_size: int = 256,
+        self,
+        db: Database,
+        bus: EventBus,
+        service: str,
+        *,
+        batch_size: int = 256,
         poll_seconds: float = 0.5,
     ) -> None:
         self.db = db
@@ -74,6 +80,9 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
+        # A runtime may be stopped and started again (tests, lifespan re-entry).
+        self._stopping = False
+        self._wake.clear()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
 
     async def stop(self, flush_timeout: float = 5.0) -> None:
@@ -85,28 +94,42 @@ class OutboxRelay:
             await asyncio.wait_for(asyncio.shield(self._task), flush_timeout)
         except (TimeoutError, asyncio.CancelledError):
             self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
         delay = 0.1
         while True:
+            # Only a pass that starts after stop() was asked sees every committed row: an
+            # earlier one may have read the outbox just before the last commit.
+            final = self._stopping
+            if not self.bus.is_connected:
+                # Wait for the (re)connection rather than back off: publish as soon as it is up.
+                try:
+                    await self.bus.wait_connected(timeout=self.poll_seconds)
+                except TimeoutError:
+                    if self._stopping:
+                        return  # the rows stay for the next start
+                    continue
             try:
                 published = await self.publish_pending()
                 delay = 0.1
             except Exception as exc:
-                log.warning("outbox relay could not publish, will retry", extra={"error": repr(exc)})
-                if self._stopping:
+                log.warning(
+                    "outbox relay could not publish, will retry", extra={"error": repr(exc)}
+                )
+                if final:
                     return
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            if self._stopping:
-                return
             if published == self.batch_size:
                 continue  # more may be waiting
-            try:
+            if final:
+                return
+            if self._stopping:
+                continue  # one more pass: the flush
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def publish_pending(self) -> int:
@@ -116,8 +139,13 @@ class OutboxRelay:
         async with self.db.reading() as conn:
             rows = (
                 await conn.execute(
-                    select(outbox.c.seq, outbox.c.event_id, outbox.c.subject, outbox.c.body,
-                           outbox.c.correlation_id)
+                    select(
+                        outbox.c.seq,
+                        outbox.c.event_id,
+                        outbox.c.subject,
+                        outbox.c.body,
+                        outbox.c.correlation_id,
+                    )
                     .order_by(outbox.c.seq)
                     .limit(self.batch_size)
                 )
@@ -136,7 +164,11 @@ class OutboxRelay:
             for r in rows
         ]
         results = await asyncio.gather(*acks, return_exceptions=True)
-        done = [r.seq for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
+        done = [
+            r.seq
+            for r, res in zip(rows, results, strict=True)
+            if not isinstance(res, BaseException)
+        ]
         failed = [res for res in results if isinstance(res, BaseException)]
         if done:
             async with self.db.transaction() as conn:

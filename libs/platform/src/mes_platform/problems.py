@@ -60,7 +60,9 @@ def problem_response(
     body["request_id"] = current_request_id()
     body.update(extra)
     return Response(
-        orjson.dumps(body, default=str), status_code=status, media_type=PROBLEM_MEDIA_TYPE,
+        orjson.dumps(body, default=str),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
 
@@ -68,8 +70,11 @@ def problem_response(
 def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     cleaned = []
     for err in errors:
-        item = {"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")),
-                "type": str(err.get("type", ""))}
+        item = {
+            "loc": list(err.get("loc", ())),
+            "msg": str(err.get("msg", "")),
+            "type": str(err.get("type", "")),
+        }
         ctx = err.get("ctx") or {}
         if "reason" in ctx:
             item["reason"] = str(ctx["reason"])
@@ -80,26 +85,41 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return problem_response(exc.status, exc.code, exc.title, exc.detail,
-                                instance=request.url.path, **exc.extra)
+        return problem_response(
+            exc.status, exc.code, exc.title, exc.detail, instance=request.url.path, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return problem_response(422, "validation_error", "Invalid request",
-                                "The request does not match the schema; see 'errors'.",
-                                instance=request.url.path,
-                                errors=_clean_validation_errors(exc.errors()))
+        return problem_response(
+            422,
+            "validation_error",
+            "Invalid request",
+            "The request does not match the schema; see 'errors'.",
+            instance=request.url.path,
+            errors=_clean_validation_errors(exc.errors()),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, title = _STATUS_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(exc.status_code, code, title, detail, instance=request.url.path,
-                                headers=getattr(exc, "headers", None))
+        return problem_response(
+            exc.status_code,
+            code,
+            title,
+            detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
-        return problem_response(500, "internal_error", "Internal error",
-                                "An unexpected error occurred; quote the request id.",
-                                instance=request.url.path)
+        return problem_response(
+            500,
+            "internal_error",
+            "Internal error",
+            "An unexpected error occurred; quote the request id.",
+            instance=request.url.path,
+        )

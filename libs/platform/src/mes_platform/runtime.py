@@ -38,7 +38,10 @@ class ServiceRuntime:
         )
         self.bus = EventBus(settings.nats_url, name=f"mes-{self.name}")
         self.relay = OutboxRelay(
-            self.db, self.bus, self.name, batch_size=settings.relay_batch_size,
+            self.db,
+            self.bus,
+            self.name,
+            batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
         self.consumers: list[EventConsumer[Any]] = []
@@ -106,12 +109,17 @@ def create_service_app(
     app.include_router(
         health_router(
             settings.service_name,
-            {"database": runtime.db.ping, "nats": runtime.bus.ping, "consumers": runtime.consumers_ready},
+            {
+                "database": runtime.db.ping,
+                "nats": runtime.bus.ping,
+                "consumers": runtime.consumers_ready,
+            },
         )
     )
     for router in routers:
         app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
-                       overrides=body_limit_overrides)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides
+    )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     return app

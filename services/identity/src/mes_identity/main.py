@@ -22,12 +22,16 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     def uow() -> IdentityUnitOfWork:
         return IdentityUnitOfWork(runtime.db, "identity", on_commit=runtime.relay.notify)
 
-    app = create_service_app(runtime, title="MES identity service",
-                             description="Patient profiles and address resolution.")
+    app = create_service_app(
+        runtime,
+        title="MES identity service",
+        description="Patient profiles and address resolution.",
+    )
     app.include_router(
         internal_router,
         dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
     )
-    app.state.profiles = ProfileService(uow, runtime.db.reading,
-                                        cache_seconds=settings.resolution_cache_seconds)
+    app.state.profiles = ProfileService(
+        uow, runtime.db.reading, cache_seconds=settings.resolution_cache_seconds
+    )
     return app

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_contracts.events.identity import PatientState
@@ -11,14 +12,22 @@ from mes_contracts.events.identity import PatientState
 from ..domain.model import PatientProfile
 from .tables import patients
 
-__all__ = ["SqlPatientRepository", "row_to_profile"]
+__all__ = ["ProfileAlreadyExists", "SqlPatientRepository", "row_to_profile"]
+
+
+class ProfileAlreadyExists(Exception):
+    """Two creations of one profile raced; the loser may start again and find it."""
 
 
 def row_to_profile(row: Row[tuple[object, ...]]) -> PatientProfile:
     m = row._mapping
     return PatientProfile(
-        ins=m["ins"], state=PatientState(m["state"]), birth_name=m["birth_name"],
-        first_names=m["first_names"], display_name=m["display_name"], email=m["email"],
+        ins=m["ins"],
+        state=PatientState(m["state"]),
+        birth_name=m["birth_name"],
+        first_names=m["first_names"],
+        display_name=m["display_name"],
+        email=m["email"],
         app_installed=bool(m["app_installed"]),
     )
 
@@ -27,12 +36,22 @@ class SqlPatientRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def get(self, ins: str) -> PatientProfile | None:
-        row = (await self.conn.execute(select(patients).where(patients.c.ins == ins))).first()
+    async def get(self, ins: str, *, for_update: bool = False) -> PatientProfile | None:
+        """``for_update``: lock the row until the transaction ends, so that concurrent changes
+        of one profile each start from the state the previous one left (PostgreSQL; SQLite
+        writers are serialised anyway)."""
+        query = select(patients).where(patients.c.ins == ins)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
         return row_to_profile(row) if row else None
 
     async def add(self, profile: PatientProfile) -> None:
-        await self.conn.execute(insert(patients).values(**_values(profile)))
+        """Raises ProfileAlreadyExists when another transaction created it first."""
+        try:
+            await self.conn.execute(insert(patients).values(**_values(profile)))
+        except IntegrityError as exc:
+            raise ProfileAlreadyExists(profile.ins) from exc
 
     async def save(self, profile: PatientProfile) -> None:
         await self.conn.execute(
@@ -42,7 +61,12 @@ class SqlPatientRepository:
 
 def _values(p: PatientProfile) -> dict[str, object]:
     return {
-        "ins": p.ins, "state": p.state.value, "birth_name": p.birth_name,
-        "first_names": p.first_names, "display_name": p.display_name, "email": p.email,
-        "app_installed": p.app_installed, "updated_at": datetime.now(UTC),
+        "ins": p.ins,
+        "state": p.state.value,
+        "birth_name": p.birth_name,
+        "first_names": p.first_names,
+        "display_name": p.display_name,
+        "email": p.email,
+        "app_installed": p.app_installed,
+        "updated_at": datetime.now(UTC),
     }

@@ -9,8 +9,14 @@ from mes_contracts.addresses import AddressError, PatientAddress
 from mes_contracts.events.identity import PatientState
 from mes_contracts.ins import InsError, InsInvalidReason
 
-__all__ = ["PatientProfile", "ProfileChange", "Resolution", "ResolutionStatus", "parse_patient_address",
-           "resolve_for_profile"]
+__all__ = [
+    "PatientProfile",
+    "ProfileChange",
+    "Resolution",
+    "ResolutionStatus",
+    "parse_patient_address",
+    "resolve_for_profile",
+]
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,9 @@ def parse_patient_address(address: str) -> PatientAddress | Resolution:
         return PatientAddress.parse(address)
     except (AddressError, InsError) as exc:
         reason = getattr(exc, "reason", None)
-        return Resolution(address=address, status=ResolutionStatus.INVALID,
-                          invalid_reason=reason, detail=str(exc))
+        return Resolution(
+            address=address, status=ResolutionStatus.INVALID, invalid_reason=reason, detail=str(exc)
+        )
 
 
 def resolve_for_profile(address: str, ins: str, profile: PatientProfile | None) -> Resolution:
@@ -89,7 +96,10 @@ def resolve_for_profile(address: str, ins: str, profile: PatientProfile | None) 
     if profile.state == PatientState.CLOSED:
         return Resolution(address=address, status=ResolutionStatus.CLOSED, ins=ins)
     return Resolution(
-        address=address, status=ResolutionStatus.DELIVERABLE, ins=ins,
-        display_name=profile.display_name, state=profile.state,
+        address=address,
+        status=ResolutionStatus.DELIVERABLE,
+        ins=ins,
+        display_name=profile.display_name,
+        state=profile.state,
         app_installed=profile.app_installed,
     )

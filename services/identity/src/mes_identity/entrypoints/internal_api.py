@@ -36,28 +36,43 @@ def _valid_ins(ins: str) -> str:
 
 def _out(p: PatientProfile) -> PatientOut:
     return PatientOut(
-        ins=p.ins, address=PatientAddress(p.ins).format(), state=p.state, birth_name=p.birth_name,
-        first_names=p.first_names, display_name=p.display_name, email=p.email,
+        ins=p.ins,
+        address=PatientAddress(p.ins).format(),
+        state=p.state,
+        birth_name=p.birth_name,
+        first_names=p.first_names,
+        display_name=p.display_name,
+        email=p.email,
         app_installed=p.app_installed,
     )
 
 
 @router.put("/patients/{ins}", response_model=PatientOut)
 async def put_patient(
-    ins: Annotated[str, Path(max_length=64)], body: PatientIn, service: ProfileServiceDep,
+    ins: Annotated[str, Path(max_length=64)],
+    body: PatientIn,
+    service: ProfileServiceDep,
     response: Response,
 ) -> PatientOut:
-    profile, change = await service.upsert(UpsertProfile(
-        ins=_valid_ins(ins), state=body.state, birth_name=body.birth_name,
-        first_names=body.first_names, display_name=body.display_name,
-        email=str(body.email) if body.email else None, app_installed=body.app_installed,
-    ))
+    profile, change = await service.upsert(
+        UpsertProfile(
+            ins=_valid_ins(ins),
+            state=body.state,
+            birth_name=body.birth_name,
+            first_names=body.first_names,
+            display_name=body.display_name,
+            email=str(body.email) if body.email else None,
+            app_installed=body.app_installed,
+        )
+    )
     response.status_code = 201 if change is ProfileChange.CREATED else 200
     return _out(profile)
 
 
 @router.get("/patients/{ins}", response_model=PatientOut)
-async def get_patient(ins: Annotated[str, Path(max_length=64)], service: ProfileServiceDep) -> PatientOut:
+async def get_patient(
+    ins: Annotated[str, Path(max_length=64)], service: ProfileServiceDep
+) -> PatientOut:
     profile = await service.get(_valid_ins(ins))
     if profile is None:
         raise NotFound("No patient profile for this INS.", code="patient_not_found")
@@ -65,11 +80,18 @@ async def get_patient(ins: Annotated[str, Path(max_length=64)], service: Profile
 
 
 @router.get("/resolutions/{address}", response_model=ResolutionOut)
-async def resolve(address: Annotated[str, Path(max_length=320)], service: ProfileServiceDep) -> ResolutionOut:
+async def resolve(
+    address: Annotated[str, Path(max_length=320)], service: ProfileServiceDep
+) -> ResolutionOut:
     """Whether a message to ``address`` can be delivered, and if not, why."""
     r = await service.resolve(address)
     return ResolutionOut(
-        address=r.address, status=r.status.value, ins=r.ins,
-        invalid_reason=str(r.invalid_reason) if r.invalid_reason else None, detail=r.detail,
-        display_name=r.display_name, state=r.state, app_installed=r.app_installed,
+        address=r.address,
+        status=r.status.value,
+        ins=r.ins,
+        invalid_reason=str(r.invalid_reason) if r.invalid_reason else None,
+        detail=r.detail,
+        display_name=r.display_name,
+        state=r.state,
+        app_installed=r.app_installed,
     )

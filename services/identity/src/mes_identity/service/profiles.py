@@ -16,7 +16,7 @@ from mes_contracts.events.identity import (
     PatientUpdated,
 )
 
-from ..adapters.repository import SqlPatientRepository
+from ..adapters.repository import ProfileAlreadyExists, SqlPatientRepository
 from ..adapters.uow import IdentityUnitOfWork
 from ..domain.model import (
     PatientProfile,
@@ -52,22 +52,35 @@ class ProfileService:
     """Profiles are loaded by ops; resolution answers "may a message go to this address?".
 
     Resolution is on every message's path, so profiles are cached in memory for
-    ``cache_seconds``; this process's own writes refresh the cache at once, another
-    replica's within ``cache_seconds``.
+    ``cache_seconds``; this process's own writes take effect at once (they drop the entry, and
+    a read they overtook is not kept), another replica's within ``cache_seconds``.
     """
 
-    def __init__(self, uow_factory: Callable[[], IdentityUnitOfWork],
-                 reader: Callable[[], object], cache_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        uow_factory: Callable[[], IdentityUnitOfWork],
+        reader: Callable[[], object],
+        cache_seconds: float = 5.0,
+    ) -> None:
         self.uow_factory = uow_factory
         self.reader = reader
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, PatientProfile | None]] = {}
+        self._writes = 0  # committed upserts of this process, to spot reads they overtook
 
     async def upsert(self, command: UpsertProfile) -> tuple[PatientProfile, ProfileChange]:
         """Create or update a profile; emits the event that names the change, none if nothing
         changed (a replayed PUT changes nothing)."""
+        try:
+            return await self._upsert(command)
+        except ProfileAlreadyExists:
+            # A concurrent PUT created it between our read and our insert: now it is there,
+            # and this PUT is an update (or nothing) like any other.
+            return await self._upsert(command)
+
+    async def _upsert(self, command: UpsertProfile) -> tuple[PatientProfile, ProfileChange]:
         async with self.uow_factory() as uow:
-            current = await uow.patients.get(command.ins)
+            current = await uow.patients.get(command.ins, for_update=True)
             wanted = PatientProfile(
                 ins=command.ins,
                 state=command.state,
@@ -76,8 +89,11 @@ class ProfileService:
                 display_name=command.display_name
                 or PatientProfile.default_display_name(command.first_names, command.birth_name),
                 email=command.email,
-                app_installed=(command.app_installed if command.app_installed is not None
-                               else (current.app_installed if current else False)),
+                app_installed=(
+                    command.app_installed
+                    if command.app_installed is not None
+                    else (current.app_installed if current else False)
+                ),
             )
             if current is None:
                 change = ProfileChange.CREATED
@@ -87,23 +103,35 @@ class ProfileService:
                 if change is not ProfileChange.NONE:
                     await uow.patients.save(wanted)
             if change is not ProfileChange.NONE:
-                uow.emit(_EVENTS[change](
-                    ins=wanted.ins, state=wanted.state,
-                    previous_state=current.state if current else None,
-                    birth_name=wanted.birth_name, first_names=wanted.first_names,
-                    display_name=wanted.display_name, email=wanted.email,
-                    app_installed=wanted.app_installed,
-                ))
+                uow.emit(
+                    _EVENTS[change](
+                        ins=wanted.ins,
+                        state=wanted.state,
+                        previous_state=current.state if current else None,
+                        birth_name=wanted.birth_name,
+                        first_names=wanted.first_names,
+                        display_name=wanted.display_name,
+                        email=wanted.email,
+                        app_installed=wanted.app_installed,
+                    )
+                )
             await uow.commit()
-        self._cache[wanted.ins] = (time.monotonic() + self.cache_seconds, wanted)
+        # Forget rather than store: two concurrent writers may get here in either order.
+        self._writes += 1
+        self._cache.pop(wanted.ins, None)
         return wanted, change
 
     async def get(self, ins: str) -> PatientProfile | None:
         hit = self._cache.get(ins)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        writes_before = self._writes
         async with self.reader() as conn:  # type: ignore[attr-defined]
             profile = await SqlPatientRepository(conn).get(ins)
+        if self._writes != writes_before:
+            # A write of this process ended while we read: what we read may predate it and
+            # must not be kept, or resolution would answer from before the write.
+            return profile
         if len(self._cache) > 200_000:
             self._cache.clear()
         self._cache[ins] = (time.monotonic() + self.cache_seconds, profile)

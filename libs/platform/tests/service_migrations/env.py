@@ -1,0 +1,5 @@
+from alembic import context
+
+from mes_platform.migrations import run_env
+
+run_env(context)

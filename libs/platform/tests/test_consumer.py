@@ -1,0 +1,262 @@
+"""Durable consumers: each event's effect happens once, failures are retried then parked, and
+a lone event is handled promptly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, insert, select
+
+from mes_contracts import EventEnvelope
+from mes_contracts.events.identity import PatientCreated
+from mes_platform.bus import EventBus
+from mes_platform.consumer import EventConsumer
+from mes_platform.db import Database
+from mes_platform.tables import parked_events, processed_events
+from mes_platform.uow import UnitOfWork
+
+Handler = Callable[[UnitOfWork, EventEnvelope], Awaitable[None]]
+Start = Callable[..., Awaitable[EventConsumer[UnitOfWork]]]
+
+
+@pytest.fixture
+async def start_consumer(db: Database, bus: EventBus) -> AsyncIterator[Start]:
+    started: list[EventConsumer[UnitOfWork]] = []
+
+    async def start(handler: Handler, **options: Any) -> EventConsumer[UnitOfWork]:
+        uow_factory = options.pop("uow_factory", lambda: UnitOfWork(db, "test"))
+        options.setdefault("poll_seconds", 0.2)  # a quicker stop
+        consumer = EventConsumer(
+            bus=bus,
+            service="test",
+            durable="test-effects",
+            stream="MES_IDENTITY",
+            subjects=["mes.identity.>"],
+            uow_factory=uow_factory,
+            handler=handler,
+            **options,
+        )
+        consumer.start()
+        started.append(consumer)
+        await asyncio.wait_for(consumer.ready.wait(), 5)
+        return consumer
+
+    yield start
+    for consumer in started:
+        await consumer.stop()
+
+
+async def _publish(bus: EventBus, envelope: EventEnvelope, msg_id: str | None = None) -> None:
+    await bus.ensure_streams(["MES_IDENTITY"])
+    await bus.js.publish(
+        envelope.type, envelope.to_json_bytes(), headers={"Nats-Msg-Id": msg_id or envelope.id}
+    )
+
+
+async def _rows(db: Database, table: Table) -> list[Any]:
+    async with db.reading() as conn:
+        return list((await conn.execute(select(table))).all())
+
+
+async def _wait_for(predicate: Callable[[], Awaitable[bool]], patience: float = 5.0) -> None:
+    deadline = time.monotonic() + patience
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def _recording(effects: Table) -> Handler:
+    async def handle(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        await uow.conn.execute(insert(effects).values(event_id=envelope.id, note="handled"))
+
+    return handle
+
+
+def _wrap(payload: PatientCreated) -> EventEnvelope:
+    return EventEnvelope.wrap(payload, correlation_id="req-1")
+
+
+async def test_an_event_published_twice_with_two_msg_ids_is_handled_once(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    first, second = _wrap(event_payload(1)), _wrap(event_payload(2))
+    await start_consumer(_recording(effects))
+    await _publish(bus, first)
+    await _publish(bus, first, msg_id="another-msg-id")  # past the server's de-duplication
+    await _publish(bus, second)
+
+    async def both_handled() -> bool:
+        return len(await _rows(db, effects)) >= 2
+
+    await _wait_for(both_handled)
+    await asyncio.sleep(0.2)  # room for a wrong second effect to land
+    assert sorted(r.event_id for r in await _rows(db, effects)) == sorted([first.id, second.id])
+    assert len(await _rows(db, processed_events)) == 2
+
+
+async def test_an_event_redelivered_after_its_commit_has_one_effect(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    # The process dies between the commit and the ack: here the commit's after-hook fails
+    # once, so the message is not acknowledged and comes back.
+    crashes = [RuntimeError("crash after commit")]
+
+    def after_commit() -> None:
+        if crashes:
+            raise crashes.pop()
+
+    async def handle(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        await uow.conn.execute(insert(effects).values(event_id=envelope.id, note="handled"))
+        uow.emit(event_payload(99))  # a commit with events calls the hook
+
+    await start_consumer(
+        handle, uow_factory=lambda: UnitOfWork(db, "test", after_commit), retry_delay=0.01
+    )
+    event = _wrap(event_payload(1))
+    await _publish(bus, event)
+
+    async def redelivered() -> bool:
+        return not crashes and len(await _rows(db, processed_events)) == 1
+
+    await _wait_for(redelivered)
+    await asyncio.sleep(0.3)
+    assert [r.event_id for r in await _rows(db, effects)] == [event.id]
+    assert await _rows(db, parked_events) == []
+
+
+async def test_a_handler_failing_once_has_exactly_one_effect(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    calls: list[str] = []
+
+    async def handle(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        calls.append(envelope.id)
+        await uow.conn.execute(insert(effects).values(event_id=envelope.id, note="attempt"))
+        if len(calls) == 1:
+            raise RuntimeError("transient failure after writing")
+
+    await start_consumer(handle, retry_delay=0.01)
+    event = _wrap(event_payload(1))
+    await _publish(bus, event)
+
+    async def handled() -> bool:
+        return len(await _rows(db, processed_events)) == 1
+
+    await _wait_for(handled)
+    assert calls == [event.id, event.id]
+    assert [r.event_id for r in await _rows(db, effects)] == [event.id]
+
+
+async def test_an_event_that_keeps_failing_is_parked_and_the_others_flow(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    poison = _wrap(event_payload(1))
+    attempts: list[str] = []
+    record = _recording(effects)
+
+    async def handle(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        if envelope.id == poison.id:
+            attempts.append(envelope.id)
+            raise ValueError("cannot handle this one")
+        await record(uow, envelope)
+
+    await start_consumer(handle, max_deliver=3, retry_delay=0.01)
+    others = [_wrap(event_payload(n)) for n in (2, 3)]
+    for envelope in [poison, *others]:
+        await _publish(bus, envelope)
+
+    async def parked() -> bool:
+        return len(await _rows(db, parked_events)) == 1
+
+    await _wait_for(parked)
+    (row,) = await _rows(db, parked_events)
+    assert (row.event_id, row.consumer, row.deliveries) == (poison.id, "test-effects", 3)
+    assert row.subject == PatientCreated.SUBJECT
+    assert EventEnvelope.from_json_bytes(row.body) == poison
+    assert "cannot handle this one" in row.error
+    assert len(attempts) == 3
+
+    later = _wrap(event_payload(4))
+    await _publish(bus, later)
+
+    async def rest_handled() -> bool:
+        return len(await _rows(db, effects)) == 3
+
+    await _wait_for(rest_handled)
+    await asyncio.sleep(0.2)
+    assert len(attempts) == 3  # parked means no more attempts
+    assert {r.event_id for r in await _rows(db, effects)} == {e.id for e in [*others, later]}
+
+
+async def test_an_unreadable_message_is_parked(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    await start_consumer(_recording(effects))
+    await bus.ensure_streams(["MES_IDENTITY"])
+    await bus.js.publish(PatientCreated.SUBJECT, b"not json", headers={"Nats-Msg-Id": "junk-1"})
+    good = _wrap(event_payload(1))
+    await _publish(bus, good)
+
+    async def done() -> bool:
+        return len(await _rows(db, parked_events)) == 1 and len(await _rows(db, effects)) == 1
+
+    await _wait_for(done)
+    (row,) = await _rows(db, parked_events)
+    assert (row.event_id, row.body) == ("junk-1", b"not json")
+
+
+async def test_a_lone_event_is_handled_promptly_when_the_consumer_is_idle(
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    handled: dict[str, float] = {}
+    record = _recording(effects)
+
+    async def handle(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        await record(uow, envelope)
+        handled[envelope.id] = time.perf_counter()
+
+    await start_consumer(handle)
+    await _publish(bus, _wrap(event_payload(0)))  # stream and consumer warmed up
+    await _wait_for(lambda: _true_when(len(handled) == 1))
+    latencies = []
+    for n in range(1, 6):
+        await asyncio.sleep(0.15)  # idle: the consumer sits in a waiting fetch
+        event = _wrap(event_payload(n))
+        sent = time.perf_counter()
+        await _publish(bus, event)
+        await _wait_for(lambda: _true_when(event.id in handled))
+        latencies.append(handled[event.id] - sent)
+    print(f"publish-to-handled latency: {[round(x * 1000, 1) for x in latencies]} ms")
+    assert max(latencies) < 0.2
+
+
+async def _true_when(value: bool) -> bool:
+    return value

@@ -1,0 +1,108 @@
+"""The relay publishes what the unit of work wrote, once, with the event id as Nats-Msg-Id."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from nats.aio.msg import Msg
+from sqlalchemy import func, select
+
+from mes_contracts import EventEnvelope
+from mes_contracts.events.identity import PatientCreated
+from mes_platform.bus import EventBus
+from mes_platform.db import Database
+from mes_platform.outbox import OutboxRelay, write_events
+from mes_platform.tables import outbox
+from mes_platform.uow import UnitOfWork
+
+Reader = Callable[..., Awaitable[list[Msg]]]
+
+
+async def _pending(db: Database) -> int:
+    async with db.reading() as conn:
+        return int((await conn.execute(select(func.count()).select_from(outbox))).scalar_one())
+
+
+async def test_committed_events_are_published_with_their_id_as_msg_id(
+    db: Database,
+    bus: EventBus,
+    stream_reader: Reader,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    async with UnitOfWork(db, "test") as uow:
+        sent = [uow.emit(event_payload(n), correlation_id="req-1") for n in range(5)]
+        await uow.commit()
+    relay = OutboxRelay(db, bus, "test")
+    assert await relay.publish_pending() == 5
+
+    msgs = await stream_reader(bus, "MES_IDENTITY")
+    assert [m.headers["Nats-Msg-Id"] for m in msgs if m.headers] == [e.id for e in sent]
+    assert [EventEnvelope.from_json_bytes(m.data) for m in msgs] == sent
+    assert {m.subject for m in msgs} == {PatientCreated.SUBJECT}
+    assert all(m.headers and m.headers["X-Request-ID"] == "req-1" for m in msgs)
+    assert await _pending(db) == 0
+
+
+async def test_the_running_relay_is_woken_by_the_commit(
+    db: Database,
+    bus: EventBus,
+    stream_reader: Reader,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    # A long poll: only the wake-up can publish within the test's patience.
+    relay = OutboxRelay(db, bus, "test", poll_seconds=30)
+    relay.start()
+    try:
+        await asyncio.sleep(0.1)
+        async with UnitOfWork(db, "test", on_commit=relay.notify) as uow:
+            event = uow.emit(event_payload(1))
+            await uow.commit()
+        for _ in range(200):
+            if await _pending(db) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await _pending(db) == 0
+    finally:
+        await relay.stop()
+    msgs = await stream_reader(bus, "MES_IDENTITY")
+    assert [m.headers["Nats-Msg-Id"] for m in msgs if m.headers] == [event.id]
+
+
+async def test_publishing_the_same_event_twice_stores_it_once(
+    db: Database,
+    bus: EventBus,
+    stream_reader: Reader,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    # A relay that died after publishing but before deleting its rows publishes them again.
+    event = EventEnvelope.wrap(event_payload(1), correlation_id="req-1")
+    relay = OutboxRelay(db, bus, "test")
+    for _ in range(2):
+        async with db.transaction() as conn:
+            await write_events(conn, [event])
+        await relay.publish_pending()
+    async with db.transaction() as conn:
+        await write_events(conn, [EventEnvelope.wrap(event_payload(2), correlation_id="req-2")])
+    await relay.publish_pending()
+
+    msgs = await stream_reader(bus, "MES_IDENTITY")
+    assert len(msgs) == 2
+    assert EventEnvelope.from_json_bytes(msgs[0].data).id == event.id
+    assert await _pending(db) == 0
+
+
+async def test_stop_flushes_what_was_committed(
+    db: Database,
+    bus: EventBus,
+    stream_reader: Reader,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    relay = OutboxRelay(db, bus, "test", poll_seconds=30)
+    relay.start()
+    async with UnitOfWork(db, "test") as uow:  # nobody wakes the relay
+        uow.emit(event_payload(1))
+        await uow.commit()
+    await relay.stop()
+    assert await _pending(db) == 0
+    assert len(await stream_reader(bus, "MES_IDENTITY")) == 1

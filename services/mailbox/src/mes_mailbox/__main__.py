@@ -1,0 +1,6 @@
+from mes_platform.serve import serve
+
+from .main import create_app
+from .settings import MailboxSettings
+
+serve(create_app, MailboxSettings())  # type: ignore[arg-type]

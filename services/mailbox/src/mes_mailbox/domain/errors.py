@@ -1,0 +1,69 @@
+"""Refusals of the mailbox service, each with its HTTP status and stable code.
+
+``mes_platform.errors`` is plain Python (no web framework), so the domain may raise them.
+"""
+
+from __future__ import annotations
+
+from mes_platform.errors import DomainError, NotFound, Unprocessable
+
+__all__ = [
+    "AttachmentEmpty",
+    "AttachmentNotFound",
+    "AttachmentTooLarge",
+    "AttachmentTypeMismatch",
+    "AttachmentTypeNotAllowed",
+    "AttachmentUnknown",
+    "AttachmentsTooLarge",
+    "InvalidCursor",
+    "MessageNotFound",
+]
+
+
+class AttachmentTooLarge(DomainError):
+    status = 413
+    code = "attachment_too_large"
+    title = "Attachment too large"
+
+
+class AttachmentsTooLarge(DomainError):
+    status = 413
+    code = "attachments_too_large"
+    title = "Attachments too large"
+
+
+class AttachmentTypeNotAllowed(DomainError):
+    status = 415
+    code = "attachment_type_not_allowed"
+    title = "Attachment type not allowed"
+
+
+class AttachmentTypeMismatch(DomainError):
+    status = 415
+    code = "attachment_type_mismatch"
+    title = "Attachment name does not match its content"
+
+
+class AttachmentEmpty(Unprocessable):
+    code = "attachment_empty"
+    title = "Empty attachment"
+
+
+class AttachmentUnknown(Unprocessable):
+    code = "attachment_unknown"
+    title = "Unknown attachment"
+
+
+class InvalidCursor(Unprocessable):
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
+    title = "Attachment not found"
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"
+    title = "Message not found"

@@ -1,0 +1,120 @@
+"""Internal API of the mailbox service (called by the gateway)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from mes_contracts.events.parties import AttachmentRef
+
+from ..domain.messages import Folder
+from ..service.attachments import AttachmentService
+from ..service.mailboxes import MailboxService
+from .schemas import (
+    MessageOut,
+    MessagePage,
+    MessageSummary,
+    ReadOut,
+    ResolveIn,
+    ResolveOut,
+    UnreadCountsOut,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+
+
+def _mailboxes(request: Request) -> MailboxService:
+    service: MailboxService = request.app.state.mailboxes
+    return service
+
+
+def _attachments(request: Request) -> AttachmentService:
+    service: AttachmentService = request.app.state.attachments
+    return service
+
+
+MailboxServiceDep = Annotated[MailboxService, Depends(_mailboxes)]
+AttachmentServiceDep = Annotated[AttachmentService, Depends(_attachments)]
+Address = Annotated[str, Path(min_length=3, max_length=320)]
+MessageId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post("/attachments", status_code=201, response_model=AttachmentRef)
+async def upload_attachment(
+    file: Annotated[UploadFile, File(description="the attachment's bytes")],
+    owner: Annotated[str, Form(min_length=3, max_length=320, description="uploader address")],
+    service: AttachmentServiceDep,
+) -> AttachmentRef:
+    """Store an attachment. Its type is decided by its content (pdf, jpeg, png, tiff, rtf, doc,
+    UTF-8 text); the file name's extension must agree."""
+    stored = await service.upload(file.file, file.filename, owner)
+    return stored.ref
+
+
+@router.post("/attachments/resolve", response_model=ResolveOut)
+async def resolve_attachments(body: ResolveIn, service: AttachmentServiceDep) -> ResolveOut:
+    """Check the attachments of a message about to be admitted, and return their references."""
+    return ResolveOut(items=await service.resolve(body.owner, body.ids))
+
+
+@router.get("/attachments/{attachment_id}", response_class=FileResponse)
+async def download_attachment(
+    attachment_id: Annotated[str, Path(min_length=1, max_length=64)],
+    mailbox: Annotated[str, Query(min_length=3, max_length=320)],
+    service: AttachmentServiceDep,
+) -> FileResponse:
+    stored, path = await service.open_for(mailbox, attachment_id)
+    encoded_name = quote(stored.filename, safe="")
+    return FileResponse(
+        path,
+        media_type=stored.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{encoded_name}",
+            # The browser must not second-guess the type we checked.
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/mailboxes/{address}/messages", response_model=MessagePage)
+async def list_messages(
+    address: Address,
+    service: MailboxServiceDep,
+    folder: Folder | None = None,
+    conversation_id: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Response:
+    """Newest first; omit ``folder`` to list both (e.g. a whole conversation)."""
+    page = await service.page(
+        address, folder=folder, conversation_id=conversation_id, cursor=cursor, limit=limit
+    )
+    body = MessagePage(
+        items=[MessageSummary.of(c) for c in page.items], next_cursor=page.next_cursor
+    )
+    # The hottest read: serialised once here rather than re-validated by the framework.
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+@router.get("/mailboxes/{address}/messages/{message_id}", response_model=MessageOut)
+async def get_message(
+    address: Address, message_id: MessageId, service: MailboxServiceDep
+) -> MessageOut:
+    return MessageOut.of(await service.get(address, message_id))
+
+
+@router.post("/mailboxes/{address}/messages/{message_id}/read", response_model=ReadOut)
+async def mark_read(address: Address, message_id: MessageId, service: MailboxServiceDep) -> ReadOut:
+    """Idempotent; the first read of a message whose sender asked for it sends the receipt."""
+    return ReadOut(read_at=await service.mark_read(address, message_id))
+
+
+@router.get("/mailboxes/{address}/unread-counts", response_model=UnreadCountsOut)
+async def unread_counts(address: Address, service: MailboxServiceDep) -> UnreadCountsOut:
+    counts = await service.unread_counts(address)
+    return UnreadCountsOut(total=counts.total, by_conversation=counts.by_conversation)

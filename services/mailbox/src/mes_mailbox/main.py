@@ -1,0 +1,67 @@
+"""Composition root of the mailbox service."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+
+from mes_platform.internal import require_internal_token
+from mes_platform.runtime import ServiceRuntime, create_service_app
+
+from .adapters.blobs import BlobStore
+from .adapters.uow import MailboxUnitOfWork, read_side
+from .entrypoints.consumer import BatchingEventConsumer
+from .entrypoints.internal_api import router as internal_router
+from .service.attachments import AttachmentService
+from .service.delivery import DELIVERY_SUBJECTS, deliver, deliver_many
+from .service.mailboxes import MailboxService
+from .settings import MailboxSettings
+
+__all__ = ["DELIVERY_DURABLE", "create_app"]
+
+DELIVERY_DURABLE = "mailbox-delivery"
+# Multipart framing and the owner field come on top of the file itself.
+_UPLOAD_OVERHEAD_BYTES = 1024 * 1024
+
+
+def create_app(settings: MailboxSettings | None = None) -> FastAPI:
+    settings = settings or MailboxSettings()
+    runtime = ServiceRuntime(settings, migrations="mes_mailbox:migrations")
+
+    def uow() -> MailboxUnitOfWork:
+        return MailboxUnitOfWork(runtime.db, "mailbox", on_commit=runtime.relay.notify)
+
+    runtime.add_consumer(
+        BatchingEventConsumer(
+            bus=runtime.bus,
+            service="mailbox",
+            durable=DELIVERY_DURABLE,
+            stream="MES_CONVERSATION",
+            subjects=DELIVERY_SUBJECTS,
+            uow_factory=uow,
+            handler=deliver,
+            batch_handler=deliver_many,
+            max_deliver=settings.consumer_max_deliver,
+            batch_size=settings.consumer_batch_size,
+        )
+    )
+    app = create_service_app(
+        runtime,
+        title="MES mailbox service",
+        description="Mailboxes, message copies, read flags and attachments.",
+        body_limit_overrides={
+            "/internal/attachments": settings.max_message_bytes + _UPLOAD_OVERHEAD_BYTES,
+        },
+    )
+    app.include_router(
+        internal_router,
+        dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
+    )
+    reader = read_side(runtime.db)
+    app.state.mailboxes = MailboxService(uow, reader)
+    app.state.attachments = AttachmentService(
+        uow,
+        reader,
+        BlobStore(settings.resolved_blob_dir),
+        settings.max_message_bytes,
+    )
+    return app

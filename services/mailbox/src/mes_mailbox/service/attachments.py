@@ -1,0 +1,106 @@
+"""Attachments: accepted by content type, stored durably before anything references them,
+and handed out only to the mailboxes entitled to them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from mes_contracts.events.parties import AttachmentRef
+
+from ..domain.attachments import (
+    ContentSniffer,
+    StoredAttachment,
+    check_extension,
+    sanitize_filename,
+)
+from ..domain.errors import AttachmentNotFound, AttachmentsTooLarge, AttachmentUnknown
+from ..domain.messages import normalise_address
+from .ports import BlobStorage, ReadSide, UnitOfWorkFactory
+
+__all__ = ["AttachmentService"]
+
+log = logging.getLogger(__name__)
+
+
+class AttachmentService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        reader: ReadSide,
+        blobs: BlobStorage,
+        max_bytes: int,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.reader = reader
+        self.blobs = blobs
+        self.max_bytes = max_bytes
+
+    async def upload(self, source: BinaryIO, filename: str | None, owner: str) -> StoredAttachment:
+        """Store an attachment; its type is what its bytes are, and its name must agree."""
+        name = sanitize_filename(filename)
+        sniffer = ContentSniffer(self.max_bytes)
+        pending = await asyncio.to_thread(self.blobs.receive, source, sniffer)
+        try:
+            kind = sniffer.finish()
+            check_extension(name, kind)
+        except BaseException:
+            await asyncio.to_thread(self.blobs.discard, pending)
+            raise
+        # Bytes durable first: the row below is what makes them referenceable.
+        await asyncio.to_thread(self.blobs.commit, pending)
+        stored = StoredAttachment(
+            id=str(uuid.uuid4()),
+            sha256=pending.sha256,
+            size=pending.size,
+            content_type=kind.content_type,
+            filename=name,
+            uploaded_by=normalise_address(owner),
+            created_at=datetime.now(UTC),
+        )
+        async with self.uow_factory() as uow:
+            await uow.attachments.add(stored)
+            await uow.commit()
+        return stored
+
+    async def resolve(self, owner: str, ids: Sequence[str]) -> list[AttachmentRef]:
+        """The references a message from ``owner`` may carry: attachments it uploaded, or that
+        it holds in a message (forwarding); their total within the message size limit."""
+        wanted = list(dict.fromkeys(ids))
+        async with self.reader() as repos:
+            found = await repos.attachments.usable_by(normalise_address(owner), wanted)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise AttachmentUnknown(
+                "Some attachments do not exist or are not yours to send.", ids=missing
+            )
+        total = sum(found[i].size for i in wanted)
+        if total > self.max_bytes:
+            raise AttachmentsTooLarge(
+                f"The attachments total {total} bytes, over the limit of {self.max_bytes}.",
+                total_bytes=total,
+                max_bytes=self.max_bytes,
+            )
+        return [found[i].ref for i in wanted]
+
+    async def open_for(self, mailbox: str, attachment_id: str) -> tuple[StoredAttachment, Path]:
+        """The attachment and where its bytes are, if ``mailbox`` may see it. The answer for
+        "not yours" and "does not exist" is the same, so ids cannot be probed."""
+        async with self.reader() as repos:
+            found = await repos.attachments.usable_by(normalise_address(mailbox), [attachment_id])
+        stored = found.get(attachment_id)
+        if stored is None:
+            raise AttachmentNotFound("No such attachment for this mailbox.")
+        path = self.blobs.path_for(stored.sha256)
+        if not await asyncio.to_thread(path.is_file):
+            log.error(
+                "attachment bytes missing",
+                extra={"attachment_id": attachment_id, "sha256": stored.sha256},
+            )
+            raise AttachmentNotFound("No such attachment for this mailbox.")
+        return stored, path

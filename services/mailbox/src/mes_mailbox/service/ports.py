@@ -1,0 +1,108 @@
+"""What the use cases need from storage, as Protocols; ``adapters`` implements them and
+``main`` wires them in, so this layer never imports an adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Protocol, Self
+
+from mes_contracts.events import EventPayload
+
+from ..domain.attachments import StoredAttachment
+from ..domain.messages import Cursor, Folder, MessageCopy
+
+__all__ = [
+    "AttachmentRepository",
+    "BlobStorage",
+    "ChunkSink",
+    "MailboxUnitOfWork",
+    "MessageRepository",
+    "PendingBlob",
+    "ReadSide",
+    "Repositories",
+    "UnitOfWorkFactory",
+]
+
+
+class MessageRepository(Protocol):
+    async def add_copies(self, copies: Sequence[MessageCopy], now: datetime) -> None: ...
+
+    async def get(self, mailbox: str, message_id: str) -> MessageCopy | None: ...
+
+    async def page(
+        self,
+        mailbox: str,
+        *,
+        folder: Folder | None,
+        conversation_id: str | None,
+        after: Cursor | None,
+        limit: int,
+    ) -> list[MessageCopy]: ...
+
+    async def mark_read(self, mailbox: str, message_id: str, at: datetime) -> bool: ...
+
+    async def unread_counts(self, mailbox: str) -> dict[str, int]: ...
+
+
+class AttachmentRepository(Protocol):
+    async def add(self, a: StoredAttachment) -> None: ...
+
+    async def usable_by(self, mailbox: str, ids: Iterable[str]) -> dict[str, StoredAttachment]: ...
+
+
+class Repositories(Protocol):
+    @property
+    def messages(self) -> MessageRepository: ...
+
+    @property
+    def attachments(self) -> AttachmentRepository: ...
+
+
+class MailboxUnitOfWork(Repositories, Protocol):
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def emit(self, payload: EventPayload) -> Any: ...
+
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], MailboxUnitOfWork]
+# Reads outside any write transaction (autocommit connections on SQLite, beside the writer).
+ReadSide = Callable[[], AbstractAsyncContextManager[Repositories]]
+
+
+class ChunkSink(Protocol):
+    def feed(self, chunk: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class PendingBlob:
+    """Bytes received and hashed, not yet in their place."""
+
+    temp_path: Path
+    sha256: str
+    size: int
+
+
+class BlobStorage(Protocol):
+    """Blocking file I/O: the use cases call it in a worker thread."""
+
+    def receive(self, source: BinaryIO, inspector: ChunkSink) -> PendingBlob: ...
+
+    def commit(self, pending: PendingBlob) -> Path: ...
+
+    def discard(self, pending: PendingBlob) -> None: ...
+
+    def path_for(self, sha256: str) -> Path: ...

@@ -1,0 +1,155 @@
+"""Pure rules: content typing, file names, cursors, the copies an event makes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from mes_contracts.events.conversation import MessageAccepted, MessageBounced
+from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT
+from mes_mailbox.domain.attachments import (
+    AttachmentType,
+    ContentSniffer,
+    check_extension,
+    sanitize_filename,
+)
+from mes_mailbox.domain.errors import (
+    AttachmentEmpty,
+    AttachmentTooLarge,
+    AttachmentTypeMismatch,
+    AttachmentTypeNotAllowed,
+    InvalidCursor,
+)
+from mes_mailbox.domain.messages import (
+    MAILER_DAEMON_ADDRESS,
+    Cursor,
+    Folder,
+    MessageKind,
+    SentStatus,
+    copies_for_accepted,
+    copies_for_bounced,
+    read_receipt_for,
+)
+
+
+def sniff(data: bytes, chunk: int = 7, limit: int = 10_000) -> AttachmentType:
+    sniffer = ContentSniffer(limit)
+    for i in range(0, len(data), chunk):
+        sniffer.feed(data[i : i + chunk])
+    return sniffer.finish()
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("pdf", AttachmentType.PDF),
+        ("png", AttachmentType.PNG),
+        ("jpeg", AttachmentType.JPEG),
+        ("tiff", AttachmentType.TIFF),
+        ("rtf", AttachmentType.RTF),
+        ("doc", AttachmentType.DOC),
+        ("txt", AttachmentType.TXT),
+    ],
+)
+def test_content_decides_the_type_even_in_small_chunks(kit, name, expected):
+    assert sniff(kit.FILES[name]) is expected
+
+
+def test_big_endian_tiff_and_accented_text_split_mid_character():
+    assert sniff(b"MM\x00*" + b"\x00" * 20) is AttachmentType.TIFF
+    # "é" is two bytes in UTF-8: a chunk boundary between them is still text.
+    assert sniff(("Prescription é" * 40).encode(), chunk=3) is AttachmentType.TXT
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"MZ\x90\x00binary",
+        b"text with a NUL\x00 in it",
+        b"\xff\xfe latin-1 \xe9t\xe9",
+        b"PK\x03\x04zip",
+    ],
+)
+def test_other_content_is_refused(data):
+    with pytest.raises(AttachmentTypeNotAllowed):
+        sniff(data)
+
+
+def test_empty_and_oversize_files_are_refused():
+    with pytest.raises(AttachmentEmpty):
+        ContentSniffer(10).finish()
+    with pytest.raises(AttachmentTooLarge):
+        sniff(b"a" * 11, limit=10)
+    assert sniff(b"a" * 10, limit=10) is AttachmentType.TXT
+
+
+@pytest.mark.parametrize(
+    "filename,kind,ok",
+    [
+        ("ordonnance.pdf", AttachmentType.PDF, True),
+        ("SCAN.PDF", AttachmentType.PDF, True),
+        ("photo.jpg", AttachmentType.JPEG, True),
+        ("photo.jpeg", AttachmentType.JPEG, True),
+        ("scan.tif", AttachmentType.TIFF, True),
+        ("ordonnance.pdf", AttachmentType.PNG, False),
+        ("ordonnance", AttachmentType.PDF, False),
+        ("notes.txt.exe", AttachmentType.TXT, False),
+    ],
+)
+def test_the_name_must_agree_with_the_content(filename, kind, ok):
+    if ok:
+        check_extension(filename, kind)
+    else:
+        with pytest.raises(AttachmentTypeMismatch):
+            check_extension(filename, kind)
+
+
+def test_file_names_are_sanitized():
+    assert sanitize_filename("../../etc/passwd.pdf") == "passwd.pdf"
+    assert sanitize_filename("C:\\Users\\marie\\ordo.pdf") == "ordo.pdf"
+    assert sanitize_filename("ord\r\nonnance\x00.pdf") == "ordonnance.pdf"
+    assert sanitize_filename("") == "piece-jointe"
+    long = sanitize_filename("a" * 400 + ".pdf")
+    assert len(long) == 255 and long.endswith(".pdf")
+
+
+def test_cursor_round_trips_and_refuses_tampering():
+    cursor = Cursor(datetime(2024, 5, 2, 9, 30, tzinfo=UTC), "msg-1")
+    assert Cursor.decode(cursor.encode()) == cursor
+    for bad in ["", "not-base64!", cursor.encode()[:-3], "W10", "eyJhIjoxfQ"]:
+        with pytest.raises(InvalidCursor):
+            Cursor.decode(bad)
+
+
+def test_an_accepted_message_makes_a_sent_and_an_inbox_copy(kit):
+    event = kit.accepted(message_id="m1", receipt=True).payload_as(MessageAccepted)
+    sent, inbox = copies_for_accepted(event, kit.T0)
+    assert (sent.mailbox_address, sent.folder, sent.status) == (
+        kit.DOCTOR,
+        Folder.SENT,
+        SentStatus.ACCEPTED,
+    )
+    assert (inbox.mailbox_address, inbox.folder, inbox.read) == (kit.PATIENT, Folder.INBOX, False)
+    assert sent.read and inbox.wants_receipt_on_first_read and not sent.wants_receipt_on_first_read
+
+
+def test_a_bounce_makes_a_bounced_sent_copy_and_a_report_with_a_stable_id(kit):
+    event = kit.bounced(message_id="m2").payload_as(MessageBounced)
+    sent, report = copies_for_bounced(event, kit.T0)
+    assert sent.status is SentStatus.BOUNCED and sent.bounce_reason == "closed"
+    assert report.kind is MessageKind.NON_DELIVERY and report.subject == NON_DELIVERY_SUBJECT
+    assert report.body == event.report_text and report.sender_address == MAILER_DAEMON_ADDRESS
+    assert report.mailbox_address == kit.DOCTOR
+    assert copies_for_bounced(event, kit.T0)[1].message_id == report.message_id
+
+
+def test_read_receipt_goes_to_the_sender_in_french(kit):
+    _, inbox = copies_for_accepted(
+        kit.accepted(message_id="m3", receipt=True).payload_as(MessageAccepted), kit.T0
+    )
+    receipt = read_receipt_for(inbox, datetime(2024, 5, 2, 18, 12, tzinfo=UTC))
+    assert receipt.mailbox_address == kit.DOCTOR and receipt.folder is Folder.INBOX
+    assert receipt.subject == "Accusé de lecture : Résultats d'analyses"
+    assert "a été lu le 02/05/2024 à 18:12 (UTC) par Marie Dupont" in receipt.body
+    assert receipt.kind is MessageKind.READ_RECEIPT and receipt.in_reply_to == "m3"
