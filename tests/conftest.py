@@ -52,17 +52,29 @@ class Api:
     def patient(self, state: str = "activated", app_installed: bool = True) -> tuple[str, str]:
         """Creates a patient; returns (address, token)."""
         ins = new_ins()
-        r = self.http.put(f"/v1/admin/patients/{ins}", headers=self.as_(self.ops), json={
-            "state": state, "birth_name": "MARTIN", "first_names": f"Jeanne {ins[-4:]}",
-            "email": f"p{ins}@example.org", "app_installed": app_installed})
+        r = self.http.put(
+            f"/v1/admin/patients/{ins}",
+            headers=self.as_(self.ops),
+            json={
+                "state": state,
+                "birth_name": "MARTIN",
+                "first_names": f"Jeanne {ins[-4:]}",
+                "email": f"p{ins}@example.org",
+                "app_installed": app_installed,
+            },
+        )
         assert r.status_code in (200, 201), r.text
         return f"{ins}@patient.mssante.fr", self.token("patient", ins=ins)
 
-    def mailbox(self, address: str, type_: str = "PER", name: str = "Dr Claire Martin",
-                **extra: Any) -> str:
+    def mailbox(
+        self, address: str, type_: str = "PER", name: str = "Dr Claire Martin", **extra: Any
+    ) -> str:
         """Registers a BAL; returns a token granting it."""
-        r = self.http.put(f"/v1/admin/mailboxes/{address}", headers=self.as_(self.ops),
-                          json={"type": type_, "display_name": name, **extra})
+        r = self.http.put(
+            f"/v1/admin/mailboxes/{address}",
+            headers=self.as_(self.ops),
+            json={"type": type_, "display_name": name, **extra},
+        )
         assert r.status_code in (200, 201), r.text
         role = "application" if type_ == "APP" else "professional"
         return self.token(role, mailboxes=[address], name=name)
@@ -75,8 +87,9 @@ class Api:
         return self.http.post("/v1/messages", headers=headers, json=body)
 
     def inbox(self, token: str, address: str, folder: str = "inbox") -> list[dict[str, Any]]:
-        r = self.http.get(f"/v1/mailboxes/{address}/messages", headers=self.as_(token),
-                          params={"folder": folder})
+        r = self.http.get(
+            f"/v1/mailboxes/{address}/messages", headers=self.as_(token), params={"folder": folder}
+        )
         assert r.status_code == 200, r.text
         return list(r.json()["items"])
 

@@ -25,8 +25,10 @@ class Stack:
         self.nats = NatsServer(data_dir / "nats")
         self.token = secrets.token_urlsafe(24)
         self.addresses = StackAddresses(
-            ports={s.name: free_port() for s in SERVICES}, nats_url=self.nats.url,
-            smtp_host="127.0.0.1", smtp_port=free_port(),
+            ports={s.name: free_port() for s in SERVICES},
+            nats_url=self.nats.url,
+            smtp_host="127.0.0.1",
+            smtp_port=free_port(),
         )
         self.extra_env = extra_env or {}
         self.children: dict[str, Child] = {}
@@ -37,13 +39,15 @@ class Stack:
 
     def _child(self, name: str) -> Child:
         spec = next(s for s in SERVICES if s.name == name)
-        env = {**dict(__import__("os").environ),
-               **service_env(spec, self.addresses, data_dir=self.data_dir,
-                             internal_token=self.token),
-               **self.extra_env.get(name, {})}
+        env = {
+            **dict(__import__("os").environ),
+            **service_env(spec, self.addresses, data_dir=self.data_dir, internal_token=self.token),
+            **self.extra_env.get(name, {}),
+        }
         env[f"{spec.prefix}LOG_LEVEL"] = "WARNING"
-        return Child(name, [sys.executable, "-m", spec.module],
-                     self.data_dir / "log" / f"{name}.log", env)
+        return Child(
+            name, [sys.executable, "-m", spec.module], self.data_dir / "log" / f"{name}.log", env
+        )
 
     def start(self, timeout: float = 60.0) -> None:
         self.nats.start()
@@ -51,8 +55,9 @@ class Stack:
             child = self.children[spec.name] = self._child(spec.name)
             child.start()
         for spec in SERVICES:
-            wait_for_port("127.0.0.1", self.addresses.ports[spec.name], self.children[spec.name],
-                          timeout)
+            wait_for_port(
+                "127.0.0.1", self.addresses.ports[spec.name], self.children[spec.name], timeout
+            )
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 60.0) -> None:

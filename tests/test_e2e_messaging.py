@@ -12,11 +12,11 @@ pytestmark = pytest.mark.e2e
 
 NDR = {
     "not_found": "Le message que vous avez envoyé à l'adresse \"{a}\" n'a pas pu être distribué, "
-                 "car cette adresse Mon espace santé n'existe pas.",
+    "car cette adresse Mon espace santé n'existe pas.",
     "closed": "Le message que vous avez envoyé à l'adresse \"{a}\" n'a pas pu être distribué, "
-              "car la messagerie Mon espace santé de votre destinataire est clôturée.",
+    "car la messagerie Mon espace santé de votre destinataire est clôturée.",
     "invalid": "Le message que vous avez envoyé à l'adresse \"{a}\" n'a pas pu être distribué, "
-               "car cette adresse Mon espace santé est invalidé.",
+    "car cette adresse Mon espace santé est invalidé.",
 }
 
 
@@ -28,14 +28,23 @@ def pro(api: Api, name: str = "Dr Claire Martin") -> tuple[str, str]:
 def test_professional_writes_patient_reads_and_replies(api: Api) -> None:
     patient, patient_token = api.patient()
     sender, pro_token = pro(api)
-    r = api.send(pro_token, **{"from": sender, "to": patient, "subject": "Résultats",
-                               "body": "Vos résultats sont normaux.", "read_receipt": True})
+    r = api.send(
+        pro_token,
+        **{
+            "from": sender,
+            "to": patient,
+            "subject": "Résultats",
+            "body": "Vos résultats sont normaux.",
+            "read_receipt": True,
+        },
+    )
     assert r.status_code == 202, r.text
     sent = r.json()
     assert sent["status"] == "accepted"
 
-    conversations = eventually(lambda: [
-        c for c in api.my_conversations(patient_token) if c["unread_count"] == 1])
+    conversations = eventually(
+        lambda: [c for c in api.my_conversations(patient_token) if c["unread_count"] == 1]
+    )
     (conv,) = conversations
     assert conv["id"] == sent["conversation_id"]
     assert conv["correspondent"]["address"] == sender
@@ -50,17 +59,18 @@ def test_professional_writes_patient_reads_and_replies(api: Api) -> None:
     assert api.my_conversations(patient_token)[0]["unread_count"] == 0
 
     # The read receipt reaches the professional's inbox, once.
-    receipts = eventually(lambda: [m for m in api.inbox(pro_token, sender)
-                                   if m["kind"] == "read_receipt"])
+    receipts = eventually(
+        lambda: [m for m in api.inbox(pro_token, sender) if m["kind"] == "read_receipt"]
+    )
     api.http.post(f"/v1/me/messages/{sent['message_id']}/read", headers=h)
     assert len([m for m in api.inbox(pro_token, sender) if m["kind"] == "read_receipt"]) == 1
     assert receipts[0]["subject"].endswith("Résultats")
 
-    reply = api.http.post(f"/v1/me/conversations/{conv['id']}/messages", headers=h,
-                          json={"body": "Merci docteur."})
+    reply = api.http.post(
+        f"/v1/me/conversations/{conv['id']}/messages", headers=h, json={"body": "Merci docteur."}
+    )
     assert reply.status_code == 202, reply.text
-    got = eventually(lambda: [m for m in api.inbox(pro_token, sender)
-                              if m["kind"] == "message"])
+    got = eventually(lambda: [m for m in api.inbox(pro_token, sender) if m["kind"] == "message"])
     assert got[0]["conversation_id"] == conv["id"]
     assert got[0]["sender"]["address"] == patient
 
@@ -68,37 +78,55 @@ def test_professional_writes_patient_reads_and_replies(api: Api) -> None:
 def test_fin_closes_and_patient_can_no_longer_reply(api: Api) -> None:
     patient, patient_token = api.patient()
     sender, pro_token = pro(api, "Dr Paul Durand")
-    first = api.send(pro_token, **{"from": sender, "to": patient, "subject": "Suivi",
-                                   "body": "Comment allez-vous ?"}).json()
+    first = api.send(
+        pro_token,
+        **{"from": sender, "to": patient, "subject": "Suivi", "body": "Comment allez-vous ?"},
+    ).json()
     for not_fin in ("[fin]", "[FIN] merci", " [FIN]"):
-        r = api.send(pro_token, **{"from": sender, "to": patient, "subject": not_fin,
-                                   "body": "x", "in_reply_to": first["message_id"]})
+        r = api.send(
+            pro_token,
+            **{
+                "from": sender,
+                "to": patient,
+                "subject": not_fin,
+                "body": "x",
+                "in_reply_to": first["message_id"],
+            },
+        )
         assert r.json()["conversation_id"] == first["conversation_id"]
-    closing = api.send(pro_token, **{"from": sender, "to": patient, "subject": "[FIN]",
-                                     "body": "Bonne continuation."}).json()
+    closing = api.send(
+        pro_token,
+        **{"from": sender, "to": patient, "subject": "[FIN]", "body": "Bonne continuation."},
+    ).json()
     assert closing["conversation_id"] == first["conversation_id"]
 
     h = api.as_(patient_token)
     conv = api.http.get(f"/v1/me/conversations/{first['conversation_id']}", headers=h).json()
     assert conv["state"] == "closed" and conv["reply_allowed"] is False
     assert conv["closed_notice"] == "Dr Paul Durand a mis fin à vos échanges."
-    r = api.http.post(f"/v1/me/conversations/{first['conversation_id']}/messages", headers=h,
-                      json={"body": "Encore une question"})
+    r = api.http.post(
+        f"/v1/me/conversations/{first['conversation_id']}/messages",
+        headers=h,
+        json={"body": "Encore une question"},
+    )
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.json()["code"] == "conversation_closed"
     # The patient may not open a new conversation with them either...
-    r = api.http.post("/v1/me/conversations", headers=h,
-                      json={"to": sender, "subject": "Question", "body": "?"})
+    r = api.http.post(
+        "/v1/me/conversations", headers=h, json={"to": sender, "subject": "Question", "body": "?"}
+    )
     assert r.status_code == 403 and r.json()["code"] == "initiation_not_allowed"
     # ...but a later message from the professional opens a new exchange.
-    again = api.send(pro_token, **{"from": sender, "to": patient, "subject": "Nouveau",
-                                   "body": "Reprenons."}).json()
+    again = api.send(
+        pro_token, **{"from": sender, "to": patient, "subject": "Nouveau", "body": "Reprenons."}
+    ).json()
     assert again["conversation_id"] != first["conversation_id"]
 
 
-@pytest.mark.parametrize(("state", "reason"), [
-    ("opposed", "not_found"), ("closed", "closed"), (None, "not_found")])
+@pytest.mark.parametrize(
+    ("state", "reason"), [("opposed", "not_found"), ("closed", "closed"), (None, "not_found")]
+)
 def test_non_delivery_reports(api: Api, state: str | None, reason: str) -> None:
     if state is None:
         to = f"{new_ins()}@patient.mssante.fr"  # valid INS, no profile
@@ -108,11 +136,13 @@ def test_non_delivery_reports(api: Api, state: str | None, reason: str) -> None:
     r = api.send(pro_token, **{"from": sender, "to": to, "subject": "Bilan", "body": "..."})
     assert r.status_code == 202
     assert r.json()["status"] == "bounced" and r.json()["bounce_reason"] == reason
-    report = eventually(lambda: [m for m in api.inbox(pro_token, sender)
-                                 if m["kind"] == "non_delivery"])[0]
+    report = eventually(
+        lambda: [m for m in api.inbox(pro_token, sender) if m["kind"] == "non_delivery"]
+    )[0]
     assert report["subject"] == "Message non distribué"
-    body = api.http.get(f"/v1/mailboxes/{sender}/messages/{report['id']}",
-                        headers=api.as_(pro_token)).json()["body"]
+    body = api.http.get(
+        f"/v1/mailboxes/{sender}/messages/{report['id']}", headers=api.as_(pro_token)
+    ).json()["body"]
     assert NDR[reason].format(a=to) in body
 
 
@@ -122,10 +152,12 @@ def test_invalid_addresses_bounce_as_invalide(api: Api, bad: str) -> None:
     to = f"{bad}@patient.mssante.fr"
     r = api.send(pro_token, **{"from": sender, "to": to, "subject": "Bilan", "body": "..."})
     assert r.status_code == 202 and r.json()["bounce_reason"] == "invalid"
-    report = eventually(lambda: [m for m in api.inbox(pro_token, sender)
-                                 if m["kind"] == "non_delivery"])[0]
-    body = api.http.get(f"/v1/mailboxes/{sender}/messages/{report['id']}",
-                        headers=api.as_(pro_token)).json()["body"]
+    report = eventually(
+        lambda: [m for m in api.inbox(pro_token, sender) if m["kind"] == "non_delivery"]
+    )[0]
+    body = api.http.get(
+        f"/v1/mailboxes/{sender}/messages/{report['id']}", headers=api.as_(pro_token)
+    ).json()["body"]
     assert NDR["invalid"].format(a=to) in body
 
 
@@ -133,16 +165,22 @@ def test_patients_never_see_each_other(api: Api) -> None:
     alice, alice_token = api.patient()
     _, bob_token = api.patient()
     sender, pro_token = pro(api)
-    sent = api.send(pro_token, **{"from": sender, "to": alice, "subject": "Privé",
-                                  "body": "Pour Alice"}).json()
+    sent = api.send(
+        pro_token, **{"from": sender, "to": alice, "subject": "Privé", "body": "Pour Alice"}
+    ).json()
     eventually(lambda: api.my_conversations(alice_token))
     bob = api.as_(bob_token)
-    for path in (f"/v1/me/conversations/{sent['conversation_id']}",
-                 f"/v1/me/conversations/{sent['conversation_id']}/messages",
-                 f"/v1/me/messages/{sent['message_id']}"):
+    for path in (
+        f"/v1/me/conversations/{sent['conversation_id']}",
+        f"/v1/me/conversations/{sent['conversation_id']}/messages",
+        f"/v1/me/messages/{sent['message_id']}",
+    ):
         assert api.http.get(path, headers=bob).status_code == 404, path
-    r = api.http.post(f"/v1/me/conversations/{sent['conversation_id']}/messages", headers=bob,
-                      json={"body": "intrus"})
+    r = api.http.post(
+        f"/v1/me/conversations/{sent['conversation_id']}/messages",
+        headers=bob,
+        json={"body": "intrus"},
+    )
     assert r.status_code == 404
     assert api.my_conversations(bob_token) == []
     # A professional reads only the mailboxes the token grants.
@@ -165,38 +203,62 @@ def test_same_idempotency_key_never_sends_twice(api: Api) -> None:
     other = api.send(pro_token, idempotency_key=key, **{**body, "body": "autre"})
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     conv = eventually(lambda: api.my_conversations(patient_token))[0]
-    msgs = api.http.get(f"/v1/me/conversations/{conv['id']}/messages",
-                        headers=api.as_(patient_token)).json()["items"]
+    msgs = api.http.get(
+        f"/v1/me/conversations/{conv['id']}/messages", headers=api.as_(patient_token)
+    ).json()["items"]
     assert len(msgs) == 1
 
 
 def test_patient_writes_to_a_pharmacy_even_after_its_fin(api: Api) -> None:
     patient, patient_token = api.patient()
     pharmacy = f"pharmacie.{uuid.uuid4().hex[:8]}@officine-test.mssante.fr"
-    pharmacy_token = api.mailbox(pharmacy, "ORG", "Pharmacie du Marché", finess="750012345",
-                                 pharmacy=True)
+    pharmacy_token = api.mailbox(
+        pharmacy, "ORG", "Pharmacie du Marché", finess="750012345", pharmacy=True
+    )
     h = api.as_(patient_token)
-    r = api.http.post("/v1/me/conversations", headers=h,
-                      json={"to": pharmacy, "subject": "Ordonnance", "body": "Voici"})
+    r = api.http.post(
+        "/v1/me/conversations",
+        headers=h,
+        json={"to": pharmacy, "subject": "Ordonnance", "body": "Voici"},
+    )
     assert r.status_code == 201, r.text
     conv_id = r.json()["conversation_id"]
-    fin = api.send(pharmacy_token, **{"from": pharmacy, "to": patient, "subject": "[FIN]",
-                                      "body": "Prête.", "in_reply_to": r.json()["message_id"]})
+    fin = api.send(
+        pharmacy_token,
+        **{
+            "from": pharmacy,
+            "to": patient,
+            "subject": "[FIN]",
+            "body": "Prête.",
+            "in_reply_to": r.json()["message_id"],
+        },
+    )
     assert fin.json()["conversation_id"] == conv_id
-    assert api.http.post(f"/v1/me/conversations/{conv_id}/messages", headers=h,
-                         json={"body": "merci"}).status_code == 409
-    again = api.http.post("/v1/me/conversations", headers=h,
-                          json={"to": pharmacy, "subject": "Nouvelle ordonnance", "body": "2"})
+    assert (
+        api.http.post(
+            f"/v1/me/conversations/{conv_id}/messages", headers=h, json={"body": "merci"}
+        ).status_code
+        == 409
+    )
+    again = api.http.post(
+        "/v1/me/conversations",
+        headers=h,
+        json={"to": pharmacy, "subject": "Nouvelle ordonnance", "body": "2"},
+    )
     assert again.status_code == 201 and again.json()["conversation_id"] != conv_id
 
     # Not activated: no pharmacy; and nobody else may be contacted first.
     _, created_token = api.patient(state="created")
-    r = api.http.post("/v1/me/conversations", headers=api.as_(created_token),
-                      json={"to": pharmacy, "subject": "Ordonnance", "body": "Voici"})
+    r = api.http.post(
+        "/v1/me/conversations",
+        headers=api.as_(created_token),
+        json={"to": pharmacy, "subject": "Ordonnance", "body": "Voici"},
+    )
     assert r.status_code == 403
     stranger, _ = pro(api)
-    r = api.http.post("/v1/me/conversations", headers=h,
-                      json={"to": stranger, "subject": "Bonjour", "body": "?"})
+    r = api.http.post(
+        "/v1/me/conversations", headers=h, json={"to": stranger, "subject": "Bonjour", "body": "?"}
+    )
     assert r.status_code == 403 and r.json()["code"] == "initiation_not_allowed"
 
 
@@ -209,8 +271,9 @@ def test_attachments_checked_by_content_and_private(api: Api) -> None:
     _, other_token = api.patient()
     sender, pro_token = pro(api)
     h = api.as_(pro_token)
-    up = api.http.post("/v1/attachments", headers=h,
-                       files={"file": ("ordonnance.pdf", PDF, "application/pdf")})
+    up = api.http.post(
+        "/v1/attachments", headers=h, files={"file": ("ordonnance.pdf", PDF, "application/pdf")}
+    )
     assert up.status_code == 201, up.text
     att = up.json()
     assert att["content_type"] == "application/pdf" and att["size"] == len(PDF)
@@ -218,14 +281,30 @@ def test_attachments_checked_by_content_and_private(api: Api) -> None:
         r = api.http.post("/v1/attachments", headers=h, files={"file": (name, data, "x/y")})
         assert r.status_code == 415, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
-    sent = api.send(pro_token, **{"from": sender, "to": patient, "subject": "Ordonnance",
-                                  "body": "Ci-joint", "attachment_ids": [att["id"]]}).json()
-    eventually(lambda: api.http.get(f"/v1/me/messages/{sent['message_id']}",
-                                    headers=api.as_(patient_token)).status_code == 200)
+    sent = api.send(
+        pro_token,
+        **{
+            "from": sender,
+            "to": patient,
+            "subject": "Ordonnance",
+            "body": "Ci-joint",
+            "attachment_ids": [att["id"]],
+        },
+    ).json()
+    eventually(
+        lambda: (
+            api.http.get(
+                f"/v1/me/messages/{sent['message_id']}", headers=api.as_(patient_token)
+            ).status_code
+            == 200
+        )
+    )
     got = api.http.get(f"/v1/attachments/{att['id']}", headers=api.as_(patient_token))
     assert got.status_code == 200 and got.content == PDF
-    assert api.http.get(f"/v1/attachments/{att['id']}",
-                        headers=api.as_(other_token)).status_code == 404
+    assert (
+        api.http.get(f"/v1/attachments/{att['id']}", headers=api.as_(other_token)).status_code
+        == 404
+    )
 
 
 def test_hostile_input_gets_problems_not_500(api: Api) -> None:
@@ -241,9 +320,13 @@ def test_hostile_input_gets_problems_not_500(api: Api) -> None:
         r = api.send(pro_token, **body)
         assert r.status_code == 422, (body, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
-    r = api.http.get(f"/v1/mailboxes/{sender}/messages", headers=api.as_(pro_token),
-                     params={"limit": 100000})
+    r = api.http.get(
+        f"/v1/mailboxes/{sender}/messages", headers=api.as_(pro_token), params={"limit": 100000}
+    )
     assert r.status_code == 422
-    r = api.http.get(f"/v1/mailboxes/{sender}/messages", headers=api.as_(pro_token),
-                     params={"cursor": "not-a-cursor"})
+    r = api.http.get(
+        f"/v1/mailboxes/{sender}/messages",
+        headers=api.as_(pro_token),
+        params={"cursor": "not-a-cursor"},
+    )
     assert r.status_code == 422

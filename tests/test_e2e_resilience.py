@@ -30,8 +30,11 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def _send_many(api: Api, token: str, sender: str, to: str, n: int, accepted: list[str]) -> None:
     for i in range(n):
         for _attempt in range(50):
-            r = api.send(token, idempotency_key=f"k-{sender}-{i}",
-                         **{"from": sender, "to": to, "subject": f"Message {i}", "body": "x"})
+            r = api.send(
+                token,
+                idempotency_key=f"k-{sender}-{i}",
+                **{"from": sender, "to": to, "subject": f"Message {i}", "body": "x"},
+            )
             if r.status_code == 202:
                 accepted.append(r.json()["message_id"])
                 break
@@ -66,8 +69,11 @@ def test_restart_in_the_middle_loses_and_duplicates_nothing(own_stack: Stack, vi
             cursor = None
             while True:
                 params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-                page = api.http.get(f"/v1/me/conversations/{c['id']}/messages",
-                                    headers=api.as_(patient_token), params=params).json()
+                page = api.http.get(
+                    f"/v1/me/conversations/{c['id']}/messages",
+                    headers=api.as_(patient_token),
+                    params=params,
+                ).json()
                 ids += [m["id"] for m in page["items"]]
                 cursor = page.get("next_cursor")
                 if not cursor:

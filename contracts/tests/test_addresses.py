@@ -1,6 +1,8 @@
 """Patient and health actor addresses."""
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from mes_contracts.addresses import (
     PATIENT_DOMAIN,
     AddressError,
@@ -15,7 +17,6 @@ from mes_contracts.addresses import (
     parse_address,
 )
 from mes_contracts.ins import InsError, InsInvalidReason
-from pydantic import BaseModel, ValidationError
 
 INS = "279035121518989"
 

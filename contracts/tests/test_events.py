@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from mes_contracts.events import (
     EVENT_TYPES,
     STREAMS,
@@ -19,7 +21,6 @@ from mes_contracts.events import (
     payload_model_for,
     stream_for_subject,
 )
-from pydantic import BaseModel, ValidationError
 
 SUBJECT_RE = re.compile(r"^mes\.[a-z-]+\.[a-z_]+\.[a-z_]+\.v\d+$")
 

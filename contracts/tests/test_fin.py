@@ -1,6 +1,7 @@
 """Closing a conversation: the subject must be exactly "[FIN]"."""
 
 import pytest
+
 from mes_contracts.fin import FIN_SUBJECT, MSS_MES_FIN, MSS_MES_HEADER, is_fin_subject
 
 

@@ -3,8 +3,9 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mes_contracts.ins import Ins, InsError, InsInvalidReason, check_ins, ins_key, validate_ins
 from pydantic import BaseModel, ValidationError
+
+from mes_contracts.ins import Ins, InsError, InsInvalidReason, check_ins, ins_key, validate_ins
 
 SETTINGS = settings(database=None, max_examples=500)
 

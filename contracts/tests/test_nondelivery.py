@@ -1,6 +1,7 @@
 """Non-delivery report texts, verbatim from DOMAIN.md."""
 
 import pytest
+
 from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT, NonDeliveryReason, non_delivery_text
 
 ADDRESS = "279035121518989@patient.mssante.fr"

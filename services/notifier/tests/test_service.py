@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+
 from mes_notifier.main import create_app
 from mes_notifier.settings import NotifierSettings
 from mes_platform.testing import NatsServer

@@ -95,6 +95,32 @@ DEMO_PATIENTS: tuple[DemoPatient, ...] = (
 )
 
 
+# MSSanté mailboxes of the demo: (address, type, display name, extra fields, note).
+DEMO_MAILBOXES: tuple[tuple[str, str, str, dict[str, Any], str], ...] = (
+    (
+        "claire.martin@hopital-exemple.mssante.fr",
+        "PER",
+        "Dr Claire Martin",
+        {"rpps": "10101234567"},
+        "a physician (role professional)",
+    ),
+    (
+        "pharmacie.marche@officine-exemple.mssante.fr",
+        "ORG",
+        "Pharmacie du Marché",
+        {"finess": "750012345", "pharmacy": True},
+        "a pharmacy: patients may write to it",
+    ),
+    (
+        "resultats@labo-exemple.mssante.fr",
+        "APP",
+        "Laboratoire Exemple",
+        {},
+        "an application mailbox (role application): automatic results",
+    ),
+)
+
+
 class DemoError(RuntimeError):
     pass
 
@@ -129,6 +155,22 @@ def load_demo(gateway_url: str) -> list[str]:
                 f"  {patient.address:<40} {patient.state:<10} "
                 f"{patient.first_names} {patient.birth_name}: {patient.note}"
             )
+        lines.append(
+            "Demo MSSanté mailboxes (get a token with "
+            '{"role":"professional","mailboxes":["<address>"]}):'
+        )
+        for address, kind, name, extra, note in DEMO_MAILBOXES:
+            response = client.put(
+                f"/v1/admin/mailboxes/{address}",
+                json={"type": kind, "display_name": name, **extra},
+                headers=headers,
+            )
+            if response.status_code not in (200, 201):
+                raise DemoError(
+                    f"PUT /v1/admin/mailboxes/{address} answered "
+                    f"{response.status_code}: {response.text}"
+                )
+            lines.append(f"  {address:<46} {kind}  {name}: {note}")
     return lines
 
 

@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from mes_platform.internal import require_internal_token
 from mes_platform.runtime import ServiceRuntime, create_service_app
 
+from .adapters.repository import reading_repository
 from .adapters.uow import IdentityUnitOfWork
 from .entrypoints.internal_api import router as internal_router
 from .service.profiles import ProfileService
@@ -32,6 +33,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
     )
     app.state.profiles = ProfileService(
-        uow, runtime.db.reading, cache_seconds=settings.resolution_cache_seconds
+        uow, lambda: reading_repository(runtime.db), cache_seconds=settings.resolution_cache_seconds
     )
     return app

@@ -7,6 +7,7 @@ consumers that send e-mails, app notifications and pharmacy alerts are registere
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from mes_platform.runtime import ServiceRuntime, create_service_app
 
 from .settings import NotifierSettings

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from mes_platform.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from mes_platform.settings import ServiceSettings
 
 __all__ = ["NotifierSettings"]
 

@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -101,8 +102,9 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
             await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
             while time.perf_counter() + 1.0 < deadline:
                 try:
-                    async with session.post(cfg.url, json=cfg.probe_body,
-                                            headers=cfg.headers) as resp:
+                    async with session.post(
+                        cfg.url, json=cfg.probe_body, headers=cfg.headers
+                    ) as resp:
                         data = await resp.json()
                         accepted_at = time.perf_counter()
                     message_id = data["message_id"]
@@ -138,18 +140,23 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         **_summary(latencies),
     }
     if cfg.probe_get_template:
-        result["visibility"] = {"samples": len(visibility), "failures": probe_failures,
-                                **_summary(visibility)}
+        result["visibility"] = {
+            "samples": len(visibility),
+            "failures": probe_failures,
+            **_summary(visibility),
+        }
     return result
 
 
 def unique_bodies(template: dict[str, Any], n: int = 64) -> list[dict[str, Any]]:
-    return [{**template, "subject": f"{template.get('subject', 'bench')} {uuid.uuid4().hex[:8]}"}
-            for _ in range(n)]
+    return [
+        {**template, "subject": f"{template.get('subject', 'bench')} {uuid.uuid4().hex[:8]}"}
+        for _ in range(n)
+    ]
 
 
 def main() -> None:
-    raw = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    raw = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     result = asyncio.run(run_load(LoadConfig(**raw)))
     print(json.dumps(result))
 

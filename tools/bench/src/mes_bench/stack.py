@@ -22,8 +22,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_json(method: str, url: str, body: Any = None, token: str | None = None,
-              timeout: float = 10.0) -> tuple[int, Any]:
+def http_json(
+    method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 10.0
+) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
     request.add_header("Content-Type", "application/json")
@@ -58,10 +59,19 @@ class Stack:
         mes_dev = Path(sys.executable).parent / "mes-dev"
         log = (self.data_dir / "mes-dev.out").open("ab")
         started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [str(mes_dev), "--no-demo", "--data-dir", str(self.data_dir),
-             "--gateway-port", str(self.port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+        self.process = subprocess.Popen(  # noqa: S603 - argv built here from our own paths
+            [
+                str(mes_dev),
+                "--no-demo",
+                "--data-dir",
+                str(self.data_dir),
+                "--gateway-port",
+                str(self.port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
         )
         deadline = started + timeout
         while time.perf_counter() < deadline:

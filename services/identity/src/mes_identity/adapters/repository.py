@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
@@ -8,15 +10,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_contracts.events.identity import PatientState
+from mes_platform.db import Database
 
 from ..domain.model import PatientProfile
+from ..service.ports import ProfileAlreadyExists
 from .tables import patients
 
-__all__ = ["ProfileAlreadyExists", "SqlPatientRepository", "row_to_profile"]
+__all__ = ["ProfileAlreadyExists", "SqlPatientRepository", "reading_repository", "row_to_profile"]
 
 
-class ProfileAlreadyExists(Exception):
-    """Two creations of one profile raced; the loser may start again and find it."""
+@asynccontextmanager
+async def reading_repository(db: Database) -> AsyncIterator[SqlPatientRepository]:
+    """A repository on a read connection, for queries that change nothing."""
+    async with db.reading() as conn:
+        yield SqlPatientRepository(conn)
 
 
 def row_to_profile(row: Row[tuple[object, ...]]) -> PatientProfile:

@@ -16,8 +16,6 @@ from mes_contracts.events.identity import (
     PatientUpdated,
 )
 
-from ..adapters.repository import ProfileAlreadyExists, SqlPatientRepository
-from ..adapters.uow import IdentityUnitOfWork
 from ..domain.model import (
     PatientProfile,
     ProfileChange,
@@ -25,6 +23,7 @@ from ..domain.model import (
     parse_patient_address,
     resolve_for_profile,
 )
+from .ports import IdentityUoW, ProfileAlreadyExists, RepositoryReader
 
 __all__ = ["ProfileService", "UpsertProfile"]
 
@@ -58,8 +57,8 @@ class ProfileService:
 
     def __init__(
         self,
-        uow_factory: Callable[[], IdentityUnitOfWork],
-        reader: Callable[[], object],
+        uow_factory: Callable[[], IdentityUoW],
+        reader: RepositoryReader,
         cache_seconds: float = 5.0,
     ) -> None:
         self.uow_factory = uow_factory
@@ -126,8 +125,8 @@ class ProfileService:
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         writes_before = self._writes
-        async with self.reader() as conn:  # type: ignore[attr-defined]
-            profile = await SqlPatientRepository(conn).get(ins)
+        async with self.reader() as repository:
+            profile = await repository.get(ins)
         if self._writes != writes_before:
             # A write of this process ended while we read: what we read may predate it and
             # must not be kept, or resolution would answer from before the write.

@@ -5,6 +5,7 @@ Revises:
 """
 
 from alembic import op
+
 from mes_platform.migrations import create_platform_tables
 
 revision = "0001"
