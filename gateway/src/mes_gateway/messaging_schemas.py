@@ -43,24 +43,34 @@ class MessageSendIn(_In):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
-        json_schema_extra={"examples": [{
-            "from": _PRO, "to": _PATIENT, "subject": "Résultats d'analyse",
-            "body": "Bonjour, vos résultats sont disponibles en pièce jointe.",
-            "attachment_ids": [], "read_receipt": True,
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "from": _PRO,
+                    "to": _PATIENT,
+                    "subject": "Résultats d'analyse",
+                    "body": "Bonjour, vos résultats sont disponibles en pièce jointe.",
+                    "attachment_ids": [],
+                    "read_receipt": True,
+                }
+            ]
+        },
     )
 
-    sender: str = Field(alias="from", max_length=254,
-                        description="A mailbox your token grants (claim `mailboxes`)")
+    sender: str = Field(
+        alias="from", max_length=254, description="A mailbox your token grants (claim `mailboxes`)"
+    )
     to: str = Field(max_length=254, description="The patient's address <INS>@patient.mssante.fr")
     subject: str = Field(max_length=998, description="`[FIN]` exactly closes the conversation")
     body: str = Field(max_length=200_000)
     attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
     read_receipt: bool = Field(default=False, description="Ask for a read receipt (MDN)")
-    in_reply_to: str | None = Field(default=None, max_length=64,
-                                    description="Message id this one answers")
-    fin: bool = Field(default=False,
-                      description="Same effect as MSSanté's `X-MSS-MES: FIN` header: closes")
+    in_reply_to: str | None = Field(
+        default=None, max_length=64, description="Message id this one answers"
+    )
+    fin: bool = Field(
+        default=False, description="Same effect as MSSanté's `X-MSS-MES: FIN` header: closes"
+    )
 
 
 class MessageSendOut(BaseModel):
@@ -71,8 +81,9 @@ class MessageSendOut(BaseModel):
         default=None, description="bounced only: not_found, closed, invalid, too_large"
     )
     report_text: str | None = Field(
-        default=None, description="bounced only: the non-delivery text also delivered to the "
-        "sender's mailbox, e.g. « Le message que vous avez envoyé à l'adresse ... »"
+        default=None,
+        description="bounced only: the non-delivery text also delivered to the "
+        "sender's mailbox, e.g. « Le message que vous avez envoyé à l'adresse ... »",
     )
 
 
@@ -82,8 +93,11 @@ class PatientMessageIn(_In):
 
 
 class PatientNewConversationIn(_In):
-    to: str = Field(max_length=254, description="A pharmacy's organisational mailbox, or a "
-                    "professional who wrote to you and has not ended the exchange")
+    to: str = Field(
+        max_length=254,
+        description="A pharmacy's organisational mailbox, or a "
+        "professional who wrote to you and has not ended the exchange",
+    )
     subject: str = Field(min_length=1, max_length=998)
     body: str = Field(min_length=1, max_length=200_000)
     attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
@@ -177,11 +191,17 @@ class ContactList(BaseModel):
 class DirectoryEntryIn(_In):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"type": "PER", "display_name": "Dr Claire Martin", "rpps": "10101234567"},
-            {"type": "ORG", "display_name": "Pharmacie du Marché", "finess": "750012345",
-             "pharmacy": True},
-        ]},
+        json_schema_extra={
+            "examples": [
+                {"type": "PER", "display_name": "Dr Claire Martin", "rpps": "10101234567"},
+                {
+                    "type": "ORG",
+                    "display_name": "Pharmacie du Marché",
+                    "finess": "750012345",
+                    "pharmacy": True,
+                },
+            ]
+        },
     )
 
     type: Literal["PER", "ORG", "APP", "CAB"]

@@ -23,8 +23,13 @@ from ..services import ServiceClients, raise_for_problem
 
 __all__ = ["TAGS", "router"]
 
-TAGS = [{"name": "attachments", "description": "Files attached to messages: pdf, jpg/jpeg, "
-         "png, tiff, txt, rtf, doc, checked by content; 25 MB per message."}]
+TAGS = [
+    {
+        "name": "attachments",
+        "description": "Files attached to messages: pdf, jpg/jpeg, "
+        "png, tiff, txt, rtf, doc, checked by content; 25 MB per message.",
+    }
+]
 
 router = APIRouter(tags=["attachments"], responses=problem_responses(401, 403, 503))
 
@@ -38,8 +43,13 @@ async def _upload(services: ServiceClients, owner: str, file: UploadFile) -> Att
         response = await client.post(
             "/internal/attachments",
             data={"owner": owner},
-            files={"file": (file.filename or "attachment", file.file,
-                            file.content_type or "application/octet-stream")},
+            files={
+                "file": (
+                    file.filename or "attachment",
+                    file.file,
+                    file.content_type or "application/octet-stream",
+                )
+            },
         )
     except httpx.TransportError as exc:
         raise ServiceUnavailable("mailbox") from exc
@@ -47,25 +57,44 @@ async def _upload(services: ServiceClients, owner: str, file: UploadFile) -> Att
     return AttachmentOut.model_validate(response.json())
 
 
-@router.post("/v1/attachments", status_code=201, response_model=AttachmentOut,
-             summary="Upload an attachment (professional)", responses=_UPLOAD_RESPONSES)
+@router.post(
+    "/v1/attachments",
+    status_code=201,
+    response_model=AttachmentOut,
+    summary="Upload an attachment (professional)",
+    responses=_UPLOAD_RESPONSES,
+)
 async def upload(
     principal: MailboxHolder,
     services: ServicesDep,
     file: Annotated[UploadFile, File(description="The file; its type is checked by content")],
-    mailbox: Annotated[str | None, Form(max_length=254, description=(
-        "The mailbox that will send it; optional when your token grants one mailbox"))] = None,
+    mailbox: Annotated[
+        str | None,
+        Form(
+            max_length=254,
+            description=(
+                "The mailbox that will send it; optional when your token grants one mailbox"
+            ),
+        ),
+    ] = None,
 ) -> AttachmentOut:
     if mailbox is None:
         if len(principal.mailboxes) != 1:
-            raise Unprocessable("Say which of your mailboxes uploads this file (`mailbox`).",
-                                code="mailbox_required")
+            raise Unprocessable(
+                "Say which of your mailboxes uploads this file (`mailbox`).",
+                code="mailbox_required",
+            )
         (mailbox,) = principal.mailboxes
     return await _upload(services, principal.require_mailbox(mailbox), file)
 
 
-@router.post("/v1/me/attachments", status_code=201, response_model=AttachmentOut,
-             summary="Upload an attachment (patient)", responses=_UPLOAD_RESPONSES)
+@router.post(
+    "/v1/me/attachments",
+    status_code=201,
+    response_model=AttachmentOut,
+    summary="Upload an attachment (patient)",
+    responses=_UPLOAD_RESPONSES,
+)
 async def upload_mine(
     principal: PatientPrincipal,
     services: ServicesDep,
@@ -103,7 +132,8 @@ async def download(
     client = services.client("mailbox")
     for address in _mailboxes_of(principal, mailbox):
         request = client.build_request(
-            "GET", f"/internal/attachments/{quote(attachment_id, safe='')}",
+            "GET",
+            f"/internal/attachments/{quote(attachment_id, safe='')}",
             params={"mailbox": address},
         )
         try:
@@ -118,6 +148,10 @@ async def download(
             await response.aclose()
             raise_for_problem("mailbox", response)
         headers = {k: v for k, v in response.headers.items() if k.lower() in _FORWARDED}
-        return StreamingResponse(response.aiter_raw(), status_code=200, headers=headers,
-                                 background=BackgroundTask(response.aclose))
+        return StreamingResponse(
+            response.aiter_raw(),
+            status_code=200,
+            headers=headers,
+            background=BackgroundTask(response.aclose),
+        )
     raise NotFound("No such attachment in your mailboxes.", code="attachment_not_found")

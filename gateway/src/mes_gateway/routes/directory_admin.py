@@ -13,33 +13,56 @@ from ..openapi import problem_responses
 
 __all__ = ["TAGS", "router"]
 
-TAGS = [{"name": "directory", "description": "MSSanté mailboxes (PER, ORG, APP, CAB), for "
-         "operations (role `ops`)."}]
+TAGS = [
+    {
+        "name": "directory",
+        "description": "MSSanté mailboxes (PER, ORG, APP, CAB), for operations (role `ops`).",
+    }
+]
 
-router = APIRouter(prefix="/v1/admin/mailboxes", tags=["directory"],
-                   responses=problem_responses(401, 403, 503))
+router = APIRouter(
+    prefix="/v1/admin/mailboxes", tags=["directory"], responses=problem_responses(401, 403, 503)
+)
 
 Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemple.mssante.fr"])]
 
 
-@router.put("/{address}", response_model=DirectoryEntryOut,
-            summary="Register or update an MSSanté mailbox",
-            responses={201: {"description": "Registered", "model": DirectoryEntryOut},
-                       **problem_responses(422)})
-async def put_mailbox(address: Address, body: DirectoryEntryIn, principal: OpsPrincipal,
-                      services: ServicesDep, response: Response) -> DirectoryEntryOut:
+@router.put(
+    "/{address}",
+    response_model=DirectoryEntryOut,
+    summary="Register or update an MSSanté mailbox",
+    responses={
+        201: {"description": "Registered", "model": DirectoryEntryOut},
+        **problem_responses(422),
+    },
+)
+async def put_mailbox(
+    address: Address,
+    body: DirectoryEntryIn,
+    principal: OpsPrincipal,
+    services: ServicesDep,
+    response: Response,
+) -> DirectoryEntryOut:
     """A pharmacy is an `ORG` mailbox with a FINESS number and `pharmacy: true`: patients
     may write to it. Idempotent."""
-    answer = await services.send("directory", "PUT",
-                                 f"/internal/mailboxes/{quote(address, safe='@')}",
-                                 json=body.model_dump(mode="json"))
+    answer = await services.send(
+        "directory",
+        "PUT",
+        f"/internal/mailboxes/{quote(address, safe='@')}",
+        json=body.model_dump(mode="json"),
+    )
     response.status_code = 201 if answer.status_code == 201 else 200
     return DirectoryEntryOut.model_validate(answer.json())
 
 
-@router.get("/{address}", response_model=DirectoryEntryOut, summary="One directory entry",
-            responses=problem_responses(404, 422))
-async def get_mailbox(address: Address, principal: OpsPrincipal,
-                      services: ServicesDep) -> DirectoryEntryOut:
+@router.get(
+    "/{address}",
+    response_model=DirectoryEntryOut,
+    summary="One directory entry",
+    responses=problem_responses(404, 422),
+)
+async def get_mailbox(
+    address: Address, principal: OpsPrincipal, services: ServicesDep
+) -> DirectoryEntryOut:
     answer = await services.get("directory", f"/internal/mailboxes/{quote(address, safe='@')}")
     return DirectoryEntryOut.model_validate(answer.json())

@@ -20,8 +20,13 @@ from ._messaging_common import resolve_attachments, with_unread_counts
 
 __all__ = ["TAGS", "router"]
 
-TAGS = [{"name": "messaging", "description": "Professionals' and applications' messaging "
-         "(roles `professional`, `application`)."}]
+TAGS = [
+    {
+        "name": "messaging",
+        "description": "Professionals' and applications' messaging "
+        "(roles `professional`, `application`).",
+    }
+]
 
 router = APIRouter(tags=["messaging"], responses=problem_responses(401, 403, 503))
 
@@ -40,16 +45,31 @@ def q(value: str) -> str:
     response_model=MessageSendOut,
     summary="Send a message to a patient",
     responses={
-        202: {"description": "Accepted for delivery, or bounced: a non-delivery report with "
-              "the reason is then delivered to the sender's mailbox"},
-        **problem_responses(413, 422, examples={422: {
-            "recipient_not_patient": problem_example(
-                422, "recipient_not_patient", "Unprocessable request",
-                "Messages go to patient addresses <INS>@patient.mssante.fr."),
-            "attachment_unknown": problem_example(
-                422, "attachment_unknown", "Unprocessable request",
-                "Unknown attachment ids.", ids=["a1b2"]),
-        }}),
+        202: {
+            "description": "Accepted for delivery, or bounced: a non-delivery report with "
+            "the reason is then delivered to the sender's mailbox"
+        },
+        **problem_responses(
+            413,
+            422,
+            examples={
+                422: {
+                    "recipient_not_patient": problem_example(
+                        422,
+                        "recipient_not_patient",
+                        "Unprocessable request",
+                        "Messages go to patient addresses <INS>@patient.mssante.fr.",
+                    ),
+                    "attachment_unknown": problem_example(
+                        422,
+                        "attachment_unknown",
+                        "Unprocessable request",
+                        "Unknown attachment ids.",
+                        ids=["a1b2"],
+                    ),
+                }
+            },
+        ),
     },
 )
 async def send_message(
@@ -62,11 +82,18 @@ async def send_message(
     sender = principal.require_mailbox(body.sender)
     attachments = await resolve_attachments(services, sender, body.attachment_ids)
     answer = await services.send(
-        "conversation", "POST", "/internal/messages",
+        "conversation",
+        "POST",
+        "/internal/messages",
         json={
-            "from": sender, "to": body.to, "subject": body.subject, "body": body.body,
-            "attachments": attachments, "read_receipt": body.read_receipt,
-            "in_reply_to": body.in_reply_to, "fin": body.fin,
+            "from": sender,
+            "to": body.to,
+            "subject": body.subject,
+            "body": body.body,
+            "attachments": attachments,
+            "read_receipt": body.read_receipt,
+            "in_reply_to": body.in_reply_to,
+            "fin": body.fin,
         },
         headers=idempotency_headers(key),
     )
@@ -93,8 +120,9 @@ async def list_messages(
         params["cursor"] = cursor
     if conversation_id:
         params["conversation_id"] = conversation_id
-    answer = await services.get("mailbox", f"/internal/mailboxes/{q(mailbox)}/messages",
-                                params=params)
+    answer = await services.get(
+        "mailbox", f"/internal/mailboxes/{q(mailbox)}/messages", params=params
+    )
     return MessageList.model_validate(answer.json())
 
 

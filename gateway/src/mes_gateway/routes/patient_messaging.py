@@ -62,8 +62,12 @@ async def my_conversations(
     return await with_unread_counts(services, my_address(principal), answer.json())
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationOut,
-            summary="One of my conversations", responses=problem_responses(404))
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=ConversationOut,
+    summary="One of my conversations",
+    responses=problem_responses(404),
+)
 async def my_conversation(
     conversation_id: Id, principal: PatientPrincipal, services: ServicesDep
 ) -> ConversationOut:
@@ -72,13 +76,17 @@ async def my_conversation(
     )
     item = answer.json()
     item["unread_count"] = (await unread_by_conversation(services, my_address(principal))).get(
-        conversation_id, 0)
+        conversation_id, 0
+    )
     return ConversationOut.model_validate(item)
 
 
-@router.get("/conversations/{conversation_id}/messages", response_model=MessageList,
-            summary="Messages of one of my conversations, newest first",
-            responses=problem_responses(404))
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    response_model=MessageList,
+    summary="Messages of one of my conversations, newest first",
+    responses=problem_responses(404),
+)
 async def my_conversation_messages(
     conversation_id: Id,
     principal: PatientPrincipal,
@@ -99,24 +107,35 @@ async def my_conversation_messages(
     return MessageList.model_validate(answer.json())
 
 
-@router.get("/messages/{message_id}", response_model=MessageDetail, summary="One of my messages",
-            responses=problem_responses(404))
-async def my_message(message_id: Id, principal: PatientPrincipal,
-                     services: ServicesDep) -> MessageDetail:
+@router.get(
+    "/messages/{message_id}",
+    response_model=MessageDetail,
+    summary="One of my messages",
+    responses=problem_responses(404),
+)
+async def my_message(
+    message_id: Id, principal: PatientPrincipal, services: ServicesDep
+) -> MessageDetail:
     answer = await services.get(
         "mailbox", f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}"
     )
     return MessageDetail.model_validate(answer.json())
 
 
-@router.post("/messages/{message_id}/read", response_model=ReadOut,
-             summary="Mark one of my messages as read", responses=problem_responses(404))
-async def read_message(message_id: Id, principal: PatientPrincipal,
-                       services: ServicesDep) -> ReadOut:
+@router.post(
+    "/messages/{message_id}/read",
+    response_model=ReadOut,
+    summary="Mark one of my messages as read",
+    responses=problem_responses(404),
+)
+async def read_message(
+    message_id: Id, principal: PatientPrincipal, services: ServicesDep
+) -> ReadOut:
     """If the sender asked for a read receipt, it is sent on the first read (the patient
     cannot refuse it)."""
     answer = await services.send(
-        "mailbox", "POST",
+        "mailbox",
+        "POST",
         f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}/read",
     )
     return ReadOut.model_validate(answer.json())
@@ -127,11 +146,21 @@ async def read_message(message_id: Id, principal: PatientPrincipal,
     status_code=202,
     response_model=MessageSendOut,
     summary="Reply inside a conversation",
-    responses=problem_responses(404, 409, 422, examples={409: {
-        "conversation_closed": problem_example(
-            409, "conversation_closed", "Conflict",
-            "Dr Claire Martin a mis fin à vos échanges."),
-    }}),
+    responses=problem_responses(
+        404,
+        409,
+        422,
+        examples={
+            409: {
+                "conversation_closed": problem_example(
+                    409,
+                    "conversation_closed",
+                    "Conflict",
+                    "Dr Claire Martin a mis fin à vos échanges.",
+                ),
+            }
+        },
+    ),
 )
 async def reply(
     conversation_id: Id,
@@ -143,7 +172,8 @@ async def reply(
     """Only inside a conversation a health actor opened and has not closed."""
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(
-        "conversation", "POST",
+        "conversation",
+        "POST",
         f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}/messages",
         json={"body": body.body, "attachments": attachments},
         headers=idempotency_headers(key),
@@ -156,11 +186,20 @@ async def reply(
     status_code=201,
     response_model=MessageSendOut,
     summary="Start a conversation (a pharmacy, or a professional who wrote to me)",
-    responses=problem_responses(403, 422, examples={403: {
-        "initiation_not_allowed": problem_example(
-            403, "initiation_not_allowed", "Forbidden",
-            "You can write only to a pharmacy or to a professional who wrote to you."),
-    }}),
+    responses=problem_responses(
+        403,
+        422,
+        examples={
+            403: {
+                "initiation_not_allowed": problem_example(
+                    403,
+                    "initiation_not_allowed",
+                    "Forbidden",
+                    "You can write only to a pharmacy or to a professional who wrote to you.",
+                ),
+            }
+        },
+    ),
 )
 async def start_conversation(
     body: PatientNewConversationIn,
@@ -173,16 +212,25 @@ async def start_conversation(
     has not ended the exchange. Otherwise 403 `initiation_not_allowed`."""
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(
-        "conversation", "POST", f"/internal/patients/{principal.ins}/conversations",
-        json={"to": body.to, "subject": body.subject, "body": body.body,
-              "attachments": attachments},
+        "conversation",
+        "POST",
+        f"/internal/patients/{principal.ins}/conversations",
+        json={
+            "to": body.to,
+            "subject": body.subject,
+            "body": body.body,
+            "attachments": attachments,
+        },
         headers=idempotency_headers(key),
     )
     return MessageSendOut.model_validate(answer.json())
 
 
-@router.get("/contacts", response_model=ContactList,
-            summary="Professionals and establishments I can write to")
+@router.get(
+    "/contacts",
+    response_model=ContactList,
+    summary="Professionals and establishments I can write to",
+)
 async def my_contacts(principal: PatientPrincipal, services: ServicesDep) -> ContactList:
     """Those who wrote to me and have not ended the exchange."""
     answer = await services.get("conversation", f"/internal/patients/{principal.ins}/contacts")

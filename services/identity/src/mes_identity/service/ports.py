@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import Protocol, Self
 
 from mes_contracts.events import EventEnvelope, EventPayload
@@ -29,10 +30,16 @@ class PatientRepository(Protocol):
 
 
 class IdentityUoW(Protocol):
-    patients: PatientRepository
+    @property
+    def patients(self) -> PatientRepository: ...
 
     async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
     def emit(self, payload: EventPayload) -> EventEnvelope: ...
     async def commit(self) -> None: ...
 
