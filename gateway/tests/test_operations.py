@@ -47,7 +47,10 @@ async def test_upload_paths_accept_larger_bodies(gateway):
     elsewhere = await gateway.post("/v1/anything", content=body)
     assert elsewhere.status_code == 413
     upload = await gateway.post("/v1/attachments", content=body)
-    assert upload.status_code == 404  # over the default limit, under the upload one
+    # Over the default limit, under the upload one: not refused for size, but for the
+    # missing token.
+    assert upload.status_code == 401
+    assert upload.json()["code"] == "unauthenticated"
 
 
 async def test_dev_token_route_does_not_exist_in_production():
