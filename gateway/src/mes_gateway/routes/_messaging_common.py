@@ -8,7 +8,12 @@ from urllib.parse import quote
 from ..messaging_schemas import ConversationList
 from ..services import ServiceClients
 
-__all__ = ["resolve_attachments", "unread_by_conversation", "with_unread_counts"]
+__all__ = ["q", "resolve_attachments", "unread_by_conversation", "with_unread_counts"]
+
+
+def q(value: str) -> str:
+    """A path segment: addresses keep their @, anything else is escaped."""
+    return quote(value, safe="@")
 
 
 async def resolve_attachments(
@@ -26,9 +31,7 @@ async def resolve_attachments(
 
 
 async def unread_by_conversation(services: ServiceClients, mailbox: str) -> dict[str, int]:
-    answer = await services.get(
-        "mailbox", f"/internal/mailboxes/{quote(mailbox, safe='@')}/unread-counts"
-    )
+    answer = await services.get("mailbox", f"/internal/mailboxes/{q(mailbox)}/unread-counts")
     counts: dict[str, int] = answer.json().get("by_conversation", {})
     return counts
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 
@@ -16,7 +15,7 @@ from ..messaging_schemas import (
     MessageSendOut,
 )
 from ..openapi import problem_example, problem_responses
-from ._messaging_common import resolve_attachments, with_unread_counts
+from ._messaging_common import q, resolve_attachments, with_unread_counts
 
 __all__ = ["TAGS", "router"]
 
@@ -33,10 +32,6 @@ router = APIRouter(tags=["messaging"], responses=problem_responses(401, 403, 503
 Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemple.mssante.fr"])]
 Cursor = Annotated[str | None, Query(max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-
-
-def q(value: str) -> str:
-    return quote(value, safe="@")
 
 
 @router.post(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 
@@ -23,17 +22,13 @@ from ..messaging_schemas import (
 )
 from ..openapi import problem_example, problem_responses
 from ..principal import Principal
-from ._messaging_common import resolve_attachments, unread_by_conversation, with_unread_counts
+from ._messaging_common import q, resolve_attachments, unread_by_conversation, with_unread_counts
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=problem_responses(401, 403, 503))
 
 Id = Annotated[str, Path(max_length=64)]
-
-
-def q(value: str) -> str:
-    return quote(value, safe="@")
 
 
 def my_address(principal: Principal) -> str:

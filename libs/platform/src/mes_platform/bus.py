@@ -13,18 +13,11 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-__all__ = ["STREAM_SUBJECTS", "EventBus", "NotConnected"]
+from mes_contracts.events import STREAMS
+
+__all__ = ["EventBus", "NotConnected"]
 
 log = logging.getLogger(__name__)
-
-# One stream per producing service; subjects mes.<service>.>
-STREAM_SUBJECTS: dict[str, list[str]] = {
-    "MES_IDENTITY": ["mes.identity.>"],
-    "MES_CONVERSATION": ["mes.conversation.>"],
-    "MES_MAILBOX": ["mes.mailbox.>"],
-    "MES_DIRECTORY": ["mes.directory.>"],
-    "MES_NOTIFIER": ["mes.notifier.>"],
-}
 
 # Server-side de-duplication window for Nats-Msg-Id: longer than any relay retry gap.
 DUPLICATE_WINDOW_SECONDS = 600.0
@@ -118,7 +111,7 @@ class EventBus:
                 continue
             config = StreamConfig(
                 name=name,
-                subjects=STREAM_SUBJECTS[name],
+                subjects=list(STREAMS[name].subjects),
                 retention=RetentionPolicy.LIMITS,
                 storage=StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,

@@ -13,8 +13,9 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_contracts import EventEnvelope
+from mes_contracts.events import stream_for_subject
 
-from .bus import STREAM_SUBJECTS, EventBus
+from .bus import EventBus
 from .context import REQUEST_ID_HEADER
 from .db import Database
 from .metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED
@@ -42,13 +43,6 @@ async def write_events(conn: AsyncConnection, events: list[EventEnvelope]) -> No
             for e in events
         ],
     )
-
-
-def _stream_of(subject: str) -> str:
-    for name, subjects in STREAM_SUBJECTS.items():
-        if any(subject.startswith(s.rstrip(">")) for s in subjects):
-            return name
-    raise ValueError(f"no stream holds subject {subject!r}")
 
 
 class OutboxRelay:
@@ -153,7 +147,7 @@ class OutboxRelay:
         OUTBOX_PENDING.labels(self.service).set(len(rows))
         if not rows:
             return 0
-        await self.bus.ensure_streams({_stream_of(r.subject) for r in rows})
+        await self.bus.ensure_streams({stream_for_subject(r.subject) for r in rows})
         js = self.bus.js
         acks: list[Any] = [
             js.publish(

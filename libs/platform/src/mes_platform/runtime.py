@@ -85,7 +85,6 @@ def create_service_app(
     description: str = "",
     routers: Iterable[Any] = (),
     body_limit_overrides: dict[str, int] | None = None,
-    lifespan_hooks: Iterable[Callable[[], Any]] = (),
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level, settings.log_json)

@@ -10,7 +10,6 @@ import asyncio
 import json
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,13 +145,6 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
             **_summary(visibility),
         }
     return result
-
-
-def unique_bodies(template: dict[str, Any], n: int = 64) -> list[dict[str, Any]]:
-    return [
-        {**template, "subject": f"{template.get('subject', 'bench')} {uuid.uuid4().hex[:8]}"}
-        for _ in range(n)
-    ]
 
 
 def main() -> None:
