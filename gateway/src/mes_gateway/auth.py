@@ -42,6 +42,7 @@ __all__ = [
     "OpsPrincipal",
     "PatientPrincipal",
     "TokenVerifier",
+    "VerifiedTokens",
     "bearer_scheme",
     "build_verifier",
     "current_principal",
@@ -166,6 +167,50 @@ class JwksVerifier:
         return _decode(token, key, self.settings.jwt_algorithms, self.settings)
 
 
+class VerifiedTokens:
+    """Principals of tokens already verified, so a client that sends the same token on every
+    request pays for its signature once.
+
+    An entry is used only while its token is unexpired (the same leeway as PyJWT's check) and
+    for at most ``max_age_seconds``, so a key the provider withdraws stops being honoured
+    within that time. A miss (or an expired entry) goes through full verification, whose
+    errors are the ones the client sees.
+    """
+
+    def __init__(
+        self,
+        *,
+        leeway_seconds: float,
+        max_age_seconds: float = 60.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.leeway_seconds = leeway_seconds
+        self.max_age_seconds = max_age_seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            del self._entries[token]
+            return None
+        return entry[1]
+
+    def put(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or self.max_age_seconds <= 0:
+            return
+        now = self.clock()
+        until = min(float(exp) + self.leeway_seconds, now + self.max_age_seconds)
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[token] = (until, principal)
+
+
 def build_verifier(settings: GatewaySettings) -> TokenVerifier:
     if settings.environment == "production":
         return JwksVerifier(settings)
@@ -213,14 +258,20 @@ async def current_principal(
     token = credentials.credentials
     if len(token) > _MAX_TOKEN_CHARS:
         raise InvalidToken("The token is too long.", reason="malformed")
+    verified: VerifiedTokens | None = getattr(request.app.state, "verified_tokens", None)
+    if verified is not None and (known := verified.get(token)) is not None:
+        return known
     verifier: TokenVerifier = request.app.state.token_verifier
     claims = await verifier.claims(token)
     try:
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
     except ClaimsError as exc:
         raise InvalidToken(
             f"The token's claims are not usable: {exc}.", reason="bad_claims"
         ) from exc
+    if verified is not None:
+        verified.put(token, principal, claims)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -12,7 +12,7 @@ from mes_platform.logs import configure_logging
 from mes_platform.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from mes_platform.problems import install_problem_handlers
 
-from .auth import build_verifier, install_auth_handlers
+from .auth import VerifiedTokens, build_verifier, install_auth_handlers
 from .openapi import install_openapi
 from .routes import discover_features
 from .services import ServiceClients
@@ -71,6 +71,10 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.token_verifier = build_verifier(settings)
+    app.state.verified_tokens = VerifiedTokens(
+        leeway_seconds=settings.jwt_leeway_seconds,
+        max_age_seconds=settings.verified_token_cache_seconds,
+    )
     install_problem_handlers(app)
     install_auth_handlers(app)
     for feature in features:

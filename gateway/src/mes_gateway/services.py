@@ -197,7 +197,7 @@ class ServiceClients:
         return ServiceUnavailable(service)
 
 
-def service_clients(request: Request) -> ServiceClients:
+async def service_clients(request: Request) -> ServiceClients:
     clients: ServiceClients = request.app.state.services
     return clients
 

@@ -59,6 +59,12 @@ class GatewaySettings(BaseSettings):
     )
     jwt_leeway_seconds: int = 30
     jwks_cache_seconds: int = 300
+    verified_token_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a verified token's principal is reused without checking its "
+        "signature again (never past its expiry); 0 checks every request",
+    )
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
 
     max_body_bytes: int = 1_048_576

@@ -70,7 +70,7 @@ _UPSERT_EXAMPLES: dict[str, Any] = {
 }
 
 
-def valid_ins(
+async def valid_ins(
     ins: Annotated[
         str,
         Path(

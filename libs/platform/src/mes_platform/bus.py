@@ -141,4 +141,9 @@ class EventBus:
             try:
                 await asyncio.wait_for(self._nc.drain(), 5.0)
             except Exception:
-                await self._nc.close()
+                # Not connected (NATS down, reconnecting): nothing to drain. Closing a dead
+                # transport may raise too; a stopping service must stop all the same.
+                try:
+                    await self._nc.close()
+                except Exception as exc:
+                    log.info("NATS connection closed with an error", extra={"error": repr(exc)})

@@ -12,6 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from . import sqlite_inline
+
 __all__ = ["Database"]
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,9 @@ class Database:
     On SQLite, writes go through a single pooled connection that opens ``BEGIN IMMEDIATE``:
     writers queue in-process instead of failing with SQLITE_BUSY when a deferred transaction
     tries to upgrade. Reads use their own connections in autocommit (WAL lets them run beside
-    the writer). On PostgreSQL both are one pooled engine.
+    the writer). Statements run on the event loop's thread (:mod:`mes_platform.sqlite_inline`):
+    a thread hop per step of a statement cost several times SQLite's own work. On PostgreSQL
+    both are one pooled engine.
     """
 
     def __init__(
@@ -35,10 +39,13 @@ class Database:
             database = self.url.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+            connect = sqlite_inline.connector(database or ":memory:")
             self.engine = create_async_engine(
-                self.url, pool_size=1, max_overflow=0, pool_timeout=30
+                self.url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=30
             )
-            self.read_engine = create_async_engine(self.url, pool_size=2, max_overflow=2)
+            self.read_engine = create_async_engine(
+                self.url, async_creator=connect, pool_size=2, max_overflow=2
+            )
             self._setup_sqlite(self.engine, sqlite_synchronous, immediate=True)
             self._setup_sqlite(self.read_engine, sqlite_synchronous, immediate=False)
         else:
@@ -56,7 +63,9 @@ class Database:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            # Short: the statement runs on the event loop (see sqlite_inline), and only another
+            # process (an operator's shell) can hold the lock this long.
+            cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

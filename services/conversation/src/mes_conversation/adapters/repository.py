@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select, text, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_contracts.events.conversation import ConversationCloseReason
@@ -95,6 +95,23 @@ def conversation_pages(
     return _latest_first(query).limit(limit)
 
 
+# The statements on every message's path, built once: SQLAlchemy then only binds parameters
+# (building and cache-keying a statement per call cost more than SQLite's own work).
+_LATEST_OPEN = _latest_first(
+    select(conversations).where(
+        _c.patient_ins == bindparam("q_patient_ins"),
+        _c.correspondent_address == bindparam("q_correspondent"),
+        _c.state == ConversationState.OPEN.value,
+    )
+).limit(1)
+_GET = select(conversations).where(_c.id == bindparam("q_id")).limit(1)
+_INSERT = insert(conversations)
+_SAVE = update(conversations).where(
+    _c.id == bindparam("q_id"), _c.state == ConversationState.OPEN.value
+)
+_RECORD = insert(messages)
+
+
 def _pair_lock_key(patient_ins: str, correspondent: str) -> int:
     digest = hashlib.sha256(f"{patient_ins}\x00{correspondent}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -104,22 +121,20 @@ class SqlConversationRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def _one(self, query: Select[Any]) -> Conversation | None:
-        row = (await self.conn.execute(query.limit(1))).first()
+    async def _one(
+        self, query: Select[Any], params: dict[str, Any] | None = None
+    ) -> Conversation | None:
+        if params is None:
+            query = query.limit(1)
+        row = (await self.conn.execute(query, params)).first()
         return row_to_conversation(row) if row else None
 
     async def get(self, conversation_id: str) -> Conversation | None:
-        return await self._one(select(conversations).where(_c.id == conversation_id))
+        return await self._one(_GET, {"q_id": conversation_id})
 
     async def latest_open_with(self, patient_ins: str, correspondent: str) -> Conversation | None:
         return await self._one(
-            _latest_first(
-                select(conversations).where(
-                    _c.patient_ins == patient_ins,
-                    _c.correspondent_address == correspondent,
-                    _c.state == ConversationState.OPEN.value,
-                )
-            )
+            _LATEST_OPEN, {"q_patient_ins": patient_ins, "q_correspondent": correspondent}
         )
 
     async def latest_with(self, patient_ins: str, correspondent: str) -> Conversation | None:
@@ -133,14 +148,12 @@ class SqlConversationRepository:
         )
 
     async def add(self, conversation: Conversation) -> None:
-        await self.conn.execute(insert(conversations).values(**_values(conversation)))
+        await self.conn.execute(_INSERT, _values(conversation))
 
     async def save(self, conversation: Conversation) -> bool:
-        result = await self.conn.execute(
-            update(conversations)
-            .where(_c.id == conversation.id, _c.state == ConversationState.OPEN.value)
-            .values(**_values(conversation))
-        )
+        values = _values(conversation)
+        values["q_id"] = conversation.id
+        result = await self.conn.execute(_SAVE, values)
         return bool(result.rowcount == 1)
 
     async def lock_pair(self, patient_ins: str, correspondent: str) -> None:
@@ -181,16 +194,17 @@ class SqlMessageLog:
 
     async def record(self, message: LoggedMessage) -> None:
         await self.conn.execute(
-            insert(messages).values(
-                message_id=message.message_id,
-                conversation_id=message.conversation_id,
-                sender_address=message.sender_address,
-                recipient_address=message.recipient_address,
-                subject=message.subject,
-                status=message.status,
-                bounce_reason=message.bounce_reason.value if message.bounce_reason else None,
-                created_at=message.created_at,
-            )
+            _RECORD,
+            {
+                "message_id": message.message_id,
+                "conversation_id": message.conversation_id,
+                "sender_address": message.sender_address,
+                "recipient_address": message.recipient_address,
+                "subject": message.subject,
+                "status": message.status,
+                "bounce_reason": message.bounce_reason.value if message.bounce_reason else None,
+                "created_at": message.created_at,
+            },
         )
 
     async def conversation_of(self, message_id: str) -> str | None:

@@ -31,22 +31,22 @@ __all__ = ["router"]
 router = APIRouter(prefix="/internal", tags=["internal"])
 
 
-def _health_actors(request: Request) -> HealthActorMessages:
+async def _health_actors(request: Request) -> HealthActorMessages:
     service: HealthActorMessages = request.app.state.health_actor_messages
     return service
 
 
-def _patients(request: Request) -> PatientMessages:
+async def _patients(request: Request) -> PatientMessages:
     service: PatientMessages = request.app.state.patient_messages
     return service
 
 
-def _queries(request: Request) -> ConversationQueries:
+async def _queries(request: Request) -> ConversationQueries:
     service: ConversationQueries = request.app.state.conversation_queries
     return service
 
 
-def _valid_ins(ins: Annotated[str, Path(max_length=64)]) -> str:
+async def _valid_ins(ins: Annotated[str, Path(max_length=64)]) -> str:
     try:
         return validate_ins(ins)
     except InsError as exc:

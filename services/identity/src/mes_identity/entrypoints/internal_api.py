@@ -19,7 +19,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/internal", tags=["internal"])
 
 
-def _service(request: Request) -> ProfileService:
+async def _service(request: Request) -> ProfileService:
     service: ProfileService = request.app.state.profiles
     return service
 

@@ -28,12 +28,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/internal", tags=["internal"])
 
 
-def _mailboxes(request: Request) -> MailboxService:
+async def _mailboxes(request: Request) -> MailboxService:
     service: MailboxService = request.app.state.mailboxes
     return service
 
 
-def _attachments(request: Request) -> AttachmentService:
+async def _attachments(request: Request) -> AttachmentService:
     service: AttachmentService = request.app.state.attachments
     return service
 

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/internal", tags=["internal"])
 MAX_PAGE = 200
 
 
-def _service(request: Request) -> DirectoryService:
+async def _service(request: Request) -> DirectoryService:
     service: DirectoryService = request.app.state.directory
     return service
 
