@@ -129,3 +129,42 @@ async def test_wrong_role_is_forbidden(gateway, dev_token):
     ops = await dev_token(gateway, role="ops")
     response = await gateway.get("/v1/me", headers=ops)
     assert response.status_code == 403 and response.json()["allowed_roles"] == ["patient"]
+
+
+async def test_a_token_seen_before_is_not_verified_again_until_it_expires(gateway, sign):
+    app = gateway._transport.app  # type: ignore[attr-defined]
+    verifier = app.state.token_verifier
+    calls = 0
+    verify = verifier.claims
+
+    async def counting(token: str) -> dict[str, object]:
+        nonlocal calls
+        calls += 1
+        return await verify(token)
+
+    verifier.claims = counting
+    token = sign()
+    for _ in range(3):
+        response = await gateway.get(ADMIN_BAD_INS, headers={"Authorization": f"Bearer {token}"})
+        assert response.json()["code"] == "invalid_ins"  # accepted, then the INS refused
+    assert calls == 1
+
+
+def test_remembered_tokens_expire_with_the_token_and_after_the_max_age():
+    from mes_gateway.auth import VerifiedTokens
+    from mes_gateway.principal import Principal, Role
+
+    now = [1_000.0]
+    tokens = VerifiedTokens(leeway_seconds=30, max_age_seconds=60, clock=lambda: now[0])
+    ops = Principal(role=Role.OPS, subject="ops")
+    tokens.put("short", ops, {"exp": 1_010})  # expires in 10 s (+30 s leeway)
+    tokens.put("long", ops, {"exp": 10_000})
+    now[0] = 1_039.0
+    assert tokens.get("short") is ops and tokens.get("long") is ops
+    now[0] = 1_040.0  # past exp + leeway: verified again (and refused as expired)
+    assert tokens.get("short") is None
+    now[0] = 1_061.0  # past the max age: verified again (a withdrawn key stops working)
+    assert tokens.get("long") is None
+    no_cache = VerifiedTokens(leeway_seconds=30, max_age_seconds=0)
+    no_cache.put("t", ops, {"exp": 10**10})
+    assert no_cache.get("t") is None

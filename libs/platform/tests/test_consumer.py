@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig
 from sqlalchemy import Table, insert, select
 
 from mes_contracts import EventEnvelope
@@ -114,7 +115,7 @@ async def test_an_event_redelivered_after_its_commit_has_one_effect(
     # once, so the message is not acknowledged and comes back.
     crashes = [RuntimeError("crash after commit")]
 
-    def after_commit() -> None:
+    async def after_commit(_rows: object) -> None:
         if crashes:
             raise crashes.pop()
 
@@ -260,3 +261,75 @@ async def test_a_lone_event_is_handled_promptly_when_the_consumer_is_idle(
 
 async def _true_when(value: bool) -> bool:
     return value
+
+
+async def test_events_arriving_together_are_stored_in_one_transaction(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    batches: list[int] = []
+
+    async def handle_many(uow: UnitOfWork, envelopes: Sequence[EventEnvelope]) -> None:
+        batches.append(len(envelopes))
+        for envelope in envelopes:
+            await uow.conn.execute(insert(effects).values(event_id=envelope.id, note="batch"))
+
+    await start_consumer(
+        _recording(effects), batch_handler=handle_many, linger_seconds=0.05, batch_size=64
+    )
+    events = [_wrap(event_payload(n)) for n in range(40)]
+    await bus.ensure_streams(["MES_IDENTITY"])
+    acks = [
+        await bus.js.publish_async(e.type, e.to_json_bytes(), headers={"Nats-Msg-Id": e.id})
+        for e in events
+    ]
+    await asyncio.gather(*acks)
+
+    async def all_handled() -> bool:
+        return len(await _rows(db, effects)) >= len(events)
+
+    await _wait_for(all_handled)
+    await asyncio.sleep(0.2)
+    assert sorted(r.event_id for r in await _rows(db, effects)) == sorted(e.id for e in events)
+    assert sum(batches) == len(events) and len(batches) < len(events) / 4, batches
+
+
+async def test_a_pull_consumer_of_an_earlier_version_is_replaced_and_resumes_where_it_was(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    events = [_wrap(event_payload(n)) for n in range(3)]
+    for e in events:
+        await _publish(bus, e)
+    # An earlier version's pull consumer, which handled (acknowledged) the first two.
+    await bus.js.add_consumer(
+        "MES_IDENTITY",
+        ConsumerConfig(
+            durable_name="test-effects",
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subjects=["mes.identity.>"],
+        ),
+    )
+    pull = await bus.js.pull_subscribe_bind("test-effects", stream="MES_IDENTITY")
+    for msg in await pull.fetch(2, timeout=2):
+        await msg.ack()
+    await pull.unsubscribe()
+
+    await start_consumer(_recording(effects))
+    later = _wrap(event_payload(9))
+    await _publish(bus, later)
+
+    async def resumed() -> bool:
+        return len(await _rows(db, effects)) >= 2
+
+    await _wait_for(resumed)
+    await asyncio.sleep(0.2)
+    assert sorted(r.event_id for r in await _rows(db, effects)) == sorted([events[2].id, later.id])
+    info = await bus.js.consumer_info("MES_IDENTITY", "test-effects")
+    assert info.config.deliver_subject  # now pushed to the service's queue group

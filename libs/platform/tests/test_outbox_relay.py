@@ -55,7 +55,7 @@ async def test_the_running_relay_is_woken_by_the_commit(
     relay.start()
     try:
         await asyncio.sleep(0.1)
-        async with UnitOfWork(db, "test", on_commit=relay.notify) as uow:
+        async with UnitOfWork(db, "test", on_commit=relay.committed) as uow:
             event = uow.emit(event_payload(1))
             await uow.commit()
         for _ in range(200):
@@ -106,3 +106,65 @@ async def test_stop_flushes_what_was_committed(
     await relay.stop()
     assert await _pending(db) == 0
     assert len(await stream_reader(bus, "MES_IDENTITY")) == 1
+
+
+async def test_a_commit_is_published_at_once_without_reading_the_table(
+    db: Database,
+    bus: EventBus,
+    stream_reader: Reader,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    relay = OutboxRelay(db, bus, "test", poll_seconds=30)
+    relay.start()
+    try:
+        await bus.ensure_streams(["MES_IDENTITY"])
+        await asyncio.sleep(0.1)  # the start's pass over the (empty) table is done
+        table_passes = 0
+        read_table = relay.publish_pending
+
+        async def counting() -> int:
+            nonlocal table_passes
+            table_passes += 1
+            return await read_table()
+
+        relay.publish_pending = counting  # type: ignore[method-assign]
+        events = []
+        for n in range(5):
+            async with UnitOfWork(db, "test", on_commit=relay.committed) as uow:
+                events.append(uow.emit(event_payload(n)))
+                await uow.commit()
+        for _ in range(200):
+            if await _pending(db) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await _pending(db) == 0  # acknowledged, then deleted
+        assert table_passes == 0
+    finally:
+        await relay.stop()
+    msgs = await stream_reader(bus, "MES_IDENTITY")
+    assert [m.headers["Nats-Msg-Id"] for m in msgs if m.headers] == [e.id for e in events]
+
+
+async def test_rows_of_a_commit_that_could_not_be_published_go_from_the_table(
+    db: Database,
+    bus: EventBus,
+    stream_reader: Reader,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    # The stream does not exist yet: the commit cannot publish at once, the relay creates the
+    # stream and publishes from the table.
+    relay = OutboxRelay(db, bus, "test", poll_seconds=30)
+    relay.start()
+    try:
+        async with UnitOfWork(db, "test", on_commit=relay.committed) as uow:
+            event = uow.emit(event_payload(1))
+            await uow.commit()
+        for _ in range(200):
+            if await _pending(db) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await _pending(db) == 0
+    finally:
+        await relay.stop()
+    msgs = await stream_reader(bus, "MES_IDENTITY")
+    assert [m.headers["Nats-Msg-Id"] for m in msgs if m.headers] == [event.id]

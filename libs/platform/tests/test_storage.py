@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 from sqlalchemy import Table, func, insert, select
@@ -17,6 +17,7 @@ from mes_platform.idempotency import (
     request_fingerprint,
 )
 from mes_platform.migrations import upgrade_to_head
+from mes_platform.outbox import OutboxRow
 from mes_platform.tables import outbox
 from mes_platform.uow import UnitOfWork
 
@@ -38,8 +39,12 @@ async def test_migrations_are_idempotent_on_a_second_start(
 async def test_commit_writes_the_change_and_its_events_together(
     db: Database, effects: Table, event_payload: Callable[[int], PatientCreated]
 ) -> None:
-    notified = []
-    async with UnitOfWork(db, "test", on_commit=lambda: notified.append(1)) as uow:
+    handed_over: list[list[str]] = []
+
+    async def on_commit(rows: Sequence[OutboxRow]) -> None:
+        handed_over.append([r.event_id for r in rows])
+
+    async with UnitOfWork(db, "test", on_commit=on_commit) as uow:
         await uow.conn.execute(insert(effects).values(event_id="e1", note="change"))
         first = uow.emit(event_payload(1))
         second = uow.emit(event_payload(2))
@@ -49,7 +54,8 @@ async def test_commit_writes_the_change_and_its_events_together(
         rows = (await conn.execute(select(outbox).order_by(outbox.c.seq))).all()
     assert [r.event_id for r in rows] == [first.id, second.id]
     assert rows[0].subject == PatientCreated.SUBJECT
-    assert notified == [1]  # the relay is woken once per commit
+    # The relay is handed the committed rows once per commit, in order.
+    assert handed_over == [[first.id, second.id]]
 
 
 async def test_an_exception_in_the_block_leaves_neither_change_nor_events(

@@ -105,6 +105,10 @@ class EventBus:
         # The server may have come back empty (a fresh store): streams must exist again.
         self._ensured.clear()
 
+    def streams_ensured(self, names: Iterable[str]) -> bool:
+        """Whether every one of these streams was created or checked since the connection."""
+        return all(name in self._ensured for name in names)
+
     async def ensure_streams(self, names: Iterable[str]) -> None:
         for name in names:
             if name in self._ensured:

@@ -1,9 +1,16 @@
 """Durable, idempotent JetStream consumers.
 
-Each event is handled in one database transaction that also records its id; the message is
+Each event is handled in a database transaction that also records its id; the message is
 acknowledged only after that commit. A redelivered event whose id is recorded is acknowledged
 without effect. An event that keeps failing is parked (a row in ``parked_events``) and
 acknowledged, so it neither blocks the stream nor retries forever.
+
+Delivery is pushed: the durable consumer delivers to a subject that every replica of the
+service subscribes to in one queue group, so the server spreads events over the replicas and
+no replica asks for them (a pull consumer costs a request, and a "no messages" answer, per
+small batch). The server keeps at most ``max_ack_pending`` events unacknowledged per consumer,
+which bounds what a replica holds in memory. Whatever arrived while a batch was being handled
+makes the next batch; with a ``batch_handler``, a batch shares one transaction.
 """
 
 from __future__ import annotations
@@ -29,15 +36,29 @@ from .metrics import EVENTS_HANDLED, EVENTS_PARKED
 from .tables import parked_events, processed_events
 from .uow import UnitOfWork
 
-__all__ = ["EventConsumer", "Handler"]
+__all__ = ["BatchHandler", "EventConsumer", "Handler"]
 
 log = logging.getLogger(__name__)
 
 U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[U, EventEnvelope], Awaitable[None]]
+BatchHandler = Callable[[U, Sequence[EventEnvelope]], Awaitable[None]]
+
+_SEEN = select(processed_events.c.event_id)
+_RECORD = insert(processed_events)
+
+
+def deliver_subject(durable: str) -> str:
+    """Where the server pushes a durable consumer's events (outside every stream's subjects)."""
+    return f"_MES.deliver.{durable}"
 
 
 class EventConsumer(Generic[U]):
+    """``handler`` handles one event in its transaction. With ``batch_handler`` too, the events
+    that arrived together are handled in one transaction; if that fails, they are handled one
+    by one with ``handler``, so retries and parking apply per event and a poison event never
+    holds back the others."""
+
     def __init__(
         self,
         *,
@@ -48,11 +69,13 @@ class EventConsumer(Generic[U]):
         subjects: Sequence[str],
         uow_factory: Callable[[], U],
         handler: Handler[U],
+        batch_handler: BatchHandler[U] | None = None,
         max_deliver: int = 5,
         batch_size: int = 64,
         ack_wait: float = 30.0,
         retry_delay: float = 0.2,
         poll_seconds: float = 0.5,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.bus = bus
         self.service = service
@@ -61,15 +84,22 @@ class EventConsumer(Generic[U]):
         self.subjects = list(subjects)
         self.uow_factory = uow_factory
         self.handler = handler
+        self.batch_handler = batch_handler
         self.max_deliver = max_deliver
         self.batch_size = batch_size
         self.ack_wait = ack_wait
         # A failed event comes back after retry_delay * 2**deliveries (capped at 10 s).
         self.retry_delay = retry_delay
-        # How long an idle fetch waits on the server; it bounds how long stop() takes.
+        # How often an idle consumer checks that the server still has it; it also bounds how
+        # long stop() takes.
         self.poll_seconds = poll_seconds
+        # With a batch handler: how long the first event of a batch waits for others to join
+        # it (a few milliseconds of delay for far fewer transactions under load).
+        self.linger_seconds = linger_seconds
         self._task: asyncio.Task[None] | None = None
         self._sub: Any = None
+        self._buffer: list[Msg] = []
+        self._arrived = asyncio.Event()
         self._stopping = False
         self.ready = asyncio.Event()
 
@@ -81,6 +111,7 @@ class EventConsumer(Generic[U]):
 
     async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         self._stopping = True
+        self._arrived.set()
         if self._task is None:
             return
         try:
@@ -91,20 +122,25 @@ class EventConsumer(Generic[U]):
         await self._release()
 
     async def _release(self) -> None:
-        # An idle pull subscription never finishes draining: left subscribed, it holds the
-        # connection's drain (and so the service's shutdown) for the whole drain timeout.
         sub, self._sub = self._sub, None
         if sub is not None:
             try:
                 await sub.unsubscribe()
             except Exception:  # the connection is gone already: nothing left to release
                 log.debug("could not unsubscribe", exc_info=True)
+        # Events received but not handled go back now, not after ack_wait.
+        unhandled, self._buffer = self._buffer, []
+        for msg in unhandled:
+            try:
+                await msg.nak()
+            except Exception:  # not connected: the server redelivers after ack_wait
+                break
 
-    async def _subscribe(self) -> Any:
-        await self.bus.wait_connected()
-        await self.bus.ensure_streams([self.stream])
-        config = ConsumerConfig(
+    def _config(self) -> ConsumerConfig:
+        return ConsumerConfig(
             durable_name=self.durable,
+            deliver_subject=deliver_subject(self.durable),
+            deliver_group=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait,
@@ -113,11 +149,51 @@ class EventConsumer(Generic[U]):
             max_ack_pending=self.batch_size * 4,
             filter_subjects=self.subjects,
         )
+
+    async def _subscribe(self) -> Any:
+        await self.bus.wait_connected()
+        await self.bus.ensure_streams([self.stream])
+        js = self.bus.js
+        config = self._config()
+        try:
+            info = await js.consumer_info(self.stream, self.durable)
+        except NotFoundError:
+            info = None
+        if info is not None and not info.config.deliver_subject:
+            # A pull consumer left by an earlier version: replaced by the push one, which
+            # resumes after the last event acknowledged (events after it come again, and the
+            # recorded ids make them no-ops).
+            floor = info.ack_floor.stream_seq if info.ack_floor else None
+            await js.delete_consumer(self.stream, self.durable)
+            if floor:
+                config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+                config.opt_start_seq = floor + 1
+            info = None
+        subject = config.deliver_subject
+        if info is None:
+            await js.add_consumer(self.stream, config)
+        elif info.config.deliver_subject:
+            subject = info.config.deliver_subject
+        assert subject is not None
+        return await self.bus.nc.subscribe(
+            subject,
+            queue=self.durable,
+            cb=self._on_msg,
+            pending_msgs_limit=self.batch_size * 8,
+        )
+
+    async def _on_msg(self, msg: Msg) -> None:
+        self._buffer.append(msg)
+        self._arrived.set()
+
+    async def _still_there(self) -> bool:
+        """Whether the server still has the consumer (one that came back with an empty store
+        has not: then it must be created again)."""
         try:
             await self.bus.js.consumer_info(self.stream, self.durable)
+            return True
         except NotFoundError:
-            await self.bus.js.add_consumer(self.stream, config)
-        return await self.bus.js.pull_subscribe_bind(self.durable, stream=self.stream)
+            return False
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -125,14 +201,28 @@ class EventConsumer(Generic[U]):
                 if self._sub is None:
                     self._sub = await self._subscribe()
                     self.ready.set()
-                try:
-                    # The server answers this as soon as one message is there, with up to
-                    # batch_size of those waiting: a lone event does not wait for the timeout.
-                    msgs = await self._sub.fetch(self.batch_size, timeout=self.poll_seconds)
-                except TimeoutError:
-                    continue
-                for msg in msgs:
-                    await self._handle(msg)
+                if not self._buffer:
+                    try:
+                        await asyncio.wait_for(self._arrived.wait(), self.poll_seconds)
+                    except TimeoutError:
+                        if self.bus.is_connected and not await self._still_there():
+                            await self._release()
+                        continue
+                    finally:
+                        self._arrived.clear()
+                if self._stopping:
+                    break
+                if (
+                    self.batch_handler is not None
+                    and self.linger_seconds > 0
+                    and len(self._buffer) < self.batch_size
+                ):
+                    await asyncio.sleep(self.linger_seconds)
+                batch, self._buffer = (
+                    self._buffer[: self.batch_size],
+                    self._buffer[self.batch_size :],
+                )
+                await self._handle_batch(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -140,10 +230,65 @@ class EventConsumer(Generic[U]):
                     "consumer loop error, retrying",
                     extra={"consumer": self.durable, "error": repr(exc)},
                 )
-                if isinstance(exc, NotFoundError):
-                    # The consumer vanished (fresh server): create it again.
-                    await self._release()
+                await self._release()
                 await asyncio.sleep(0.5)
+
+    async def _handle_batch(self, msgs: list[Msg]) -> None:
+        if self.batch_handler is None or len(msgs) == 1:
+            for msg in msgs:
+                await self._handle(msg)
+            return
+        parsed: list[tuple[Msg, EventEnvelope]] = []
+        for msg in msgs:
+            try:
+                parsed.append((msg, EventEnvelope.from_json_bytes(msg.data)))
+            except Exception:
+                await self._handle(msg)  # parks it
+        if not parsed:
+            return
+        try:
+            handled, duplicates = await self._apply_batch([e for _, e in parsed])
+        except Exception as exc:
+            log.warning(
+                "batch failed, handling its events one by one",
+                extra={"consumer": self.durable, "error": repr(exc)},
+            )
+            for msg, _ in parsed:
+                await self._handle(msg)
+            return
+        for msg, _ in parsed:
+            await msg.ack()
+        EVENTS_HANDLED.labels(self.service, self.durable, "handled").inc(handled)
+        if duplicates:
+            EVENTS_HANDLED.labels(self.service, self.durable, "duplicate").inc(duplicates)
+
+    async def _apply_batch(self, envelopes: list[EventEnvelope]) -> tuple[int, int]:
+        assert self.batch_handler is not None
+        async with self.uow_factory() as uow:
+            ids = list({e.id for e in envelopes})
+            seen = set(
+                (
+                    await uow.conn.execute(
+                        _SEEN.where(
+                            processed_events.c.consumer == self.durable,
+                            processed_events.c.event_id.in_(ids),
+                        )
+                    )
+                ).scalars()
+            )
+            fresh: dict[str, EventEnvelope] = {}
+            for e in envelopes:
+                if e.id not in seen:
+                    fresh.setdefault(e.id, e)
+            if fresh:
+                now = datetime.now(UTC)
+                await uow.conn.execute(
+                    _RECORD,
+                    [{"consumer": self.durable, "event_id": i, "processed_at": now} for i in fresh],
+                )
+                await self.batch_handler(uow, list(fresh.values()))
+            await uow.commit()
+        return len(fresh), len(envelopes) - len(fresh)
 
     async def _handle(self, msg: Msg) -> None:
         try:
@@ -174,7 +319,7 @@ class EventConsumer(Generic[U]):
     async def _apply(self, envelope: EventEnvelope) -> str:
         async with self.uow_factory() as uow:
             seen = await uow.conn.execute(
-                select(processed_events.c.event_id).where(
+                _SEEN.where(
                     processed_events.c.consumer == self.durable,
                     processed_events.c.event_id == envelope.id,
                 )
@@ -182,9 +327,12 @@ class EventConsumer(Generic[U]):
             if seen.first() is not None:
                 return "duplicate"
             await uow.conn.execute(
-                insert(processed_events).values(
-                    consumer=self.durable, event_id=envelope.id, processed_at=datetime.now(UTC)
-                )
+                _RECORD,
+                {
+                    "consumer": self.durable,
+                    "event_id": envelope.id,
+                    "processed_at": datetime.now(UTC),
+                },
             )
             await self.handler(uow, envelope)
             try:

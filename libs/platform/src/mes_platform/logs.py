@@ -78,3 +78,7 @@ def configure_logging(service: str, level: str = "INFO", json_lines: bool = True
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # httpx logs every call at INFO: a line per service-to-service hop, on every request's
+    # path (metrics and the request id already tell what an operator needs).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

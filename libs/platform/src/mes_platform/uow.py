@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -13,21 +13,23 @@ from mes_contracts.events import EventPayload
 
 from .context import current_request_id
 from .db import Database
-from .outbox import write_events
+from .outbox import OutboxRow, write_events
 
-__all__ = ["UnitOfWork"]
+__all__ = ["AfterCommit", "UnitOfWork"]
+
+AfterCommit = Callable[[Sequence[OutboxRow]], Awaitable[None]]
 
 
 class UnitOfWork:
     """``async with uow: ...; uow.emit(Payload(...)); await uow.commit()``.
 
     Subclasses build their repositories on ``self.conn`` in :meth:`_open`. Leaving the block
-    without commit rolls everything back, events included.
+    without commit rolls everything back, events included. ``on_commit`` receives the outbox
+    rows once they are committed (the relay's :meth:`~OutboxRelay.committed`, which publishes
+    them at once).
     """
 
-    def __init__(
-        self, db: Database, producer: str, on_commit: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, db: Database, producer: str, on_commit: AfterCommit | None = None) -> None:
         self.db = db
         self.producer = producer
         self._on_commit = on_commit
@@ -80,12 +82,12 @@ class UnitOfWork:
         return list(self._events)
 
     async def commit(self) -> None:
-        await write_events(self.conn, self._events)
+        rows = await write_events(self.conn, self._events)
         await self.conn.commit()
         self.committed = True
-        if self._events and self._on_commit is not None:
-            self._on_commit()
         self._events = []
+        if rows and self._on_commit is not None:
+            await self._on_commit(rows)
 
     async def rollback(self) -> None:
         await self.conn.rollback()

@@ -40,7 +40,9 @@ def create_app(
     token = settings.internal_token.get_secret_value()
 
     def uow() -> SqlConversationUnitOfWork:
-        return SqlConversationUnitOfWork(runtime.db, "conversation", on_commit=runtime.relay.notify)
+        return SqlConversationUnitOfWork(
+            runtime.db, "conversation", on_commit=runtime.relay.committed
+        )
 
     app = create_service_app(
         runtime,

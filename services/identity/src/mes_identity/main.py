@@ -21,7 +21,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, migrations="mes_identity:migrations")
 
     def uow() -> IdentityUnitOfWork:
-        return IdentityUnitOfWork(runtime.db, "identity", on_commit=runtime.relay.notify)
+        return IdentityUnitOfWork(runtime.db, "identity", on_commit=runtime.relay.committed)
 
     app = create_service_app(
         runtime,

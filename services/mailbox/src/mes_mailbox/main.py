@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 
+from mes_platform.consumer import EventConsumer
 from mes_platform.internal import require_internal_token
 from mes_platform.runtime import ServiceRuntime, create_service_app
 
 from .adapters.blobs import BlobStore
 from .adapters.uow import MailboxUnitOfWork, read_side
-from .entrypoints.consumer import BatchingEventConsumer
 from .entrypoints.internal_api import router as internal_router
 from .service.attachments import AttachmentService
 from .service.delivery import DELIVERY_SUBJECTS, deliver, deliver_many
@@ -28,10 +28,10 @@ def create_app(settings: MailboxSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, migrations="mes_mailbox:migrations")
 
     def uow() -> MailboxUnitOfWork:
-        return MailboxUnitOfWork(runtime.db, "mailbox", on_commit=runtime.relay.notify)
+        return MailboxUnitOfWork(runtime.db, "mailbox", on_commit=runtime.relay.committed)
 
     runtime.add_consumer(
-        BatchingEventConsumer(
+        EventConsumer(
             bus=runtime.bus,
             service="mailbox",
             durable=DELIVERY_DURABLE,
@@ -42,6 +42,7 @@ def create_app(settings: MailboxSettings | None = None) -> FastAPI:
             batch_handler=deliver_many,
             max_deliver=settings.consumer_max_deliver,
             batch_size=settings.consumer_batch_size,
+            linger_seconds=settings.consumer_linger_seconds,
         )
     )
     app = create_service_app(

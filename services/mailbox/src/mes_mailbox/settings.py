@@ -23,6 +23,13 @@ class MailboxSettings(ServiceSettings):
     # Delivery stores a fetched batch in one transaction: bigger batches, fewer commits
     # (about 500 events/s at 64, 2,000 at 256 on SQLite, measured by bench_delivery.py).
     consumer_batch_size: int = 256
+    consumer_linger_seconds: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="How long delivery waits for more events to store with the first one "
+        "(one transaction for all); adds at most this to the time until a message is listed",
+    )
     blob_dir: Path | None = Field(
         default=None, description="Where attachment bytes live; empty means <data_dir>/blobs"
     )

@@ -21,7 +21,7 @@ def create_app(settings: DirectorySettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, migrations="mes_pharmacy_directory:migrations")
 
     def uow() -> DirectoryUnitOfWork:
-        return DirectoryUnitOfWork(runtime.db, "directory", on_commit=runtime.relay.notify)
+        return DirectoryUnitOfWork(runtime.db, "directory", on_commit=runtime.relay.committed)
 
     app = create_service_app(
         runtime,

@@ -20,7 +20,7 @@ from typing import Any
 
 from mes_contracts.ins import ins_key
 
-from .stack import Stack, free_port, http_json
+from .stack import Stack, free_port, http_json, process_cpu_seconds
 
 PROFESSIONAL = "dr.bench@hopital-bench.mssante.fr"
 BODY_1KB = ("Bonjour, voici le compte rendu de votre consultation. " * 20)[:1024]
@@ -207,7 +207,15 @@ def main() -> None:
                 f"POST /v1/messages 1 KB, c={args.concurrency}, {args.duration:.0f}s ...",
                 flush=True,
             )
+            assert stack.process is not None
+            cpu_before = process_cpu_seconds(stack.process.pid)
             result = send_load(stack, tokens, args.patients, args.concurrency, args.duration)
+            cpu_after = process_cpu_seconds(stack.process.pid)
+            sent = max(1, int(result.get("sent_total", 0)))
+            result["cpu_ms_per_message"] = {
+                name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / sent, 3)
+                for name in sorted(cpu_after)
+            }
             result["stack_ready_s"] = round(ready_s, 1)
             report["send"][transport] = result
         finally:
@@ -236,6 +244,11 @@ def main() -> None:
     print(f"{'measure':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  notes")
     for name, rps, p50, p99, note in rows:
         print(f"{name:42} {fmt(rps):>9} {fmt(p50):>8} {fmt(p99):>8}  {note}")
+    for transport, r in report["send"].items():
+        cpu = r.get("cpu_ms_per_message") or {}
+        if cpu:
+            parts = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+            print(f"CPU per message via {transport} (ms): {parts}")
     for line in report["listing"].get("output", []):
         print(f"listing: {line}")
     print(f"\nfigures written to {out}")

@@ -136,6 +136,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         "throughput_rps": round(ok / cfg.duration, 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "client_errors": errors,
+        "sent_total": sent,  # warm-up included
         **_summary(latencies),
     }
     if cfg.probe_get_template:

@@ -13,7 +13,53 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Stack", "free_port", "http_json"]
+__all__ = ["Stack", "free_port", "http_json", "process_cpu_seconds"]
+
+_NAMES = ("gateway", "identity", "mailbox", "conversation", "pharmacy-directory", "notifier")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        return []
+    return kids + [g for k in kids for g in _children(k)]
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _name(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    line = " ".join(argv)
+    if "nats-server" in line:
+        return "nats"
+    for name in _NAMES:
+        if f"mes_{name.replace('-', '_')}" in line or f"mes-{name}" in line:
+            return name
+    return None
+
+
+def process_cpu_seconds(root: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process of the stack under ``root``,
+    by name; empty where /proc is not available."""
+    used: dict[str, float] = {}
+    for pid in _children(root):
+        name, cpu = _name(pid), _cpu_seconds(pid)
+        if name is not None and cpu is not None:
+            used[name] = used.get(name, 0.0) + cpu
+    return used
 
 
 def free_port() -> int:
