@@ -45,7 +45,8 @@ def run_load_process(config: dict[str, Any]) -> dict[str, Any]:
         )
     finally:
         os.unlink(path)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def baseline(concurrency: int, duration: float) -> dict[str, Any]:

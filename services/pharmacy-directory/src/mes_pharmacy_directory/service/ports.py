@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Protocol, Self
 
 from mes_contracts.addresses import MailboxType
@@ -42,10 +43,16 @@ class MailboxRepository(Protocol):
 
 
 class DirectoryUoW(Protocol):
-    mailboxes: MailboxRepository
+    @property
+    def mailboxes(self) -> MailboxRepository: ...
 
     async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
     def emit(self, payload: EventPayload) -> EventEnvelope: ...
     async def commit(self) -> None: ...
 
