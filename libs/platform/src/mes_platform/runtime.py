@@ -56,6 +56,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         await upgrade_to_head(self.db, self.migrations)
+        self.db.start_checkpoints()
         for fn in self._on_start:
             result = fn()
             if hasattr(result, "__await__"):
