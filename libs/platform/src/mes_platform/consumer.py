@@ -212,6 +212,8 @@ class EventConsumer(Generic[U]):
                         self._arrived.clear()
                 if self._stopping:
                     break
+                if not self._buffer:
+                    continue  # woken for events already handled
                 if (
                     self.batch_handler is not None
                     and self.linger_seconds > 0

@@ -114,6 +114,7 @@ class OutboxRelay:
         # overtake an earlier one (of the same conversation, say) left there.
         self._immediate = False
         self._commits = 0  # commits handed over so far: tells a pass whether one came meanwhile
+        self._last_pass = 0.0
 
     # -- called by the unit of work ---------------------------------------------------------
 
@@ -192,8 +193,13 @@ class OutboxRelay:
                     )
                 await self._settle()
                 published = 0
+                if time.monotonic() - self._last_pass > self.poll_seconds * 10:
+                    # Acks keep waking the loop under load, so the poll never times out: read
+                    # the table now and then all the same.
+                    self._backlog_due = True
                 if self._backlog_due or final:
                     self._backlog_due = False
+                    self._last_pass = time.monotonic()
                     published = await self.publish_pending()
                 delay = 0.1
             except Exception as exc:
