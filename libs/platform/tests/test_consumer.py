@@ -249,7 +249,7 @@ async def test_a_lone_event_is_handled_promptly_when_the_consumer_is_idle(
     await _wait_for(lambda: _true_when(len(handled) == 1))
     latencies = []
     for n in range(1, 6):
-        await asyncio.sleep(0.15)  # idle: the consumer sits in a waiting fetch
+        await asyncio.sleep(0.15)  # idle: the consumer waits for a delivery
         event = _wrap(event_payload(n))
         sent = time.perf_counter()
         await _publish(bus, event)
