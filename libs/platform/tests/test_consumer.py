@@ -4,6 +4,7 @@ a lone event is handled promptly."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from mes_platform.bus import EventBus
 from mes_platform.consumer import EventConsumer
 from mes_platform.db import Database
 from mes_platform.tables import parked_events, processed_events
+from mes_platform.testing import NatsServer
 from mes_platform.uow import UnitOfWork
 
 Handler = Callable[[UnitOfWork, EventEnvelope], Awaitable[None]]
@@ -333,3 +335,39 @@ async def test_a_pull_consumer_of_an_earlier_version_is_replaced_and_resumes_whe
     assert sorted(r.event_id for r in await _rows(db, effects)) == sorted([events[2].id, later.id])
     info = await bus.js.consumer_info("MES_IDENTITY", "test-effects")
     assert info.config.deliver_subject  # now pushed to the service's queue group
+
+
+async def test_a_consumer_finds_its_way_back_to_a_server_that_lost_its_store(
+    db: Database,
+    bus: EventBus,
+    nats_server: NatsServer,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    await start_consumer(_recording(effects))
+    before = _wrap(event_payload(1))
+    await _publish(bus, before)
+
+    async def first_handled() -> bool:
+        return len(await _rows(db, effects)) == 1
+
+    await _wait_for(first_handled)
+    nats_server.kill()
+    shutil.rmtree(nats_server.store_dir / "jetstream", ignore_errors=True)
+    nats_server.start()
+    await bus.wait_connected(timeout=10)
+    after = _wrap(event_payload(2))
+    for _ in range(50):  # the stream is created again by the publisher
+        try:
+            await _publish(bus, after)
+            break
+        except Exception:
+            await asyncio.sleep(0.1)
+
+    async def second_handled() -> bool:
+        return len(await _rows(db, effects)) == 2
+
+    await _wait_for(second_handled, patience=10)
+    assert sorted(r.event_id for r in await _rows(db, effects)) == sorted([before.id, after.id])
+    assert (await bus.js.stream_info("MES_IDENTITY")).state.messages == 1  # a new store
