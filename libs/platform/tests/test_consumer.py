@@ -73,6 +73,17 @@ async def _wait_for(predicate: Callable[[], Awaitable[bool]], patience: float = 
         await asyncio.sleep(0.01)
 
 
+async def _wait_for_effects(
+    db: Database, effects: Table, count: int, patience: float = 5.0
+) -> None:
+    """Until at least ``count`` effects are recorded: the callers then check exactly which."""
+
+    async def enough() -> bool:
+        return len(await _rows(db, effects)) >= count
+
+    await _wait_for(enough, patience)
+
+
 def _recording(effects: Table) -> Handler:
     async def handle(uow: UnitOfWork, envelope: EventEnvelope) -> None:
         await uow.conn.execute(insert(effects).values(event_id=envelope.id, note="handled"))
@@ -97,10 +108,7 @@ async def test_an_event_published_twice_with_two_msg_ids_is_handled_once(
     await _publish(bus, first, msg_id="another-msg-id")  # past the server's de-duplication
     await _publish(bus, second)
 
-    async def both_handled() -> bool:
-        return len(await _rows(db, effects)) >= 2
-
-    await _wait_for(both_handled)
+    await _wait_for_effects(db, effects, 2)
     await asyncio.sleep(0.2)  # room for a wrong second effect to land
     assert sorted(r.event_id for r in await _rows(db, effects)) == sorted([first.id, second.id])
     assert len(await _rows(db, processed_events)) == 2
@@ -203,10 +211,7 @@ async def test_an_event_that_keeps_failing_is_parked_and_the_others_flow(
     later = _wrap(event_payload(4))
     await _publish(bus, later)
 
-    async def rest_handled() -> bool:
-        return len(await _rows(db, effects)) == 3
-
-    await _wait_for(rest_handled)
+    await _wait_for_effects(db, effects, 3)
     await asyncio.sleep(0.2)
     assert len(attempts) == 3  # parked means no more attempts
     assert {r.event_id for r in await _rows(db, effects)} == {e.id for e in [*others, later]}
@@ -290,10 +295,7 @@ async def test_events_arriving_together_are_stored_in_one_transaction(
     ]
     await asyncio.gather(*acks)
 
-    async def all_handled() -> bool:
-        return len(await _rows(db, effects)) >= len(events)
-
-    await _wait_for(all_handled)
+    await _wait_for_effects(db, effects, len(events))
     await asyncio.sleep(0.2)
     assert sorted(r.event_id for r in await _rows(db, effects)) == sorted(e.id for e in events)
     assert sum(batches) == len(events) and len(batches) < len(events) / 4, batches
@@ -327,10 +329,7 @@ async def test_a_pull_consumer_of_an_earlier_version_is_replaced_and_resumes_whe
     later = _wrap(event_payload(9))
     await _publish(bus, later)
 
-    async def resumed() -> bool:
-        return len(await _rows(db, effects)) >= 2
-
-    await _wait_for(resumed)
+    await _wait_for_effects(db, effects, 2)
     await asyncio.sleep(0.2)
     assert sorted(r.event_id for r in await _rows(db, effects)) == sorted([events[2].id, later.id])
     info = await bus.js.consumer_info("MES_IDENTITY", "test-effects")
@@ -349,10 +348,7 @@ async def test_a_consumer_finds_its_way_back_to_a_server_that_lost_its_store(
     before = _wrap(event_payload(1))
     await _publish(bus, before)
 
-    async def first_handled() -> bool:
-        return len(await _rows(db, effects)) == 1
-
-    await _wait_for(first_handled)
+    await _wait_for_effects(db, effects, 1)
     nats_server.kill()
     shutil.rmtree(nats_server.store_dir / "jetstream", ignore_errors=True)
     nats_server.start()
@@ -365,9 +361,6 @@ async def test_a_consumer_finds_its_way_back_to_a_server_that_lost_its_store(
         except Exception:
             await asyncio.sleep(0.1)
 
-    async def second_handled() -> bool:
-        return len(await _rows(db, effects)) == 2
-
-    await _wait_for(second_handled, patience=10)
+    await _wait_for_effects(db, effects, 2, patience=10)
     assert sorted(r.event_id for r in await _rows(db, effects)) == sorted([before.id, after.id])
     assert (await bus.js.stream_info("MES_IDENTITY")).state.messages == 1  # a new store

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Protocol
 
-from mes_contracts.events import EventPayload
 from mes_contracts.nondelivery import NonDeliveryReason
 from mes_platform.errors import DomainError
 from mes_platform.idempotency import StoredResponse
+from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.model import Conversation, ConversationState, DirectoryEntry, PatientResolution
 
@@ -111,7 +110,7 @@ class IdempotencyStore(Protocol):
     ) -> None: ...
 
 
-class ConversationUnitOfWork(Protocol):
+class ConversationUnitOfWork(UnitOfWorkPort, Protocol):
     @property
     def conversations(self) -> ConversationRepository: ...
 
@@ -120,19 +119,6 @@ class ConversationUnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyStore: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def emit(self, payload: EventPayload) -> Any: ...
-
-    async def commit(self) -> None: ...
 
 
 class ConversationReader(Protocol):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from mes_contracts.events import EventEnvelope, EventPayload
+from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.model import PatientProfile
 
@@ -29,19 +28,9 @@ class PatientRepository(Protocol):
     async def save(self, profile: PatientProfile) -> None: ...
 
 
-class IdentityUoW(Protocol):
+class IdentityUoW(UnitOfWorkPort, Protocol):
     @property
     def patients(self) -> PatientRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def emit(self, payload: EventPayload) -> EventEnvelope: ...
-    async def commit(self) -> None: ...
 
 
 RepositoryReader = Callable[[], AbstractAsyncContextManager[PatientRepository]]

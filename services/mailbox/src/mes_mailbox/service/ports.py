@@ -8,10 +8,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, BinaryIO, Protocol, Self
+from typing import BinaryIO, Protocol
 
-from mes_contracts.events import EventPayload
+from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.attachments import StoredAttachment
 from ..domain.messages import Cursor, Folder, MessageCopy
@@ -63,19 +62,8 @@ class Repositories(Protocol):
     def attachments(self) -> AttachmentRepository: ...
 
 
-class MailboxUnitOfWork(Repositories, Protocol):
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def emit(self, payload: EventPayload) -> Any: ...
-
-    async def commit(self) -> None: ...
+class MailboxUnitOfWork(Repositories, UnitOfWorkPort, Protocol):
+    """The repositories, in one write transaction with its events."""
 
 
 UnitOfWorkFactory = Callable[[], MailboxUnitOfWork]

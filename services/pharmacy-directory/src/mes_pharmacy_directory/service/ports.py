@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from mes_contracts.addresses import MailboxType
-from mes_contracts.events import EventEnvelope, EventPayload
+from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.model import MailboxEntry
 
@@ -42,19 +41,9 @@ class MailboxRepository(Protocol):
     async def search(self, query: MailboxQuery) -> list[MailboxEntry]: ...
 
 
-class DirectoryUoW(Protocol):
+class DirectoryUoW(UnitOfWorkPort, Protocol):
     @property
     def mailboxes(self) -> MailboxRepository: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    def emit(self, payload: EventPayload) -> EventEnvelope: ...
-    async def commit(self) -> None: ...
 
 
 RepositoryReader = Callable[[], AbstractAsyncContextManager[MailboxRepository]]
