@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
+from mes_platform.cache import ExpiringCache
 from mes_platform.problems import problem_response
 
 from .errors import (
@@ -135,7 +136,8 @@ class JwksVerifier:
         self._client = jwt.PyJWKClient(
             settings.jwks_url, cache_jwk_set=True, lifespan=settings.jwks_cache_seconds, timeout=5
         )
-        self._keys: dict[str, tuple[float, jwt.PyJWK]] = {}
+        # Providers rotate a handful of keys, never hundreds.
+        self._keys: ExpiringCache[str, jwt.PyJWK] = ExpiringCache(max_entries=64)
 
     async def _signing_key(self, token: str) -> jwt.PyJWK:
         try:
@@ -145,8 +147,8 @@ class JwksVerifier:
         if not isinstance(kid, str) or not kid:
             raise InvalidToken("The token header has no key id (kid).", reason="unknown_key")
         hit = self._keys.get(kid)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
+        if hit is not None:
+            return hit
         try:
             key = await asyncio.to_thread(self._client.get_signing_key, kid)
         except jwt.PyJWKClientConnectionError as exc:
@@ -157,9 +159,7 @@ class JwksVerifier:
             raise InvalidToken(
                 "The token was signed with an unknown key.", reason="unknown_key"
             ) from exc
-        if len(self._keys) > 64:  # providers rotate a handful of keys, never hundreds
-            self._keys.clear()
-        self._keys[kid] = (time.monotonic() + self.settings.jwks_cache_seconds, key)
+        self._keys.put(kid, key, time.monotonic() + self.settings.jwks_cache_seconds)
         return key
 
     async def claims(self, token: str) -> dict[str, Any]:
@@ -187,28 +187,20 @@ class VerifiedTokens:
     ) -> None:
         self.leeway_seconds = leeway_seconds
         self.max_age_seconds = max_age_seconds
-        self.max_entries = max_entries
         self.clock = clock
-        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._principals: ExpiringCache[str, Principal] = ExpiringCache(
+            max_entries=max_entries, clock=clock
+        )
 
     def get(self, token: str) -> Principal | None:
-        entry = self._entries.get(token)
-        if entry is None:
-            return None
-        if entry[0] <= self.clock():
-            del self._entries[token]
-            return None
-        return entry[1]
+        return self._principals.get(token)
 
     def put(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
         exp = claims.get("exp")
         if not isinstance(exp, int | float) or self.max_age_seconds <= 0:
             return
-        now = self.clock()
-        until = min(float(exp) + self.leeway_seconds, now + self.max_age_seconds)
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[token] = (until, principal)
+        until = min(float(exp) + self.leeway_seconds, self.clock() + self.max_age_seconds)
+        self._principals.put(token, principal, until)
 
 
 def build_verifier(settings: GatewaySettings) -> TokenVerifier:

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from mes_contracts.ins import ins_key
+from mes_platform.testing import free_port
 
-from .stack import Stack, free_port, http_json, process_cpu_seconds
+from .stack import Stack, http_json, process_cpu_seconds
 
 PROFESSIONAL = "dr.bench@hopital-bench.mssante.fr"
 BODY_1KB = ("Bonjour, voici le compte rendu de votre consultation. " * 20)[:1024]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Stack", "free_port", "http_json", "process_cpu_seconds"]
+from mes_platform.testing import free_port
+
+__all__ = ["Stack", "http_json", "process_cpu_seconds"]
 
 _NAMES = ("gateway", "identity", "mailbox", "conversation", "pharmacy-directory", "notifier")
 
@@ -60,12 +61,6 @@ def process_cpu_seconds(root: int) -> dict[str, float]:
         if name is not None and cpu is not None:
             used[name] = used.get(name, 0.0) + cpu
     return used
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_json(

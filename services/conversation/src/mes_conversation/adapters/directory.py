@@ -16,6 +16,7 @@ from mes_contracts import EventEnvelope
 from mes_contracts.addresses import AddressError, MailboxType
 from mes_contracts.events.directory import MailboxRegistered
 from mes_platform.bus import EventBus
+from mes_platform.cache import ExpiringCache
 
 from ..domain.model import DirectoryEntry, actor_address
 from ..service.ports import DependencyUnavailable
@@ -42,12 +43,12 @@ class HttpMailboxDirectory:
         self.client = client
         self.cache_seconds = cache_seconds
         self.clock = clock
-        self._cache: dict[str, tuple[float, DirectoryEntry]] = {}
+        self._cache: ExpiringCache[str, DirectoryEntry] = ExpiringCache(clock=clock)
 
     async def get(self, address: str) -> DirectoryEntry | None:
         hit = self._cache.get(address)
-        if hit is not None and hit[0] > self.clock():
-            return hit[1]
+        if hit is not None:
+            return hit
         try:
             response = await self.client.get(f"/internal/mailboxes/{quote(address, safe='@')}")
         except httpx.HTTPError as exc:
@@ -80,12 +81,10 @@ class HttpMailboxDirectory:
     def remember(self, entry: DirectoryEntry, *, key: str | None = None) -> None:
         if self.cache_seconds <= 0:
             return
-        if len(self._cache) > 100_000:
-            self._cache.clear()
         expires = self.clock() + self.cache_seconds
-        self._cache[entry.address] = (expires, entry)
+        self._cache.put(entry.address, entry, expires)
         if key is not None:
-            self._cache[key] = (expires, entry)
+            self._cache.put(key, entry, expires)
 
     async def aclose(self) -> None:
         await self.client.aclose()

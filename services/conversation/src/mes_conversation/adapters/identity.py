@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 
 from mes_contracts.events.identity import PatientState
+from mes_platform.cache import ExpiringCache
 
 from ..domain.model import PatientResolution, ResolutionStatus
 from ..service.ports import DependencyUnavailable
@@ -34,12 +35,12 @@ class HttpPatientResolver:
         self.client = client
         self.cache_seconds = cache_seconds
         self.clock = clock
-        self._cache: dict[str, tuple[float, PatientResolution]] = {}
+        self._cache: ExpiringCache[str, PatientResolution] = ExpiringCache(clock=clock)
 
     async def resolve(self, address: str) -> PatientResolution:
         hit = self._cache.get(address)
-        if hit is not None and hit[0] > self.clock():
-            return hit[1]
+        if hit is not None:
+            return hit
         try:
             response = await self.client.get(f"/internal/resolutions/{quote(address, safe='@')}")
         except httpx.HTTPError as exc:
@@ -59,9 +60,7 @@ class HttpPatientResolver:
             state=PatientState(data["state"]) if data.get("state") else None,
         )
         if resolution.deliverable and self.cache_seconds > 0:
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            self._cache[address] = (self.clock() + self.cache_seconds, resolution)
+            self._cache.put(address, resolution, self.clock() + self.cache_seconds)
         return resolution
 
     async def aclose(self) -> None:
