@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from mes_contracts import EventEnvelope
@@ -44,8 +44,15 @@ U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[U, EventEnvelope], Awaitable[None]]
 BatchHandler = Callable[[U, Sequence[EventEnvelope]], Awaitable[None]]
 
-_SEEN = select(processed_events.c.event_id)
+_SEEN = select(processed_events.c.event_id).where(
+    processed_events.c.consumer == bindparam("consumer"),
+    processed_events.c.event_id.in_(bindparam("ids", expanding=True)),
+)
 _RECORD = insert(processed_events)
+
+
+class _HandledElsewhere(Exception):
+    """Another replica recorded the event between our check and our commit."""
 
 
 def deliver_subject(durable: str) -> str:
@@ -266,17 +273,18 @@ class EventConsumer(Generic[U]):
 
     async def _apply_batch(self, envelopes: list[EventEnvelope]) -> tuple[int, int]:
         assert self.batch_handler is not None
+        return await self._apply_once(envelopes, self.batch_handler)
+
+    async def _apply_once(
+        self, envelopes: list[EventEnvelope], handle: BatchHandler[U]
+    ) -> tuple[int, int]:
+        """``handle`` the events not handled before, recording their ids in the same
+        transaction; returns (handled, duplicates). Raises ``_HandledElsewhere`` when another
+        replica recorded one of them between our check and our commit."""
         async with self.uow_factory() as uow:
             ids = list({e.id for e in envelopes})
             seen = set(
-                (
-                    await uow.conn.execute(
-                        _SEEN.where(
-                            processed_events.c.consumer == self.durable,
-                            processed_events.c.event_id.in_(ids),
-                        )
-                    )
-                ).scalars()
+                (await uow.conn.execute(_SEEN, {"consumer": self.durable, "ids": ids})).scalars()
             )
             fresh: dict[str, EventEnvelope] = {}
             for e in envelopes:
@@ -288,8 +296,11 @@ class EventConsumer(Generic[U]):
                     _RECORD,
                     [{"consumer": self.durable, "event_id": i, "processed_at": now} for i in fresh],
                 )
-                await self.batch_handler(uow, list(fresh.values()))
-            await uow.commit()
+                await handle(uow, list(fresh.values()))
+            try:
+                await uow.commit()
+            except IntegrityError as exc:
+                raise _HandledElsewhere from exc
         return len(fresh), len(envelopes) - len(fresh)
 
     async def _handle(self, msg: Msg) -> None:
@@ -319,30 +330,14 @@ class EventConsumer(Generic[U]):
             request_id_var.reset(token)
 
     async def _apply(self, envelope: EventEnvelope) -> str:
-        async with self.uow_factory() as uow:
-            seen = await uow.conn.execute(
-                _SEEN.where(
-                    processed_events.c.consumer == self.durable,
-                    processed_events.c.event_id == envelope.id,
-                )
-            )
-            if seen.first() is not None:
-                return "duplicate"
-            await uow.conn.execute(
-                _RECORD,
-                {
-                    "consumer": self.durable,
-                    "event_id": envelope.id,
-                    "processed_at": datetime.now(UTC),
-                },
-            )
-            await self.handler(uow, envelope)
-            try:
-                await uow.commit()
-            except IntegrityError:
-                # Another replica handled it between our check and our commit.
-                return "duplicate"
-        return "handled"
+        async def handle_one(uow: U, envelopes: Sequence[EventEnvelope]) -> None:
+            await self.handler(uow, envelopes[0])
+
+        try:
+            handled, _ = await self._apply_once([envelope], handle_one)
+        except _HandledElsewhere:
+            return "duplicate"
+        return "handled" if handled else "duplicate"
 
     async def _park(self, msg: Msg, *, event_id: str, error: BaseException) -> None:
         log.error(
