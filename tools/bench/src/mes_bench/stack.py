@@ -12,11 +12,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from mes_platform.devstack_services import SERVICES
 from mes_platform.testing import free_port
 
 __all__ = ["Stack", "http_json", "process_cpu_seconds"]
 
-_NAMES = ("gateway", "identity", "mailbox", "conversation", "pharmacy-directory", "notifier")
 
 
 def _children(pid: int) -> list[int]:
@@ -43,12 +43,11 @@ def _name(pid: int) -> str | None:
             argv = f.read().decode(errors="replace").split("\0")
     except OSError:
         return None
-    line = " ".join(argv)
-    if "nats-server" in line:
+    if any(arg.endswith("nats-server") for arg in argv):
         return "nats"
-    for name in _NAMES:
-        if f"mes_{name.replace('-', '_')}" in line or f"mes-{name}" in line:
-            return name
+    for spec in SERVICES:  # started as ``python -m <module>``
+        if spec.module in argv:
+            return spec.name
     return None
 
 
