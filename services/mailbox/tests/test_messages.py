@@ -131,6 +131,13 @@ async def test_unread_counts_by_conversation(service, kit):
     }
     await service.client.post(f"/internal/mailboxes/{kit.PATIENT}/messages/m3/read")
     assert (await service.client.get(url)).json() == {"total": 2, "by_conversation": {"c1": 2}}
+    # A page of conversations asks for its own counts only.
+    some = await service.client.get(url, params={"conversation_id": ["c2", "c3"]})
+    assert some.json() == {"total": 0, "by_conversation": {}}
+    some = await service.client.get(url, params={"conversation_id": ["c1", "c3"]})
+    assert some.json() == {"total": 2, "by_conversation": {"c1": 2}}
+    too_many = await service.client.get(url, params={"conversation_id": ["c"] * 201})
+    assert too_many.status_code == 422
     # The sender's own sent copies are not unread.
     assert (await service.client.get(f"/internal/mailboxes/{kit.DOCTOR}/unread-counts")).json() == {
         "total": 0,

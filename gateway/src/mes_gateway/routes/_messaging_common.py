@@ -30,8 +30,17 @@ async def resolve_attachments(
     return items
 
 
-async def unread_by_conversation(services: ServiceClients, mailbox: str) -> dict[str, int]:
-    answer = await services.get("mailbox", f"/internal/mailboxes/{q(mailbox)}/unread-counts")
+async def unread_by_conversation(
+    services: ServiceClients, mailbox: str, conversation_ids: list[str]
+) -> dict[str, int]:
+    """Unread counts of these conversations only (the mailbox counts nothing else)."""
+    if not conversation_ids:
+        return {}
+    answer = await services.get(
+        "mailbox",
+        f"/internal/mailboxes/{q(mailbox)}/unread-counts",
+        params={"conversation_id": conversation_ids},
+    )
     counts: dict[str, int] = answer.json().get("by_conversation", {})
     return counts
 
@@ -39,7 +48,8 @@ async def unread_by_conversation(services: ServiceClients, mailbox: str) -> dict
 async def with_unread_counts(
     services: ServiceClients, mailbox: str, page: dict[str, Any]
 ) -> ConversationList:
-    counts = await unread_by_conversation(services, mailbox)
-    for item in page.get("items", []):
+    items = page.get("items", [])
+    counts = await unread_by_conversation(services, mailbox, [item["id"] for item in items])
+    for item in items:
         item["unread_count"] = counts.get(item["id"], 0)
     return ConversationList.model_validate(page)

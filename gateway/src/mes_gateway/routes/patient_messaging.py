@@ -70,9 +70,8 @@ async def my_conversation(
         "conversation", f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}"
     )
     item = answer.json()
-    item["unread_count"] = (await unread_by_conversation(services, my_address(principal))).get(
-        conversation_id, 0
-    )
+    counts = await unread_by_conversation(services, my_address(principal), [conversation_id])
+    item["unread_count"] = counts.get(conversation_id, 0)
     return ConversationOut.model_validate(item)
 
 

@@ -18,7 +18,6 @@ from mes_platform.testing import free_port
 __all__ = ["Stack", "http_json", "process_cpu_seconds"]
 
 
-
 def _children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as f:

@@ -242,19 +242,19 @@ class SqlMessageRepository:
         )
         return bool(result.rowcount)
 
-    async def unread_counts(self, mailbox: str) -> dict[str, int]:
-        """Unread inbox messages per conversation; messages outside one count under ""."""
-        rows = (
-            await self.conn.execute(
-                select(messages.c.conversation_id, func.count())
-                .where(
-                    messages.c.mailbox_address == mailbox,
-                    messages.c.folder == Folder.INBOX.value,
-                    messages.c.read_at.is_(None),
-                )
-                .group_by(messages.c.conversation_id)
-            )
-        ).all()
+    async def unread_counts(
+        self, mailbox: str, conversation_ids: Sequence[str] | None = None
+    ) -> dict[str, int]:
+        """Unread inbox messages per conversation (only those of ``conversation_ids`` when
+        given); messages outside one count under ""."""
+        query = select(messages.c.conversation_id, func.count()).where(
+            messages.c.mailbox_address == mailbox,
+            messages.c.folder == Folder.INBOX.value,
+            messages.c.read_at.is_(None),
+        )
+        if conversation_ids is not None:
+            query = query.where(messages.c.conversation_id.in_(conversation_ids))
+        rows = (await self.conn.execute(query.group_by(messages.c.conversation_id))).all()
         return {(conv or ""): int(n) for conv, n in rows}
 
 

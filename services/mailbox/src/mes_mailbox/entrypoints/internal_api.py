@@ -115,6 +115,11 @@ async def mark_read(address: Address, message_id: MessageId, service: MailboxSer
 
 
 @router.get("/mailboxes/{address}/unread-counts", response_model=UnreadCountsOut)
-async def unread_counts(address: Address, service: MailboxServiceDep) -> UnreadCountsOut:
-    counts = await service.unread_counts(address)
+async def unread_counts(
+    address: Address,
+    service: MailboxServiceDep,
+    conversation_id: Annotated[list[str] | None, Query(max_length=200)] = None,
+) -> UnreadCountsOut:
+    """Of the whole mailbox, or of the conversations named (``conversation_id`` repeated)."""
+    counts = await service.unread_counts(address, conversation_id)
     return UnreadCountsOut(total=counts.total, by_conversation=counts.by_conversation)

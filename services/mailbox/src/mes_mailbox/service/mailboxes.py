@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -94,7 +95,12 @@ class MailboxService:
             await uow.commit()
         return now
 
-    async def unread_counts(self, mailbox: str) -> UnreadCounts:
+    async def unread_counts(
+        self, mailbox: str, conversation_ids: Sequence[str] | None = None
+    ) -> UnreadCounts:
+        """Over the whole mailbox, or over the conversations asked for (a page of them)."""
         async with self.reader() as repos:
-            counts = await repos.messages.unread_counts(normalise_address(mailbox))
+            counts = await repos.messages.unread_counts(
+                normalise_address(mailbox), conversation_ids
+            )
         return UnreadCounts(sum(counts.values()), counts)

@@ -45,7 +45,9 @@ class MessageRepository(Protocol):
 
     async def mark_read(self, mailbox: str, message_id: str, at: datetime) -> bool: ...
 
-    async def unread_counts(self, mailbox: str) -> dict[str, int]: ...
+    async def unread_counts(
+        self, mailbox: str, conversation_ids: Sequence[str] | None = None
+    ) -> dict[str, int]: ...
 
 
 class AttachmentRepository(Protocol):
