@@ -140,20 +140,8 @@ class InlineConnection:
     def isolation_level(self, value: Any) -> None:
         self._live().isolation_level = value
 
-    @property
-    def in_transaction(self) -> bool:
-        return self._live().in_transaction
-
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._live().cursor())
-
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        cursor = self.cursor()
-        return await cursor.execute(sql, parameters)
-
-    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
-        cursor = self.cursor()
-        return await cursor.executemany(sql, parameters)
 
     async def commit(self) -> None:
         self._live().commit()
@@ -165,9 +153,7 @@ class InlineConnection:
         self._live().create_function(*args, **kwargs)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self.stop()
 
     def stop(self) -> None:
         """Terminate: close at once (SQLAlchemy calls it when it discards a connection)."""
