@@ -250,8 +250,8 @@ async def current_principal(
     token = credentials.credentials
     if len(token) > _MAX_TOKEN_CHARS:
         raise InvalidToken("The token is too long.", reason="malformed")
-    verified: VerifiedTokens | None = getattr(request.app.state, "verified_tokens", None)
-    if verified is not None and (known := verified.get(token)) is not None:
+    verified: VerifiedTokens = request.app.state.verified_tokens
+    if (known := verified.get(token)) is not None:
         return known
     verifier: TokenVerifier = request.app.state.token_verifier
     claims = await verifier.claims(token)
@@ -261,8 +261,7 @@ async def current_principal(
         raise InvalidToken(
             f"The token's claims are not usable: {exc}.", reason="bad_claims"
         ) from exc
-    if verified is not None:
-        verified.put(token, principal, claims)
+    verified.put(token, principal, claims)
     return principal
 
 
