@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+
+from mes_platform.clients import path_segment as q
 
 from ..messaging_schemas import ConversationList
 from ..services import ServiceClients
 
 __all__ = ["q", "resolve_attachments", "unread_by_conversation", "with_unread_counts"]
-
-
-def q(value: str) -> str:
-    """A path segment: addresses keep their @, anything else is escaped."""
-    return quote(value, safe="@")
 
 
 async def resolve_attachments(

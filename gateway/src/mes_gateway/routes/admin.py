@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, Path, Response
 
 from mes_contracts.ins import InsError, validate_ins
+from mes_platform.clients import path_segment
 from mes_platform.errors import Unprocessable
 
 from ..deps import OpsPrincipal, ServicesDep
@@ -151,5 +151,5 @@ async def resolve_address(
     """An invalid address is an answer (`status: invalid`), not an error."""
     if set(address) <= {"."}:  # a dot segment would be resolved away by the URL, not sent
         raise Unprocessable("This is not an address.", code="invalid_address")
-    answer = await services.get("identity", f"/internal/resolutions/{quote(address, safe='@')}")
+    answer = await services.get("identity", f"/internal/resolutions/{path_segment(address)}")
     return AddressResolution.model_validate(answer.json())

@@ -4,7 +4,6 @@ holds such a message (or uploaded it)."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile
@@ -12,6 +11,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from mes_contracts.addresses import PatientAddress
+from mes_platform.clients import path_segment
 from mes_platform.errors import NotFound, Unprocessable
 
 from ..deps import CurrentPrincipal, MailboxHolder, PatientPrincipal, ServicesDep
@@ -133,7 +133,7 @@ async def download(
     for address in _mailboxes_of(principal, mailbox):
         request = client.build_request(
             "GET",
-            f"/internal/attachments/{quote(attachment_id, safe='')}",
+            f"/internal/attachments/{path_segment(attachment_id)}",
             params={"mailbox": address},
         )
         try:

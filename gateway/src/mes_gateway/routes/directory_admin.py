@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Response
+
+from mes_platform.clients import path_segment
 
 from ..deps import OpsPrincipal, ServicesDep
 from ..messaging_schemas import DirectoryEntryIn, DirectoryEntryOut
@@ -48,7 +49,7 @@ async def put_mailbox(
     answer = await services.send(
         "directory",
         "PUT",
-        f"/internal/mailboxes/{quote(address, safe='@')}",
+        f"/internal/mailboxes/{path_segment(address)}",
         json=body.model_dump(mode="json"),
     )
     response.status_code = 201 if answer.status_code == 201 else 200
@@ -64,5 +65,5 @@ async def put_mailbox(
 async def get_mailbox(
     address: Address, principal: OpsPrincipal, services: ServicesDep
 ) -> DirectoryEntryOut:
-    answer = await services.get("directory", f"/internal/mailboxes/{quote(address, safe='@')}")
+    answer = await services.get("directory", f"/internal/mailboxes/{path_segment(address)}")
     return DirectoryEntryOut.model_validate(answer.json())

@@ -7,6 +7,7 @@ MEASURED.md), so the transport is ``httpx_aiohttp.AiohttpTransport``. The bench 
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -14,7 +15,13 @@ from httpx_aiohttp import AiohttpTransport
 from .context import REQUEST_ID_HEADER, current_request_id
 from .internal import INTERNAL_TOKEN_HEADER
 
-__all__ = ["internal_client", "propagate_request_id"]
+__all__ = ["internal_client", "path_segment", "propagate_request_id"]
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one segment of a URL path: addresses keep their @, anything else that is
+    not a plain character is escaped (a ``/`` cannot reach another route)."""
+    return quote(value, safe="@")
 
 
 async def propagate_request_id(request: httpx.Request) -> None:

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 import httpx
 from nats.aio.msg import Msg
@@ -17,6 +16,7 @@ from mes_contracts.addresses import AddressError, MailboxType
 from mes_contracts.events.directory import MailboxRegistered
 from mes_platform.bus import EventBus
 from mes_platform.cache import ExpiringCache
+from mes_platform.clients import path_segment
 
 from ..domain.model import DirectoryEntry, actor_address
 from ..service.ports import DependencyUnavailable
@@ -50,7 +50,7 @@ class HttpMailboxDirectory:
         if hit is not None:
             return hit
         try:
-            response = await self.client.get(f"/internal/mailboxes/{quote(address, safe='@')}")
+            response = await self.client.get(f"/internal/mailboxes/{path_segment(address)}")
         except httpx.HTTPError as exc:
             raise DependencyUnavailable(
                 "The mailbox directory cannot be reached.", dependency="pharmacy-directory"

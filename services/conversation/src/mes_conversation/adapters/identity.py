@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 import httpx
 
 from mes_contracts.events.identity import PatientState
 from mes_platform.cache import ExpiringCache
+from mes_platform.clients import path_segment
 
 from ..domain.model import PatientResolution, ResolutionStatus
 from ..service.ports import DependencyUnavailable
@@ -42,7 +42,7 @@ class HttpPatientResolver:
         if hit is not None:
             return hit
         try:
-            response = await self.client.get(f"/internal/resolutions/{quote(address, safe='@')}")
+            response = await self.client.get(f"/internal/resolutions/{path_segment(address)}")
         except httpx.HTTPError as exc:
             raise DependencyUnavailable(
                 "The identity service cannot be reached.", dependency="identity"
