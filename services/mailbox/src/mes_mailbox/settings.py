@@ -25,11 +25,14 @@ class MailboxSettings(ServiceSettings):
     # 7,300 at 256).
     consumer_batch_size: int = 256
     consumer_linger_seconds: float = Field(
-        default=0.01,
+        default=0.0,
         ge=0,
         le=1,
         description="How long delivery waits for more events to store with the first one "
-        "(one transaction for all); adds at most this to the time until a message is listed",
+        "(one transaction for all); adds at most this to the time until a message is listed. "
+        "0: the events that arrived meanwhile are stored together, without waiting (under "
+        "load they are many; measured with make bench, a wait of 10 ms added about 10 ms to "
+        "the time until a message is listed and saved no CPU)",
     )
     blob_dir: Path | None = Field(
         default=None, description="Where attachment bytes live; empty means <data_dir>/blobs"
