@@ -119,3 +119,67 @@ async def test_failing_or_unreachable_service_is_503_naming_it(client, service, 
     assert response.status_code == 503
     assert (problem["code"], problem["service"]) == ("service_unavailable", service)
     assert "Traceback" not in response.text
+
+
+async def test_a_get_whose_connection_failed_is_tried_again(settings):
+    attempts: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        attempts.append(str(request.url))
+        if len(attempts) < 3:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"ok": True})
+
+    app = create_app(
+        settings, extra_routers=[router], transports={"mailbox": httpx.MockTransport(flaky)}
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
+    ):
+        response = await client.get("/v1/test/mailbox/200")
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    assert len(attempts) == 3 and len(set(attempts)) == 1
+    assert attempts[0].endswith("/internal/answer/200")
+
+
+async def test_a_get_that_never_connects_is_503_after_three_attempts(settings):
+    attempts: list[httpx.Request] = []
+
+    def down(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        raise httpx.ConnectError("refused", request=request)
+
+    app = create_app(
+        settings, extra_routers=[router], transports={"mailbox": httpx.MockTransport(down)}
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
+    ):
+        response = await client.get("/v1/test/mailbox/200")
+    assert response.status_code == 503 and response.json()["service"] == "mailbox"
+    assert len(attempts) == 3
+
+
+async def test_paths_are_called_on_the_service_base_url_whatever_was_called_before(settings):
+    """The parsed URLs the clients keep are bounded and never mix services or paths."""
+    calls: list[str] = []
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(200, json={"path": request.url.path})
+
+    app = create_app(
+        settings, extra_routers=[router], transports={"mailbox": httpx.MockTransport(echo)}
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
+    ):
+        for status in [*range(200, 600), 200, 201]:
+            response = await client.get(f"/v1/test/mailbox/{status}")
+            if status < 300:
+                assert response.json() == {"path": f"/internal/answer/{status}"}
+    assert calls[-2:] == ["/internal/answer/200", "/internal/answer/201"]
+    assert len(app.state.services._urls) <= 256
