@@ -57,12 +57,11 @@ class Database:
             database = self.url.database or ""
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            connect = sqlite_inline.connector(database or ":memory:")
-            self.engine = create_async_engine(
-                self.url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=30
+            self.engine: AsyncEngine = sqlite_inline.create_inline_engine(
+                self.url, pool_size=1, max_overflow=0, pool_timeout=30
             )
-            self.read_engine = create_async_engine(
-                self.url, async_creator=connect, pool_size=2, max_overflow=2
+            self.read_engine: AsyncEngine = sqlite_inline.create_inline_engine(
+                self.url, pool_size=2, max_overflow=2
             )
             self._setup_sqlite(self.engine, sqlite_synchronous, immediate=True)
             self._setup_sqlite(self.read_engine, sqlite_synchronous, immediate=False)

@@ -1,181 +1,239 @@
-"""SQLite for SQLAlchemy's asyncio engine, run on the event loop's own thread.
+"""SQLite behind SQLAlchemy's asyncio API, run synchronously on the event loop's own thread.
 
-SQLAlchemy's ``sqlite+aiosqlite`` dialect drives each connection through aiosqlite's worker
-thread, and every step of a statement (open a cursor, execute, fetch, close) is a round trip
-to that thread and back through the event loop: about four per statement. On this project's
-admission path that costs several times what SQLite itself does (see README, "Speed"): a
-transaction of four statements took 0.35 ms of CPU through SQLAlchemy's synchronous engine
-and about 2 ms through aiosqlite.
+SQLAlchemy's asyncio extension drives an async driver from synchronous code through greenlets:
+every call (connect, begin, execute, commit, close) is a greenlet started from the coroutine,
+and every step of the driver inside it a switch back to the event loop. For aiosqlite each
+step is also a round trip to its worker thread. On this project's admission path that cost
+several times what SQLite itself does: a transaction of four statements took about 2 ms of CPU
+through aiosqlite, 0.45 ms with the driver's coroutines completing at once, and 0.28 ms through
+SQLAlchemy's synchronous engine (README, "Speed").
 
 SQLite is a library, not a server: a statement on a WAL database with ``synchronous=NORMAL``
-is a few tens of microseconds of work with no network wait. This module gives SQLAlchemy's
-aiosqlite adapter a connection with the same interface whose coroutines complete at once,
-running ``sqlite3`` on the calling thread. The rest of SQLAlchemy (dialect, pool, types) is the
-aiosqlite dialect's, unchanged.
+is a few tens of microseconds of work with no network wait. So on SQLite the services'
+engines are :class:`InlineAsyncEngine`: SQLAlchemy's synchronous ``pysqlite`` engine (same
+dialect, types and SQL as the asyncio one), behind the :class:`~sqlalchemy.ext.asyncio.
+AsyncEngine` and :class:`~sqlalchemy.ext.asyncio.AsyncConnection` interface the code is
+written against, whose coroutines call it directly. PostgreSQL keeps asyncpg.
 
 What this trades: a statement blocks the event loop for as long as it runs. That is why it is
 used only where statements are short and never wait on another process: each service owns its
 database file, writes go through one connection (so no writer waits on the lock inside the
 process), and WAL readers never wait on the writer. ``busy_timeout`` is kept short (a wait on
 another process, such as an operator's ``sqlite3`` shell, fails fast instead of stalling every
-request).
+request). The pool never blocks the thread either: a connection is handed out only once an
+asyncio semaphore as large as the pool lets the task through, so a task waiting for the single
+write connection waits on the event loop, as with an asyncio pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+import weakref
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
-__all__ = ["InlineConnection", "InlineCursor", "connector"]
+from sqlalchemy import create_engine, exc
+from sqlalchemy.engine import URL, CursorResult, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.pool import QueuePool
 
-
-class InlineCursor:
-    """aiosqlite's ``Cursor`` API over a ``sqlite3.Cursor``, completing at once."""
-
-    __slots__ = ("_cursor",)
-
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._cursor = cursor
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._cursor.close()
-
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Self:
-        if parameters is None:
-            self._cursor.execute(sql)
-        else:
-            self._cursor.execute(sql, parameters)
-        return self
-
-    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Self:
-        self._cursor.executemany(sql, parameters)
-        return self
-
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        if size is None:
-            return self._cursor.fetchmany()
-        return self._cursor.fetchmany(size)
-
-    async def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
-
-    async def close(self) -> None:
-        self._cursor.close()
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Any:
-        row = self._cursor.fetchone()
-        if row is None:
-            raise StopAsyncIteration
-        return row
-
-    @property
-    def description(self) -> Any:
-        return self._cursor.description
-
-    @property
-    def rowcount(self) -> int:
-        return self._cursor.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        return self._cursor.lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        return self._cursor.arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._cursor.arraysize = value
+__all__ = ["InlineAsyncConnection", "InlineAsyncEngine", "create_inline_engine"]
 
 
-class _ImmediateQueue:
-    """What SQLAlchemy's adapter puts on aiosqlite's request queue (it does so to set the
-    isolation level): run the function now and resolve its future."""
+class InlineAsyncTransaction(AsyncTransaction):
+    """An ``AsyncTransaction`` whose methods run the synchronous transaction directly."""
 
     __slots__ = ()
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any], Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            future.set_result(function())
-        except Exception as exc:  # handed to the awaiting caller, as aiosqlite does
-            future.set_exception(exc)
-
-
-class InlineConnection:
-    """aiosqlite's ``Connection`` API over a ``sqlite3.Connection``, completing at once."""
-
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self._conn: sqlite3.Connection | None = connection
-        self._tx = _ImmediateQueue()
-
-    @property
-    def _connection(self) -> sqlite3.Connection | None:
-        # SQLAlchemy's adapter checks it before commit/rollback: None once closed.
-        return self._conn
-
-    def _live(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise ValueError("Connection closed")
-        return self._conn
-
-    @property
-    def isolation_level(self) -> str | None:
-        return self._live().isolation_level
-
-    @isolation_level.setter
-    def isolation_level(self, value: Any) -> None:
-        self._live().isolation_level = value
-
-    def cursor(self) -> InlineCursor:
-        return InlineCursor(self._live().cursor())
+    async def start(self, is_ctxmanager: bool = False) -> AsyncTransaction:
+        sync = self.connection._proxied
+        self.sync_transaction = self._assign_proxied(
+            sync.begin_nested() if self.nested else sync.begin()
+        )
+        if is_ctxmanager:
+            self.sync_transaction.__enter__()
+        return self
 
     async def commit(self) -> None:
-        self._live().commit()
+        self._proxied.commit()
 
     async def rollback(self) -> None:
-        self._live().rollback()
-
-    async def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self._live().create_function(*args, **kwargs)
+        self._proxied.rollback()
 
     async def close(self) -> None:
-        self.stop()
+        self._proxied.close()
 
-    def stop(self) -> None:
-        """Terminate: close at once (SQLAlchemy calls it when it discards a connection)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        self._proxied.__exit__(type_, value, traceback)
 
 
-def connector(database: str, *, busy_timeout_s: float = 5.0) -> Callable[[], Any]:
-    """An ``async_creator`` for ``create_async_engine('sqlite+aiosqlite://...')``."""
+class InlineAsyncConnection(AsyncConnection):
+    """An ``AsyncConnection`` whose methods run the synchronous connection directly.
+
+    Entered only through :class:`InlineAsyncEngine`, whose semaphore it holds from ``start``
+    to ``close`` (or until it is garbage-collected, should a caller forget to close it).
+    """
+
+    engine: InlineAsyncEngine
+    _release: Callable[[], Any] | None = None
+
+    async def start(self, is_ctxmanager: bool = False) -> AsyncConnection:
+        if self.sync_connection:
+            raise exc.InvalidRequestError("connection is already started")
+        await self.engine._acquire()
+        release = weakref.finalize(self, self.engine._gate_release)
+        try:
+            self.sync_connection = self._assign_proxied(self.sync_engine.connect())
+        except BaseException:
+            release()
+            raise
+        self._release = release
+        return self
+
+    def begin(self) -> AsyncTransaction:
+        self._proxied  # noqa: B018 - raises if not started, as AsyncConnection.begin does
+        return InlineAsyncTransaction(self)
+
+    def begin_nested(self) -> AsyncTransaction:
+        self._proxied  # noqa: B018
+        return InlineAsyncTransaction(self, nested=True)
+
+    async def commit(self) -> None:
+        self._proxied.commit()
+
+    async def rollback(self) -> None:
+        self._proxied.rollback()
+
+    async def close(self) -> None:
+        try:
+            self._proxied.close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+    async def execute(
+        self,
+        statement: Any,
+        parameters: Any = None,
+        *,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> CursorResult[Any]:
+        return self._proxied.execute(statement, parameters, execution_options=execution_options)
+
+    async def scalar(
+        self,
+        statement: Any,
+        parameters: Any = None,
+        *,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return self._proxied.scalar(statement, parameters, execution_options=execution_options)
+
+    async def scalars(
+        self,
+        statement: Any,
+        parameters: Any = None,
+        *,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        return self._proxied.scalars(statement, parameters, execution_options=execution_options)
+
+    async def exec_driver_sql(
+        self,
+        statement: str,
+        parameters: Any = None,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> CursorResult[Any]:
+        return self._proxied.exec_driver_sql(statement, parameters, execution_options)
+
+    async def run_sync(self, fn: Callable[..., Any], *arg: Any, **kw: Any) -> Any:
+        return fn(self._proxied, *arg, **kw)
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        raise NotImplementedError("SQLite results are read at once: use execute()")
+
+    async def stream_scalars(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        raise NotImplementedError("SQLite results are read at once: use scalars()")
+
+
+class InlineAsyncEngine(AsyncEngine):
+    """SQLAlchemy's ``AsyncEngine`` interface over a synchronous SQLite engine.
+
+    ``connections`` tasks at most hold a connection at once (the pool's size); the others wait
+    on the event loop, up to ``timeout`` seconds, then fail as an exhausted pool does.
+    """
+
+    _connection_cls = InlineAsyncConnection
+
+    def __init__(self, sync_engine: Engine, *, connections: int, timeout: float) -> None:
+        # AsyncEngine.__init__ refuses a synchronous driver: the point here is to use one.
+        self.sync_engine = self._assign_proxied(sync_engine)
+        self._connections = connections
+        self._timeout = timeout
+        self._gate: asyncio.Semaphore | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self._connections)
+        return self._gate
+
+    async def _acquire(self) -> None:
+        gate = self._semaphore()
+        if not gate.locked():
+            await gate.acquire()  # free: taken at once, without a turn of the event loop
+            return
+        try:
+            await asyncio.wait_for(gate.acquire(), self._timeout)
+        except TimeoutError:
+            raise exc.TimeoutError(
+                f"no SQLite connection free after {self._timeout:g} s ({self._connections} in use)"
+            ) from None
+
+    def _gate_release(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+
+    @classmethod
+    def _regenerate_proxy_for_target(
+        cls, target: Engine, **additional_kw: Any
+    ) -> InlineAsyncEngine:  # pragma: no cover - every engine is built by create_inline_engine
+        raise exc.InvalidRequestError("an inline SQLite engine is built by create_inline_engine")
+
+
+def create_inline_engine(
+    url: URL,
+    *,
+    pool_size: int,
+    max_overflow: int = 0,
+    pool_timeout: float = 30.0,
+    busy_timeout_s: float = 5.0,
+) -> InlineAsyncEngine:
+    """The engine of ``url`` (any ``sqlite`` URL: its driver name is not used)."""
+    database = url.database or ":memory:"
     uri = database.startswith("file:")
-    if database and database != ":memory:" and not uri:
+    if database != ":memory:" and not uri:
         database = str(Path(database))
 
-    async def connect() -> InlineConnection:
-        connection = sqlite3.connect(
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(
             database,
             timeout=busy_timeout_s,
             isolation_level=None,
             check_same_thread=False,
             uri=uri,
         )
-        return InlineConnection(connection)
 
-    return connect
+    sync_engine = create_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        creator=connect,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+    )
+    return InlineAsyncEngine(
+        sync_engine, connections=pool_size + max_overflow, timeout=pool_timeout
+    )

@@ -1,0 +1,99 @@
+"""SQLite on the event loop's thread: writers take turns on the single write connection by
+waiting on the event loop (never by blocking it), readers run beside the writer, and a
+connection nobody closed gives its place back."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from pathlib import Path
+
+import pytest
+from sqlalchemy import exc, text
+
+from mes_platform.db import Database
+from mes_platform.sqlite_inline import InlineAsyncEngine
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+    async with db.transaction() as conn:
+        await conn.execute(text("CREATE TABLE t (n INTEGER NOT NULL)"))
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def test_both_engines_are_inline(sqlite_db: Database) -> None:
+    assert isinstance(sqlite_db.engine, InlineAsyncEngine)
+    assert isinstance(sqlite_db.read_engine, InlineAsyncEngine)
+
+
+async def test_a_writer_waits_on_the_event_loop_for_the_one_holding_the_connection(
+    sqlite_db: Database,
+) -> None:
+    order: list[str] = []
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with sqlite_db.transaction() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            order.append("first wrote")
+            holding.set()
+            await release.wait()  # holds the write connection across a real wait
+        order.append("first committed")
+
+    async def second() -> None:
+        await holding.wait()
+        async with sqlite_db.transaction() as conn:
+            order.append("second began")
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await holding.wait()
+    # The second writer is queued, and the loop is free: a reader still runs meanwhile.
+    async with sqlite_db.reading() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert order == ["first wrote", "first committed", "second began"]
+    async with sqlite_db.reading() as conn:
+        assert (await conn.scalar(text("SELECT sum(n) FROM t"))) == 3
+
+
+async def test_a_writer_that_cannot_get_the_connection_in_time_fails(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
+    engine = db.engine
+    assert isinstance(engine, InlineAsyncEngine)
+    engine._timeout = 0.05
+    try:
+        async with engine.connect():
+            with pytest.raises(exc.TimeoutError):
+                async with engine.connect():
+                    pass
+        async with engine.connect() as conn:  # free again once the first is closed
+            assert (await conn.scalar(text("SELECT 1"))) == 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_connection_never_closed_gives_its_place_back(sqlite_db: Database) -> None:
+    conn = await sqlite_db.engine.connect()
+    await conn.execute(text("SELECT 1"))
+    del conn
+    gc.collect()
+    async with asyncio.timeout(2):
+        async with sqlite_db.transaction() as again:
+            await again.execute(text("INSERT INTO t VALUES (3)"))
+
+
+async def test_a_failed_block_is_rolled_back(sqlite_db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with sqlite_db.transaction() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (4)"))
+            raise RuntimeError("no")
+    async with sqlite_db.reading() as conn:
+        assert (await conn.scalar(text("SELECT count(*) FROM t"))) == 0
