@@ -1,7 +1,8 @@
 """The load generator: a separate process driving HTTP with N concurrent clients for a fixed time.
 
 ``python -m mes_bench.load CONFIG.json`` prints one JSON result line. Bounded in time and
-count, loopback only.
+count, loopback only. It shares the machine with what it measures, so it spends as little as
+it can: bodies are encoded once, and it runs on uvloop.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import uvloop
 
 __all__ = ["LoadConfig", "percentile", "run_load"]
 
@@ -68,6 +70,9 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
     visibility: list[float] = []
     probe_failures = 0
 
+    encoded = [json.dumps(body).encode() for body in cfg.bodies] or [b"{}"]
+    post_headers = {**cfg.headers, "Content-Type": "application/json"}
+
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def worker(n: int) -> None:
@@ -77,12 +82,11 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                 now = time.perf_counter()
                 if now >= deadline or sent >= MAX_REQUESTS:
                     return
-                body = cfg.bodies[i % len(cfg.bodies)] if cfg.bodies else {}
+                body = encoded[i % len(encoded)]
                 i += cfg.concurrency
-                headers = dict(cfg.headers)
                 t0 = time.perf_counter()
                 try:
-                    async with session.post(cfg.url, json=body, headers=headers) as resp:
+                    async with session.post(cfg.url, data=body, headers=post_headers) as resp:
                         await resp.read()
                         status = resp.status
                 except Exception:
@@ -150,7 +154,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
 
 def main() -> None:
     raw = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    result = asyncio.run(run_load(LoadConfig(**raw)))
+    result = uvloop.run(run_load(LoadConfig(**raw)))
     print(json.dumps(result))
 
 
