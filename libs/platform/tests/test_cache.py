@@ -22,3 +22,14 @@ def test_a_full_cache_starts_again_empty() -> None:
         cache.put(n, n, until=1.0)
     cache.put(3, 3, until=1.0)
     assert [cache.get(n) for n in range(4)] == [None, None, None, 3]
+
+
+def test_forget_and_clear() -> None:
+    cache: ExpiringCache[str, int] = ExpiringCache(clock=lambda: 0.0)
+    cache.put("a", 1, 10.0)
+    cache.put("b", 2, 10.0)
+    cache.forget("a")
+    cache.forget("missing")
+    assert (cache.get("a"), cache.get("b")) == (None, 2)
+    cache.clear()
+    assert cache.get("b") is None

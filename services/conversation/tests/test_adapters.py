@@ -106,3 +106,60 @@ async def test_directory_unreadable_or_failing_is_dependency_unavailable():
         directory = HttpMailboxDirectory(_client(lambda r, resp=response: resp))
         with pytest.raises(DependencyUnavailable):
             await directory.get("a@b.mssante.fr")
+
+
+def _deliverable(calls: list[str]):
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(
+            200,
+            json={
+                "address": ADDRESS,
+                "status": "deliverable",
+                "ins": "279035121518989",
+                "display_name": "Marie D",
+                "state": "activated",
+            },
+        )
+
+    return handler
+
+
+async def test_resolver_keeps_answers_longer_only_while_changes_are_received():
+    calls: list[str] = []
+    clock = Clock()
+    resolver = HttpPatientResolver(
+        _client(_deliverable(calls)), cache_seconds=60, unwatched_cache_seconds=2, clock=clock
+    )
+    await resolver.resolve(ADDRESS)
+    clock.now = 3
+    await resolver.resolve(ADDRESS)
+    assert len(calls) == 2  # not watched: 2 s
+    resolver.watched = lambda: True
+    clock.now = 10
+    await resolver.resolve(ADDRESS)
+    clock.now = 60
+    await resolver.resolve(ADDRESS)
+    assert len(calls) == 3  # watched: 60 s
+    resolver.forget(ADDRESS)  # the patient's profile changed
+    await resolver.resolve(ADDRESS)
+    assert len(calls) == 4
+    resolver.forget_all()  # NATS connection lost or back
+    await resolver.resolve(ADDRESS)
+    assert len(calls) == 5
+
+
+async def test_an_answer_asked_before_a_change_is_not_kept():
+    calls: list[str] = []
+    answer = _deliverable(calls)
+    resolver: HttpPatientResolver
+
+    def changed_meanwhile(request: httpx.Request) -> httpx.Response:
+        resolver.forget(ADDRESS)  # the change is heard while identity's answer travels
+        return answer(request)
+
+    resolver = HttpPatientResolver(_client(changed_meanwhile), cache_seconds=60)
+    resolver.watched = lambda: True
+    await resolver.resolve(ADDRESS)
+    await resolver.resolve(ADDRESS)
+    assert len(calls) == 2

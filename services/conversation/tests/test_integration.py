@@ -62,7 +62,7 @@ async def stack(tmp_path: Path, nats_url: str) -> AsyncIterator[dict[str, Any]]:
         directory_adapter = HttpMailboxDirectory(
             _client(directory, "directory"), cache_seconds=3600
         )
-        resolver = HttpPatientResolver(_client(identity, "identity"))
+        resolver = HttpPatientResolver(_client(identity, "identity"), cache_seconds=3600)
         s.push_async_callback(directory_adapter.aclose)
         s.push_async_callback(resolver.aclose)
         conversation = create_app(
@@ -77,6 +77,7 @@ async def stack(tmp_path: Path, nats_url: str) -> AsyncIterator[dict[str, Any]]:
             "identity": identity_client,
             "directory": directory_client,
             "directory_adapter": directory_adapter,
+            "resolver": resolver,
         }
 
 
@@ -198,6 +199,36 @@ async def test_directory_updates_refresh_the_cached_entry(tmp_path, nats_server)
             f"/internal/conversations/{sent.json()['conversation_id']}"
         )
         assert view.json()["correspondent"]["display_name"] == "Grande Pharmacie"
+
+
+async def test_a_closed_profile_stops_receiving_at_once_despite_the_cache(tmp_path, nats_server):
+    async with stack(tmp_path, nats_server.url) as c:
+        await _seed(c)
+        resolver = c["resolver"]
+        for _ in range(50):  # the subscription to identity's changes is live
+            if resolver.watched():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("identity's profile changes are not received")
+        address = f"{MARIE}@patient.mssante.fr"
+        message = {"from": DOCTOR, "to": address, "subject": "Bilan", "body": "Bonjour."}
+        first = await c["conversation"].post("/internal/messages", json=message)
+        assert first.json()["status"] == "accepted"
+        assert (await resolver.resolve(address)).deliverable  # kept for an hour here
+        r = await c["identity"].put(
+            f"/internal/patients/{MARIE}",
+            json={"state": "closed", "birth_name": "DUPONT", "first_names": "Marie Louise"},
+        )
+        assert r.status_code == 200, r.text
+        for _ in range(50):  # only identity's PatientClosed event can drop the cached answer
+            if resolver._cache.get(address) is None:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the profile change never reached the cache")
+        second = await c["conversation"].post("/internal/messages", json=message)
+        assert (second.json()["status"], second.json()["bounce_reason"]) == ("bounced", "closed")
 
 
 async def test_identity_down_is_503_through_the_real_adapter(tmp_path):

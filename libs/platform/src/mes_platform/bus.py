@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import nats
 from nats.aio.client import Client as NATS
@@ -38,6 +38,7 @@ class EventBus:
         self._ensured: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._connection_listeners: list[Callable[[], None]] = []
 
     @property
     def is_connected(self) -> bool:
@@ -54,6 +55,18 @@ class EventBus:
         if self._nc is None:
             raise NotConnected("not connected to NATS yet")
         return self._nc
+
+    def on_connection_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` on every disconnection and reconnection: what a plain subscription
+        received stops being complete there (messages sent meanwhile are not kept for it)."""
+        self._connection_listeners.append(listener)
+
+    def _connection_changed(self) -> None:
+        for listener in self._connection_listeners:
+            try:
+                listener()
+            except Exception:  # one listener's failure must not stop the others
+                log.exception("connection listener failed")
 
     def start(self) -> None:
         """Connect in the background: a service starts (and reports not ready) without NATS."""
@@ -94,6 +107,7 @@ class EventBus:
     async def _on_disconnected(self) -> None:
         # Publishers wait for the reconnection instead of queueing requests that time out.
         self._connected.clear()
+        self._connection_changed()
         if self._closing:
             log.info("disconnected from NATS")
         else:
@@ -104,6 +118,7 @@ class EventBus:
         self._connected.set()
         # The server may have come back empty (a fresh store): streams must exist again.
         self._ensured.clear()
+        self._connection_changed()
 
     def streams_ensured(self, names: Iterable[str]) -> bool:
         """Whether every one of these streams was created or checked since the connection."""

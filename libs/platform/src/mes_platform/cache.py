@@ -37,3 +37,9 @@ class ExpiringCache(Generic[K, V]):
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = (until, value)
+
+    def forget(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -12,7 +12,7 @@ from mes_platform.internal import require_internal_token
 from mes_platform.runtime import ServiceRuntime, create_service_app
 
 from .adapters.directory import DirectoryUpdates, HttpMailboxDirectory
-from .adapters.identity import HttpPatientResolver
+from .adapters.identity import HttpPatientResolver, PatientUpdates
 from .adapters.queries import SqlConversationReader
 from .adapters.uow import SqlConversationUnitOfWork
 from .entrypoints.internal_api import router as internal_router
@@ -61,9 +61,14 @@ def create_app(
                 http_resolver = HttpPatientResolver(
                     internal_client(settings.identity_url, token),
                     cache_seconds=settings.resolution_cache_seconds,
+                    unwatched_cache_seconds=settings.resolution_unwatched_cache_seconds,
                 )
                 stack.push_async_callback(http_resolver.aclose)
                 resolver_ = http_resolver
+            if isinstance(resolver_, HttpPatientResolver):
+                patient_updates = PatientUpdates(runtime.bus, resolver_)
+                patient_updates.start()
+                stack.push_async_callback(patient_updates.stop)
             directory_ = directory
             if directory_ is None:
                 directory_ = HttpMailboxDirectory(

@@ -16,7 +16,15 @@ class ConversationSettings(ServiceSettings):
     identity_url: str = "http://127.0.0.1:8101"
     directory_url: str = "http://127.0.0.1:8104"
     resolution_cache_seconds: float = Field(
-        default=2.0, ge=0, description="How long a 'deliverable' answer from identity is reused"
+        default=60.0,
+        ge=0,
+        description="How long a 'deliverable' answer from identity is reused while identity's "
+        "profile changes are received (a change of the patient's profile drops it at once)",
+    )
+    resolution_unwatched_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long it is reused while they are not (NATS unreachable)",
     )
     directory_cache_seconds: float = Field(
         default=30.0, ge=0, description="How long a directory entry is reused"

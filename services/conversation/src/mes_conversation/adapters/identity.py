@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
 
 import httpx
+from nats.aio.msg import Msg
 
+from mes_contracts import EventEnvelope
+from mes_contracts.addresses import PatientAddress
 from mes_contracts.events.identity import PatientState
+from mes_contracts.ins import validate_ins
+from mes_platform.bus import EventBus
 from mes_platform.cache import ExpiringCache
 from mes_platform.clients import path_segment
 
 from ..domain.model import PatientResolution, ResolutionStatus
 from ..service.ports import DependencyUnavailable
 
-__all__ = ["HttpPatientResolver"]
+__all__ = ["PATIENT_CHANGES", "HttpPatientResolver", "PatientUpdates"]
+
+log = logging.getLogger(__name__)
+
+# Every kind of patient profile change (created, updated, activated, opposed, closed).
+PATIENT_CHANGES = "mes.identity.patient.>"
 
 
 class HttpPatientResolver:
     """``GET /internal/resolutions/{address}`` on identity.
 
-    Only "deliverable" answers are cached, briefly: resolution is on every message's path, and
-    a profile that has just been closed or opposed must stop receiving within seconds, while a
-    refusal is cheap to ask again.
+    Only "deliverable" answers are cached: resolution is on every message's path, and a
+    refusal is cheap to ask again. A profile that has just been closed or opposed must stop
+    receiving at once: while :class:`PatientUpdates` receives identity's profile changes
+    (``watched``), a change drops the patient's answer when it happens and answers are kept
+    ``cache_seconds``; otherwise only ``unwatched_cache_seconds``.
     """
 
     def __init__(
@@ -30,17 +45,32 @@ class HttpPatientResolver:
         client: httpx.AsyncClient,
         *,
         cache_seconds: float = 2.0,
+        unwatched_cache_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.cache_seconds = cache_seconds
+        self.unwatched_cache_seconds = unwatched_cache_seconds
         self.clock = clock
+        self.watched: Callable[[], bool] = lambda: False
         self._cache: ExpiringCache[str, PatientResolution] = ExpiringCache(clock=clock)
+        # Bumped by every change heard of: an answer asked before it is not kept.
+        self._generation = 0
+
+    def forget(self, address: str) -> None:
+        """The patient's profile changed: the next message asks identity again."""
+        self._generation += 1
+        self._cache.forget(address)
+
+    def forget_all(self) -> None:
+        self._generation += 1
+        self._cache.clear()
 
     async def resolve(self, address: str) -> PatientResolution:
         hit = self._cache.get(address)
         if hit is not None:
             return hit
+        generation = self._generation
         try:
             response = await self.client.get(f"/internal/resolutions/{path_segment(address)}")
         except httpx.HTTPError as exc:
@@ -59,9 +89,59 @@ class HttpPatientResolver:
             display_name=data.get("display_name"),
             state=PatientState(data["state"]) if data.get("state") else None,
         )
-        if resolution.deliverable and self.cache_seconds > 0:
-            self._cache.put(address, resolution, self.clock() + self.cache_seconds)
+        keep = self.cache_seconds if self.watched() else self.unwatched_cache_seconds
+        if resolution.deliverable and keep > 0 and generation == self._generation:
+            self._cache.put(address, resolution, self.clock() + keep)
         return resolution
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class PatientUpdates:
+    """Drops a patient's cached resolution as soon as identity publishes a change of the
+    profile.
+
+    A plain (non-durable) subscription, as every replica keeps its own cache. Changes sent
+    while this service was disconnected from NATS are not received, so every disconnection
+    and reconnection empties the cache, and answers are kept only briefly until the
+    subscription is live again.
+    """
+
+    def __init__(self, bus: EventBus, resolver: HttpPatientResolver) -> None:
+        self.bus = bus
+        self.resolver = resolver
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = asyncio.Event()
+
+    def start(self) -> None:
+        self.resolver.watched = self.live
+        self.bus.on_connection_change(self.resolver.forget_all)
+        self._task = asyncio.create_task(self._subscribe(), name="conversation-patient-updates")
+
+    def live(self) -> bool:
+        return self.subscribed.is_set() and self.bus.is_connected
+
+    async def _subscribe(self) -> None:
+        await self.bus.wait_connected()
+        await self.bus.nc.subscribe(PATIENT_CHANGES, cb=self._on_message)
+        await self.bus.nc.flush()  # the server has the subscription: changes from now on arrive
+        self.resolver.forget_all()  # answers kept before that may have missed one
+        self.subscribed.set()
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            payload = EventEnvelope.from_json_bytes(msg.data).payload
+            address = PatientAddress.for_ins(validate_ins(str(payload["ins"]))).format()
+        except Exception:  # a malformed event must not stop the subscription
+            log.warning("unreadable patient profile event: every answer dropped", exc_info=True)
+            self.resolver.forget_all()
+            return
+        self.resolver.forget(address)
+
+    async def stop(self) -> None:
+        self.resolver.watched = lambda: False
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
