@@ -127,8 +127,7 @@ class OutboxRelay:
 
     async def committed(self, rows: Sequence[OutboxRow]) -> None:
         """Publish rows just committed, now, without waiting for their acks. Never raises:
-        whatever cannot go now stays in the table for the loop. (The NATS client writes what
-        was published during one turn of the event loop in one go.)"""
+        whatever cannot go now stays in the table for the loop."""
         if not rows:
             return
         self._commits += 1
@@ -144,6 +143,7 @@ class OutboxRelay:
             return
         try:
             await self._publish(rows)
+            self.bus.send_now()  # on their way before the answer, not a turn of the loop later
         except Exception as exc:  # the rows stay: the loop publishes them
             log.info("immediate publish failed, left to the relay", extra={"error": repr(exc)})
             self.notify()
