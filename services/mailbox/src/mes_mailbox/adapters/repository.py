@@ -12,6 +12,7 @@ from sqlalchemy import Select, Table, bindparam, func, or_, select, tuple_, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from mes_contracts.events.parties import AttachmentRef
 
@@ -31,14 +32,20 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
+@functools.cache
+def _insert_ignore_statement(dialect_name: str, table: Table) -> Executable:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
 async def insert_ignore(
     conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Insert, skipping rows whose key exists: a redelivered event then changes nothing."""
+    """Insert, skipping rows whose key exists: a redelivered event then changes nothing. (The
+    statement is built once per table: on every delivery's path.)"""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    await conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
+    await conn.execute(_insert_ignore_statement(conn.dialect.name, table), list(rows))
 
 
 def _row_to_copy(m: RowMapping, body: str) -> MessageCopy:
