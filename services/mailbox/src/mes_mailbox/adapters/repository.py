@@ -34,8 +34,9 @@ def utc(value: datetime) -> datetime:
 
 @functools.cache
 def _insert_ignore_statement(dialect_name: str, table: Table) -> Executable:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 async def insert_ignore(
