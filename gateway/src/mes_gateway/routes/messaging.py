@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from ..deps import IdempotencyKey, MailboxHolder, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
@@ -15,7 +15,7 @@ from ..messaging_schemas import (
     MessageSendOut,
 )
 from ..openapi import problem_example, problem_responses
-from ._messaging_common import q, resolve_attachments, with_unread_counts
+from ._messaging_common import q, relayed, resolve_attachments, with_unread_counts
 
 __all__ = ["TAGS", "router"]
 
@@ -69,7 +69,7 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 )
 async def send_message(
     body: MessageSendIn, principal: MailboxHolder, key: IdempotencyKey, services: ServicesDep
-) -> MessageSendOut:
+) -> Response:
     """Admission is synchronous: once this answers 202 the message is recorded and will be
     delivered (or bounced with the exact French non-delivery text). The same
     `Idempotency-Key` never sends twice. A subject of exactly `[FIN]` (or `fin: true`) closes
@@ -92,7 +92,7 @@ async def send_message(
         },
         headers=idempotency_headers(key),
     )
-    return MessageSendOut.model_validate(answer.json())
+    return relayed(MessageSendOut, answer, status_code=202)
 
 
 @router.get(
@@ -132,12 +132,12 @@ async def get_message(
     message_id: Annotated[str, Path(max_length=64)],
     principal: MailboxHolder,
     services: ServicesDep,
-) -> MessageDetail:
+) -> Response:
     mailbox = principal.require_mailbox(address)
     answer = await services.get(
         "mailbox", f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}"
     )
-    return MessageDetail.model_validate(answer.json())
+    return relayed(MessageDetail, answer)
 
 
 @router.get(

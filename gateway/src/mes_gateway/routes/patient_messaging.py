@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from mes_contracts.addresses import PatientAddress
 
@@ -22,7 +22,13 @@ from ..messaging_schemas import (
 )
 from ..openapi import problem_example, problem_responses
 from ..principal import Principal
-from ._messaging_common import q, resolve_attachments, unread_by_conversation, with_unread_counts
+from ._messaging_common import (
+    q,
+    relayed,
+    resolve_attachments,
+    unread_by_conversation,
+    with_unread_counts,
+)
 
 __all__ = ["router"]
 
@@ -109,11 +115,11 @@ async def my_conversation_messages(
 )
 async def my_message(
     message_id: Id, principal: PatientPrincipal, services: ServicesDep
-) -> MessageDetail:
+) -> Response:
     answer = await services.get(
         "mailbox", f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}"
     )
-    return MessageDetail.model_validate(answer.json())
+    return relayed(MessageDetail, answer)
 
 
 @router.post(

@@ -210,7 +210,10 @@ class EventConsumer(Generic[U]):
                     self.ready.set()
                 if not self._buffer:
                     try:
-                        await asyncio.wait_for(self._arrived.wait(), self.poll_seconds)
+                        # asyncio.timeout, not wait_for: no task created per wait (one per
+                        # batch, and under load a batch may be a single event).
+                        async with asyncio.timeout(self.poll_seconds):
+                            await self._arrived.wait()
                     except TimeoutError:
                         if self.bus.is_connected and not await self._still_there():
                             await self._release()

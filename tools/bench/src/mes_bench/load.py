@@ -38,6 +38,7 @@ class LoadConfig:
     probe_body: dict[str, Any] | None = None
     probe_interval: float = 0.05
     probe_poll: float = 0.002
+    probes: int = 3  # concurrent probes: about 60 samples per second of load, for a steadier p99
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -129,7 +130,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
 
         tasks = [asyncio.create_task(worker(n)) for n in range(cfg.concurrency)]
         if cfg.probe_get_template:
-            tasks.append(asyncio.create_task(probe()))
+            tasks.extend(asyncio.create_task(probe()) for _ in range(cfg.probes))
         await asyncio.gather(*tasks)
 
     ok = len(latencies)
