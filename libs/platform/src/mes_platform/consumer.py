@@ -16,6 +16,7 @@ makes the next batch; with a ``batch_handler``, a batch shares one transaction.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,14 +26,16 @@ from typing import Any, Generic, TypeVar
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
 
 from mes_contracts import EventEnvelope
 
 from .bus import EventBus
 from .context import request_id_var, sanitize_request_id
 from .metrics import EVENTS_HANDLED, EVENTS_PARKED
+from .statements import insert_ignoring_duplicates
 from .tables import parked_events, processed_events
 from .uow import UnitOfWork
 
@@ -44,11 +47,13 @@ U = TypeVar("U", bound=UnitOfWork)
 Handler = Callable[[U, EventEnvelope], Awaitable[None]]
 BatchHandler = Callable[[U, Sequence[EventEnvelope]], Awaitable[None]]
 
-_SEEN = select(processed_events.c.event_id).where(
-    processed_events.c.consumer == bindparam("consumer"),
-    processed_events.c.event_id.in_(bindparam("ids", expanding=True)),
-)
-_RECORD = insert(processed_events)
+
+@functools.cache
+def _record_new(dialect_name: str) -> Executable:
+    """Records the events' ids, returning only those not recorded before: the check and the
+    record in one statement."""
+    insert_ = insert_ignoring_duplicates(dialect_name, processed_events)
+    return insert_.returning(processed_events.c.event_id)
 
 
 class _HandledElsewhere(Exception):
@@ -285,21 +290,23 @@ class EventConsumer(Generic[U]):
         transaction; returns (handled, duplicates). Raises ``_HandledElsewhere`` when another
         replica recorded one of them between our check and our commit."""
         async with self.uow_factory() as uow:
-            ids = list({e.id for e in envelopes})
-            seen = set(
-                (await uow.conn.execute(_SEEN, {"consumer": self.durable, "ids": ids})).scalars()
+            by_id = {e.id: e for e in reversed(envelopes)}  # the first of each id
+            now = datetime.now(UTC)
+            recorded = set(
+                (
+                    await uow.conn.execute(
+                        _record_new(uow.conn.dialect.name),
+                        [
+                            {"consumer": self.durable, "event_id": i, "processed_at": now}
+                            for i in by_id
+                        ],
+                    )
+                ).scalars()
             )
-            fresh: dict[str, EventEnvelope] = {}
-            for e in envelopes:
-                if e.id not in seen:
-                    fresh.setdefault(e.id, e)
+            fresh = [e for i, e in by_id.items() if i in recorded]
+            fresh.sort(key=envelopes.index)
             if fresh:
-                now = datetime.now(UTC)
-                await uow.conn.execute(
-                    _RECORD,
-                    [{"consumer": self.durable, "event_id": i, "processed_at": now} for i in fresh],
-                )
-                await handle(uow, list(fresh.values()))
+                await handle(uow, fresh)
             try:
                 await uow.commit()
             except IntegrityError as exc:

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, func, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
 
 from mes_contracts.events.parties import AttachmentRef
+from mes_platform.statements import insert_ignoring_duplicates
 
 from ..domain.attachments import StoredAttachment
 from ..domain.messages import Cursor, Folder, MessageCopy, MessageKind, SentStatus, mailbox_kind
@@ -32,13 +31,6 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-@functools.cache
-def _insert_ignore_statement(dialect_name: str, table: Table) -> Executable:
-    if dialect_name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
-
-
 async def insert_ignore(
     conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -46,7 +38,7 @@ async def insert_ignore(
     statement is built once per table: on every delivery's path.)"""
     if not rows:
         return
-    await conn.execute(_insert_ignore_statement(conn.dialect.name, table), list(rows))
+    await conn.execute(insert_ignoring_duplicates(conn.dialect.name, table), list(rows))
 
 
 def _row_to_copy(m: RowMapping, body: str) -> MessageCopy:
