@@ -3,9 +3,12 @@ unchanged, a failing service becomes 503, and Idempotency-Key travels to the dec
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from mes_gateway.deps import IdempotencyKey, ServicesDep, idempotency_headers
 from mes_gateway.main import create_app
@@ -121,6 +124,23 @@ async def test_failing_or_unreachable_service_is_503_naming_it(client, service, 
     assert "Traceback" not in response.text
 
 
+@asynccontextmanager
+async def _gateway_over(
+    settings, mailbox_handler
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The gateway with the test routes, its mailbox answered by ``mailbox_handler``."""
+    app = create_app(
+        settings,
+        extra_routers=[router],
+        transports={"mailbox": httpx.MockTransport(mailbox_handler)},
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
+    ):
+        yield app, client
+
+
 async def test_a_get_whose_connection_failed_is_tried_again(settings):
     attempts: list[str] = []
 
@@ -130,13 +150,7 @@ async def test_a_get_whose_connection_failed_is_tried_again(settings):
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200, json={"ok": True})
 
-    app = create_app(
-        settings, extra_routers=[router], transports={"mailbox": httpx.MockTransport(flaky)}
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
-    ):
+    async with _gateway_over(settings, flaky) as (_, client):
         response = await client.get("/v1/test/mailbox/200")
     assert response.status_code == 200 and response.json() == {"ok": True}
     assert len(attempts) == 3 and len(set(attempts)) == 1
@@ -150,13 +164,7 @@ async def test_a_get_that_never_connects_is_503_after_three_attempts(settings):
         attempts.append(request)
         raise httpx.ConnectError("refused", request=request)
 
-    app = create_app(
-        settings, extra_routers=[router], transports={"mailbox": httpx.MockTransport(down)}
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
-    ):
+    async with _gateway_over(settings, down) as (_, client):
         response = await client.get("/v1/test/mailbox/200")
     assert response.status_code == 503 and response.json()["service"] == "mailbox"
     assert len(attempts) == 3
@@ -170,13 +178,7 @@ async def test_paths_are_called_on_the_service_base_url_whatever_was_called_befo
         calls.append(request.url.path)
         return httpx.Response(200, json={"path": request.url.path})
 
-    app = create_app(
-        settings, extra_routers=[router], transports={"mailbox": httpx.MockTransport(echo)}
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
-    ):
+    async with _gateway_over(settings, echo) as (app, client):
         for status in [*range(200, 600), 200, 201]:
             response = await client.get(f"/v1/test/mailbox/{status}")
             if status < 300:

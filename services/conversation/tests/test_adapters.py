@@ -25,9 +25,9 @@ def _client(handler) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://x")
 
 
-async def test_resolver_caches_deliverable_answers_only_and_briefly():
-    calls: list[str] = []
-    status = {"value": "deliverable"}
+def _identity(calls: list[str], status: dict[str, str] | None = None):
+    """identity's resolution endpoint: ``status["value"]`` (deliverable by default)."""
+    status = status if status is not None else {"value": "deliverable"}
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
@@ -43,8 +43,14 @@ async def test_resolver_caches_deliverable_answers_only_and_briefly():
             },
         )
 
+    return handler
+
+
+async def test_resolver_caches_deliverable_answers_only_and_briefly():
+    calls: list[str] = []
+    status = {"value": "deliverable"}
     clock = Clock()
-    resolver = HttpPatientResolver(_client(handler), cache_seconds=2, clock=clock)
+    resolver = HttpPatientResolver(_client(_identity(calls, status)), cache_seconds=2, clock=clock)
     first = await resolver.resolve(ADDRESS)
     assert first.deliverable and first.display_name == "Marie D" and first.activated
     await resolver.resolve(ADDRESS)
@@ -108,28 +114,11 @@ async def test_directory_unreadable_or_failing_is_dependency_unavailable():
             await directory.get("a@b.mssante.fr")
 
 
-def _deliverable(calls: list[str]):
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path)
-        return httpx.Response(
-            200,
-            json={
-                "address": ADDRESS,
-                "status": "deliverable",
-                "ins": "279035121518989",
-                "display_name": "Marie D",
-                "state": "activated",
-            },
-        )
-
-    return handler
-
-
 async def test_resolver_keeps_answers_longer_only_while_changes_are_received():
     calls: list[str] = []
     clock = Clock()
     resolver = HttpPatientResolver(
-        _client(_deliverable(calls)), cache_seconds=60, unwatched_cache_seconds=2, clock=clock
+        _client(_identity(calls)), cache_seconds=60, unwatched_cache_seconds=2, clock=clock
     )
     await resolver.resolve(ADDRESS)
     clock.now = 3
@@ -151,7 +140,7 @@ async def test_resolver_keeps_answers_longer_only_while_changes_are_received():
 
 async def test_an_answer_asked_before_a_change_is_not_kept():
     calls: list[str] = []
-    answer = _deliverable(calls)
+    answer = _identity(calls)
     resolver: HttpPatientResolver
 
     def changed_meanwhile(request: httpx.Request) -> httpx.Response:
