@@ -25,7 +25,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from mes_platform.clients import internal_client, propagate_request_id
+from mes_platform.clients import InternalClient, internal_client, propagate_request_id
 from mes_platform.internal import INTERNAL_TOKEN_HEADER
 
 from .errors import ServiceUnavailable, UpstreamProblem
@@ -115,7 +115,7 @@ class ServiceClients:
         if transport is None:
             return internal_client(base_url, token, timeout=timeout)
         # Same headers and hooks as internal_client, over the injected transport.
-        return httpx.AsyncClient(
+        return InternalClient(
             base_url=base_url,
             transport=transport,
             headers={INTERNAL_TOKEN_HEADER: token},
