@@ -10,10 +10,12 @@ import argparse
 import json
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,6 +153,35 @@ def send_load(
     )
 
 
+def stored_after_accept(mailbox_db: Path, accepted_at: dict[str, float]) -> dict[str, Any]:
+    """For the probes' messages: how long after the client got the ``202`` the mailbox stored
+    the patient's copy (its ``delivered_at``, taken in the transaction that lists it; 0 when
+    it was stored before the ``202`` reached the client). The patient's ``GET`` adds its own
+    round trip to this."""
+    if not accepted_at or not mailbox_db.exists():
+        return {"samples": 0}
+    ids = list(accepted_at)
+    marks = ",".join("?" * len(ids))
+    with closing(sqlite3.connect(f"file:{mailbox_db}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            f"SELECT message_id, delivered_at FROM messages "  # noqa: S608 - placeholders only
+            f"WHERE folder = 'inbox' AND message_id IN ({marks})",
+            ids,
+        ).fetchall()
+    delays = []
+    for message_id, delivered_at in rows:
+        stored = datetime.fromisoformat(delivered_at).replace(tzinfo=UTC).timestamp()
+        delays.append(max(0.0, stored - accepted_at[message_id]))
+    ordered = sorted(delays)
+
+    def pct(p: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 2)
+
+    if not ordered:
+        return {"samples": 0}
+    return {"samples": len(ordered), "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": pct(100)}
+
+
 def listing_bench() -> dict[str, Any]:
     """The mailbox service's own listing bench (100,000 messages seeded, 200 page reads),
     run as a separate process; its printed lines are kept as they are."""
@@ -213,6 +244,9 @@ def main() -> None:
             cpu_before = process_cpu_seconds(stack.process.pid)
             result = send_load(stack, tokens, args.patients, args.concurrency, args.duration)
             cpu_after = process_cpu_seconds(stack.process.pid)
+            result["stored_after_accept"] = stored_after_accept(
+                data_dir / "mailbox.db", result.pop("probe_accepted_at", {})
+            )
             sent = max(1, int(result.get("sent_total", 0)))
             result["cpu_ms_per_message"] = {
                 name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / sent, 3)
@@ -232,6 +266,7 @@ def main() -> None:
     rows = [("trivial FastAPI POST (baseline)", b["throughput_rps"], b["p50_ms"], b["p99_ms"], "")]
     for transport, r in report["send"].items():
         vis = r.get("visibility", {})
+        stored = r.get("stored_after_accept", {})
         rows.append(
             (
                 f"POST /v1/messages via {transport}",
@@ -239,7 +274,8 @@ def main() -> None:
                 r["p50_ms"],
                 r["p99_ms"],
                 f"visible p50 {vis.get('p50_ms')} / p99 {vis.get('p99_ms')} ms"
-                f" ({vis.get('samples')} samples, {vis.get('failures')} missed)",
+                f" ({vis.get('samples')} samples, {vis.get('failures')} missed);"
+                f" stored p50 {stored.get('p50_ms')} / p99 {stored.get('p99_ms')} ms",
             )
         )
     print()

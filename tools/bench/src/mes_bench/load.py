@@ -70,6 +70,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
     deadline = measure_from + cfg.duration
     visibility: list[float] = []
     probe_failures = 0
+    accepted: dict[str, float] = {}  # probe message id -> wall-clock time of its 202
 
     encoded = [json.dumps(body).encode() for body in cfg.bodies] or [b"{}"]
     post_headers = {**cfg.headers, "Content-Type": "application/json"}
@@ -111,7 +112,9 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                     ) as resp:
                         data = await resp.json()
                         accepted_at = time.perf_counter()
+                        accepted_wall = time.time()
                     message_id = data["message_id"]
+                    accepted[message_id] = accepted_wall
                     get_url = cfg.probe_get_template.format(id=message_id)
                     seen = False
                     while time.perf_counter() - accepted_at < 5.0:
@@ -150,6 +153,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
             "failures": probe_failures,
             **_summary(visibility),
         }
+        result["probe_accepted_at"] = accepted
     return result
 
 
