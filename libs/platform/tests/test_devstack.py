@@ -24,6 +24,7 @@ from mes_platform.devstack import internal_token
 from mes_platform.devstack_demo import DEMO_PATIENTS
 from mes_platform.devstack_services import SERVICES, ServiceSpec, StackAddresses, service_env
 from mes_platform.testing import free_port
+from mes_platform.testing.nats_server import _ephemeral_ports
 
 START_DEADLINE = 90.0
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -232,3 +233,14 @@ def test_each_service_reads_what_mes_dev_gives_it(
             assert value == stack.url(_URL_KEYS[key]), field
         if field == "smtp_port":
             assert value == stack.smtp_port
+
+
+def test_ports_are_chosen_outside_the_range_of_outgoing_connections() -> None:
+    """A port chosen for a service cannot become, before the service binds it, the local end
+    of one of the many connections the other processes open meanwhile."""
+    low, high = _ephemeral_ports()
+    for _ in range(20):
+        port = free_port()
+        assert not low <= port <= high
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", port))

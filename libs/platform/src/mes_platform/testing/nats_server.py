@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import socket
@@ -13,7 +14,41 @@ from pathlib import Path
 __all__ = ["NatsServer", "find_nats_server", "free_port"]
 
 
+_PORTS_FROM = 10_000
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel takes outgoing connections' local ports from."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1, outside the kernel's range for outgoing connections.
+
+    A port is chosen some time before the process that listens on it starts. One taken from
+    that range (what binding port 0 gives) can meanwhile become the local end of any
+    outgoing connection, and the server then fails with "address already in use" (seen when
+    the whole stack starts: the last service found its port taken).
+    """
+    low, _ = _ephemeral_ports()
+    if low - _PORTS_FROM > 1000:
+        for _ in range(100):
+            port = random.randrange(_PORTS_FROM, low)
+            if _bindable(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
