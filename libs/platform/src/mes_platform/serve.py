@@ -68,19 +68,11 @@ class CoalescingHttpProtocol(HttpToolsProtocol):
         super().connection_made(coalescing)  # type: ignore[arg-type]
 
 
-# Allocations between two collections of the youngest generation (CPython's default: 700).
-# What a request allocates is nearly all freed by reference counting, so frequent collections
-# find little. Measured with make bench (two runs each way): about 4 % less CPU per message in
-# the conversation service, the gateway and the mailbox.
-_GC_YOUNG_THRESHOLD = 50_000
-
-
 def _freeze_heap_after_startup(app: FastAPI) -> None:
     """Once the app has started, move everything alive (modules, schemas, compiled statements,
     pools) out of the garbage collector's reach: it is kept for the life of the process, and
     a full collection no longer walks it. Measured on the conversation service under load: full
-    collections went from ~80 ms to ~3 ms, each a pause of every request in flight. Then
-    collect the young generation less often (``_GC_YOUNG_THRESHOLD``)."""
+    collections went from ~80 ms to ~3 ms, each a pause of every request in flight."""
     startup = app.router.lifespan_context
 
     @asynccontextmanager
@@ -88,8 +80,6 @@ def _freeze_heap_after_startup(app: FastAPI) -> None:
         async with startup(app_) as state:
             gc.collect()
             gc.freeze()
-            _, older, oldest = gc.get_threshold()
-            gc.set_threshold(_GC_YOUNG_THRESHOLD, older, oldest)
             yield state
 
     app.router.lifespan_context = lifespan
