@@ -21,7 +21,7 @@ def relayed(model: type[BaseModel], answer: httpx.Response, status_code: int = 2
     out. Read from the bytes and written back in one pass each (through FastAPI's response
     model it was parsed, validated twice and encoded: on every message's path)."""
     return Response(
-        model.model_validate_json(answer.content).model_dump_json(),
+        model.model_validate_json(answer.content).model_dump_json(by_alias=True),
         status_code=status_code,
         media_type="application/json",
     )

@@ -104,8 +104,10 @@ async def list_messages(
 @router.get("/mailboxes/{address}/messages/{message_id}", response_model=MessageOut)
 async def get_message(
     address: Address, message_id: MessageId, service: MailboxServiceDep
-) -> MessageOut:
-    return MessageOut.of(await service.get(address, message_id))
+) -> Response:
+    """What a patient's app reads as soon as a message arrives: serialised once here too."""
+    body = MessageOut.of(await service.get(address, message_id))
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.post("/mailboxes/{address}/messages/{message_id}/read", response_model=ReadOut)
