@@ -10,7 +10,7 @@ import time
 import nats
 from nats.aio.msg import Msg
 
-from mes_platform.bus import EventBus
+from mes_platform.bus import EventBus, PlainSubscription
 from mes_platform.testing import NatsServer
 
 
@@ -88,3 +88,42 @@ async def test_without_send_now_a_busy_event_loop_holds_the_message(
     assert not received.is_set()
     assert await asyncio.to_thread(received.wait, 5)  # sent once the loop turns
     listener.join(5)
+
+
+async def test_a_plain_subscription_hears_of_its_gaps_and_stops_hearing_when_stopped(
+    bus: EventBus, nats_server: NatsServer
+) -> None:
+    received: list[bytes] = []
+    gaps: list[bool] = []
+
+    async def handler(msg: Msg) -> None:
+        received.append(msg.data)
+
+    subscription = PlainSubscription(
+        bus, "mes.test.plain", handler, name="test", on_gap=lambda: gaps.append(True)
+    )
+    subscription.start()
+    await asyncio.wait_for(subscription.subscribed.wait(), 5)
+    assert subscription.live() and gaps == [True]  # in place: what came before is unknown
+
+    await bus.nc.publish("mes.test.plain", b"one")
+    for _ in range(100):
+        if received:
+            break
+        await asyncio.sleep(0.01)
+    assert received == [b"one"]
+
+    await subscription.stop()
+    assert not subscription.live()
+    await bus.nc.publish("mes.test.plain", b"two")
+    await bus.nc.flush()
+    await asyncio.sleep(0.1)
+    assert received == [b"one"]  # unsubscribed
+    nats_server.kill()
+    for _ in range(100):
+        if not bus.is_connected:
+            break
+        await asyncio.sleep(0.02)
+    assert gaps == [True]  # no longer listening to the connection either
+    nats_server.start()
+    await bus.wait_connected(timeout=10)

@@ -4,18 +4,21 @@ and creates the streams it publishes to or reads from."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
 from mes_contracts.events import STREAMS
 
-__all__ = ["EventBus", "NotConnected"]
+__all__ = ["EventBus", "NotConnected", "PlainSubscription"]
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,17 @@ class EventBus:
             raise NotConnected("not connected to NATS yet")
         return self._nc
 
-    def on_connection_change(self, listener: Callable[[], None]) -> None:
+    def on_connection_change(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` on every disconnection and reconnection: what a plain subscription
-        received stops being complete there (messages sent meanwhile are not kept for it)."""
+        received stops being complete there (messages sent meanwhile are not kept for it).
+        Returns what removes the listener."""
         self._connection_listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._connection_listeners.remove(listener)
+
+        return remove
 
     def _connection_changed(self) -> None:
         for listener in self._connection_listeners:
@@ -187,3 +197,65 @@ class EventBus:
                     await self._nc.close()
                 except Exception as exc:
                     log.info("NATS connection closed with an error", extra={"error": repr(exc)})
+
+
+class PlainSubscription:
+    """A plain (non-durable) subscription to ``subject``, for what refreshes a cache.
+
+    Every replica receives every message (no queue group, no consumer on the server), and what
+    is published while it is not subscribed is not kept for it: ``live()`` tells whether it is
+    subscribed and connected, and ``on_gap`` (if given) is called when the subscription is in
+    place and on every disconnection and reconnection, so that a cache can drop what it may
+    have missed a change of.
+    """
+
+    def __init__(
+        self,
+        bus: EventBus,
+        subject: str,
+        handler: Callable[[Msg], Awaitable[None]],
+        *,
+        name: str,
+        on_gap: Callable[[], None] | None = None,
+    ) -> None:
+        self.bus = bus
+        self.subject = subject
+        self.handler = handler
+        self.name = name
+        self.on_gap = on_gap
+        self.subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sub: Subscription | None = None
+        self._remove_listener: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        if self.on_gap is not None:
+            self._remove_listener = self.bus.on_connection_change(self.on_gap)
+        self._task = asyncio.create_task(self._subscribe(), name=self.name)
+
+    def live(self) -> bool:
+        return self.subscribed.is_set() and self.bus.is_connected
+
+    async def _subscribe(self) -> None:
+        await self.bus.wait_connected()
+        self._sub = await self.bus.nc.subscribe(self.subject, cb=self.handler)
+        await self.bus.nc.flush()  # the server has the subscription: messages from now on arrive
+        if self.on_gap is not None:
+            self.on_gap()
+        self.subscribed.set()
+
+    async def stop(self) -> None:
+        self.subscribed.clear()
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except Exception:  # the connection is gone already: nothing left to release
+                log.debug("could not unsubscribe", extra={"subject": self.subject})

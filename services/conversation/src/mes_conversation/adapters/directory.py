@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +12,7 @@ from nats.aio.msg import Msg
 from mes_contracts import EventEnvelope
 from mes_contracts.addresses import AddressError, MailboxType
 from mes_contracts.events.directory import MailboxRegistered
-from mes_platform.bus import EventBus
+from mes_platform.bus import EventBus, PlainSubscription
 from mes_platform.cache import ExpiringCache
 from mes_platform.clients import path_segment
 
@@ -98,18 +96,13 @@ class DirectoryUpdates:
     """
 
     def __init__(self, bus: EventBus, directory: HttpMailboxDirectory) -> None:
-        self.bus = bus
         self.directory = directory
-        self._task: asyncio.Task[None] | None = None
-        self.subscribed = asyncio.Event()
+        self.subscription = PlainSubscription(
+            bus, MailboxRegistered.SUBJECT, self._on_message, name="conversation-directory-updates"
+        )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._subscribe(), name="conversation-directory-updates")
-
-    async def _subscribe(self) -> None:
-        await self.bus.wait_connected()
-        await self.bus.nc.subscribe(MailboxRegistered.SUBJECT, cb=self._on_message)
-        self.subscribed.set()
+        self.subscription.start()
 
     async def _on_message(self, msg: Msg) -> None:
         try:
@@ -127,7 +120,4 @@ class DirectoryUpdates:
         )
 
     async def stop(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.subscription.stop()

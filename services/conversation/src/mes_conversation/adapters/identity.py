@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -15,7 +13,7 @@ from mes_contracts import EventEnvelope
 from mes_contracts.addresses import PatientAddress
 from mes_contracts.events.identity import PatientState
 from mes_contracts.ins import validate_ins
-from mes_platform.bus import EventBus
+from mes_platform.bus import EventBus, PlainSubscription
 from mes_platform.cache import ExpiringCache
 from mes_platform.clients import path_segment
 
@@ -102,32 +100,25 @@ class PatientUpdates:
     """Drops a patient's cached resolution as soon as identity publishes a change of the
     profile.
 
-    A plain (non-durable) subscription, as every replica keeps its own cache. Changes sent
-    while this service was disconnected from NATS are not received, so every disconnection
-    and reconnection empties the cache, and answers are kept only briefly until the
-    subscription is live again.
+    A plain subscription, as every replica keeps its own cache. Changes sent while this
+    service was disconnected from NATS are not received, so every disconnection and
+    reconnection empties the cache, and answers are kept only briefly until the subscription
+    is live again.
     """
 
     def __init__(self, bus: EventBus, resolver: HttpPatientResolver) -> None:
-        self.bus = bus
         self.resolver = resolver
-        self._task: asyncio.Task[None] | None = None
-        self.subscribed = asyncio.Event()
+        self.subscription = PlainSubscription(
+            bus,
+            PATIENT_CHANGES,
+            self._on_message,
+            name="conversation-patient-updates",
+            on_gap=resolver.forget_all,
+        )
 
     def start(self) -> None:
-        self.resolver.watched = self.live
-        self.bus.on_connection_change(self.resolver.forget_all)
-        self._task = asyncio.create_task(self._subscribe(), name="conversation-patient-updates")
-
-    def live(self) -> bool:
-        return self.subscribed.is_set() and self.bus.is_connected
-
-    async def _subscribe(self) -> None:
-        await self.bus.wait_connected()
-        await self.bus.nc.subscribe(PATIENT_CHANGES, cb=self._on_message)
-        await self.bus.nc.flush()  # the server has the subscription: changes from now on arrive
-        self.resolver.forget_all()  # answers kept before that may have missed one
-        self.subscribed.set()
+        self.resolver.watched = self.subscription.live
+        self.subscription.start()
 
     async def _on_message(self, msg: Msg) -> None:
         try:
@@ -141,7 +132,4 @@ class PatientUpdates:
 
     async def stop(self) -> None:
         self.resolver.watched = lambda: False
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.subscription.stop()
