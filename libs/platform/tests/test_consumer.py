@@ -278,15 +278,14 @@ async def test_events_arriving_together_are_stored_in_one_transaction(
     event_payload: Callable[[int], PatientCreated],
 ) -> None:
     batches: list[int] = []
+    record = _recording(effects)
 
     async def handle_many(uow: UnitOfWork, envelopes: Sequence[EventEnvelope]) -> None:
         batches.append(len(envelopes))
         for envelope in envelopes:
-            await uow.conn.execute(insert(effects).values(event_id=envelope.id, note="batch"))
+            await record(uow, envelope)
 
-    await start_consumer(
-        _recording(effects), batch_handler=handle_many, linger_seconds=0.05, batch_size=64
-    )
+    await start_consumer(record, batch_handler=handle_many, linger_seconds=0.05, batch_size=64)
     events = [_wrap(event_payload(n)) for n in range(40)]
     await bus.ensure_streams(["MES_IDENTITY"])
     acks = [

@@ -27,7 +27,6 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Executable
 
 from mes_contracts import EventEnvelope
@@ -54,10 +53,6 @@ def _record_new(dialect_name: str) -> Executable:
     record in one statement."""
     insert_ = insert_ignoring_duplicates(dialect_name, processed_events)
     return insert_.returning(processed_events.c.event_id)
-
-
-class _HandledElsewhere(Exception):
-    """Another replica recorded the event between our check and our commit."""
 
 
 def deliver_subject(durable: str) -> str:
@@ -287,10 +282,13 @@ class EventConsumer(Generic[U]):
         self, envelopes: list[EventEnvelope], handle: BatchHandler[U]
     ) -> tuple[int, int]:
         """``handle`` the events not handled before, recording their ids in the same
-        transaction; returns (handled, duplicates). Raises ``_HandledElsewhere`` when another
-        replica recorded one of them between our check and our commit."""
+        transaction; returns (handled, duplicates). An id another replica is recording at the
+        same time is skipped once its transaction commits (``ON CONFLICT DO NOTHING``): no
+        error is left to mean "handled elsewhere", so any failure is a failure."""
+        first: dict[str, EventEnvelope] = {}  # the first of each id, in arrival order
+        for e in envelopes:
+            first.setdefault(e.id, e)
         async with self.uow_factory() as uow:
-            by_id = {e.id: e for e in reversed(envelopes)}  # the first of each id
             now = datetime.now(UTC)
             recorded = set(
                 (
@@ -298,19 +296,15 @@ class EventConsumer(Generic[U]):
                         _record_new(uow.conn.dialect.name),
                         [
                             {"consumer": self.durable, "event_id": i, "processed_at": now}
-                            for i in by_id
+                            for i in first
                         ],
                     )
                 ).scalars()
             )
-            fresh = [e for i, e in by_id.items() if i in recorded]
-            fresh.sort(key=envelopes.index)
+            fresh = [e for i, e in first.items() if i in recorded]
             if fresh:
                 await handle(uow, fresh)
-            try:
-                await uow.commit()
-            except IntegrityError as exc:
-                raise _HandledElsewhere from exc
+            await uow.commit()
         return len(fresh), len(envelopes) - len(fresh)
 
     async def _handle(self, msg: Msg) -> None:
@@ -343,10 +337,7 @@ class EventConsumer(Generic[U]):
         async def handle_one(uow: U, envelopes: Sequence[EventEnvelope]) -> None:
             await self.handler(uow, envelopes[0])
 
-        try:
-            handled, _ = await self._apply_once([envelope], handle_one)
-        except _HandledElsewhere:
-            return "duplicate"
+        handled, _ = await self._apply_once([envelope], handle_one)
         return "handled" if handled else "duplicate"
 
     async def _park(self, msg: Msg, *, event_id: str, error: BaseException) -> None:
