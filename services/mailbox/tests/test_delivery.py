@@ -9,10 +9,8 @@ from mes_contracts import EventEnvelope
 from mes_contracts.events.conversation import MessageAccepted
 from mes_contracts.events.mailbox import MessageRead
 from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT
-from mes_mailbox.adapters.tables import mailboxes, messages
-from mes_mailbox.adapters.uow import MailboxUnitOfWork
+from mes_mailbox.adapters.tables import messages
 from mes_mailbox.main import create_app
-from mes_mailbox.service.delivery import deliver_many
 from mes_mailbox.settings import MailboxSettings
 from mes_platform.tables import parked_events
 
@@ -131,22 +129,3 @@ async def test_a_poison_event_is_parked_without_holding_back_its_batch(
             inbox = select(messages.c.message_id).where(messages.c.folder == "inbox")
             ids = (await conn.execute(inbox)).scalars()
             assert set(ids) == {"before", "after"}
-
-
-async def _mailbox_rows(service) -> set[str]:
-    async with service.app.state.runtime.db.reading() as conn:
-        return set((await conn.execute(select(mailboxes.c.address))).scalars())
-
-
-async def test_a_mailbox_created_by_a_rolled_back_delivery_is_created_again(service, kit):
-    runtime = service.app.state.runtime
-    with pytest.raises(RuntimeError):
-        async with MailboxUnitOfWork(runtime.db, "mailbox") as uow:
-            await deliver_many(uow, [kit.accepted(message_id="m-rolled-back")])
-            raise RuntimeError("the delivery fails before its commit")
-    assert await _mailbox_rows(service) == set()
-
-    await service.deliver(kit.accepted(message_id="m-1"))
-    assert await _mailbox_rows(service) == {kit.PATIENT, kit.DOCTOR}
-    await service.deliver(kit.accepted(message_id="m-2"))  # known: not inserted again
-    assert await _has(service, kit.PATIENT, "m-2")

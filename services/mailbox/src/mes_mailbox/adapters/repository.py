@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, func, or_, select, tuple_, update
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_contracts.events.parties import AttachmentRef
@@ -20,12 +19,7 @@ from ..domain.attachments import StoredAttachment
 from ..domain.messages import Cursor, Folder, MessageCopy, MessageKind, SentStatus, mailbox_kind
 from .tables import attachments, mailboxes, message_attachments, messages
 
-__all__ = [
-    "SqlAttachmentRepository",
-    "SqlMessageRepository",
-    "insert_ignore",
-    "remember_created_mailboxes",
-]
+__all__ = ["SqlAttachmentRepository", "SqlMessageRepository", "insert_ignore"]
 
 _SUMMARY_COLUMNS = [c for c in messages.c if c.name != "body"]
 
@@ -152,45 +146,19 @@ def _message_statement() -> Select[Any]:
     )
 
 
-# Mailboxes known to exist, per database: a mailbox is never deleted, so one seen committed
-# need not be inserted again (one statement less on every delivery). Bounded: emptied when
-# full, it is found again by the next deliveries.
-_EXISTING_MAILBOXES: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
-_EXISTING_MAILBOXES_MAX = 100_000
-
-
-def _existing_mailboxes(conn: AsyncConnection) -> set[str]:
-    return _EXISTING_MAILBOXES.setdefault(conn.sync_engine, set())
-
-
-def remember_created_mailboxes(repository: SqlMessageRepository) -> None:
-    """After the commit of ``repository``'s transaction: its new mailboxes now exist."""
-    if not repository.created_mailboxes:
-        return
-    existing = _existing_mailboxes(repository.conn)
-    if len(existing) + len(repository.created_mailboxes) > _EXISTING_MAILBOXES_MAX:
-        existing.clear()
-    existing.update(repository.created_mailboxes)
-    repository.created_mailboxes = set()
-
-
 class SqlMessageRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        # Mailboxes this transaction created: known to exist once it has committed.
-        self.created_mailboxes: set[str] = set()
 
     async def add_copies(self, copies: Sequence[MessageCopy], now: datetime) -> None:
         """Store copies (and their mailboxes, created on first delivery); existing ones are
         left untouched, so a copy already read stays read."""
-        known = _existing_mailboxes(self.conn)
-        addresses = sorted({c.mailbox_address for c in copies} - known)
+        addresses = sorted({c.mailbox_address for c in copies})
         await insert_ignore(
             self.conn,
             mailboxes,
             [{"address": a, "kind": mailbox_kind(a).value, "created_at": now} for a in addresses],
         )
-        self.created_mailboxes.update(addresses)
         await insert_ignore(self.conn, messages, [_copy_values(c) for c in copies])
         await insert_ignore(
             self.conn,

@@ -9,11 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mes_platform.db import Database
 from mes_platform.uow import UnitOfWork
 
-from .repository import (
-    SqlAttachmentRepository,
-    SqlMessageRepository,
-    remember_created_mailboxes,
-)
+from .repository import SqlAttachmentRepository, SqlMessageRepository
 
 __all__ = ["MailboxUnitOfWork", "ReadRepositories", "read_side"]
 
@@ -25,10 +21,6 @@ class MailboxUnitOfWork(UnitOfWork):
     def _open(self, conn: AsyncConnection) -> None:
         self.messages = SqlMessageRepository(conn)
         self.attachments = SqlAttachmentRepository(conn)
-
-    async def commit(self) -> None:
-        await super().commit()
-        remember_created_mailboxes(self.messages)
 
 
 @dataclass(frozen=True)
