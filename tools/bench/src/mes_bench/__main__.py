@@ -23,6 +23,7 @@ from typing import Any
 from mes_contracts.ins import ins_key
 from mes_platform.testing import free_port
 
+from .load import percentile
 from .stack import Stack, http_json, process_cpu_seconds
 
 PROFESSIONAL = "dr.bench@hopital-bench.mssante.fr"
@@ -172,14 +173,13 @@ def stored_after_accept(mailbox_db: Path, accepted_at: dict[str, float]) -> dict
     for message_id, delivered_at in rows:
         stored = datetime.fromisoformat(delivered_at).replace(tzinfo=UTC).timestamp()
         delays.append(max(0.0, stored - accepted_at[message_id]))
-    ordered = sorted(delays)
-
-    def pct(p: float) -> float:
-        return round(1000 * ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))], 2)
-
-    if not ordered:
+    if not delays:
         return {"samples": 0}
-    return {"samples": len(ordered), "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": pct(100)}
+    return {
+        "samples": len(delays),
+        **{f"p{p}_ms": round(percentile(delays, p) * 1000, 2) for p in (50, 99)},
+        "max_ms": round(max(delays) * 1000, 2),
+    }
 
 
 def listing_bench() -> dict[str, Any]:

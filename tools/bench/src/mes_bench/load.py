@@ -102,7 +102,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                         latencies.append(t1 - t0)
 
         async def probe() -> None:
-            nonlocal probe_failures
+            nonlocal probe_failures, sent
             assert cfg.probe_get_template is not None and cfg.probe_body is not None
             await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
             while time.perf_counter() + 1.0 < deadline:
@@ -115,6 +115,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                         accepted_wall = time.time()
                     message_id = data["message_id"]
                     accepted[message_id] = accepted_wall
+                    sent += 1  # a message too: counted in the CPU per message
                     get_url = cfg.probe_get_template.format(id=message_id)
                     seen = False
                     while time.perf_counter() - accepted_at < 5.0:
@@ -144,7 +145,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         "throughput_rps": round(ok / cfg.duration, 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "client_errors": errors,
-        "sent_total": sent,  # warm-up included
+        "sent_total": sent,  # warm-up and probes included
         **_summary(latencies),
     }
     if cfg.probe_get_template:
