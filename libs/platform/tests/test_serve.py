@@ -1,5 +1,6 @@
 """The HTTP server the services run on: each response leaves as one write, headers and body
-together, and a streamed response still starts before its body is complete."""
+together (the transport tests), responses stay whole, and a streamed response still starts
+before its body is complete."""
 
 from __future__ import annotations
 
@@ -113,7 +114,11 @@ async def _request(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.
     return reader, writer
 
 
-async def test_a_response_arrives_whole_in_one_read(server: tuple[int, asyncio.Event]) -> None:
+async def test_a_response_served_through_the_protocol_is_whole(
+    server: tuple[int, asyncio.Event],
+) -> None:
+    # That it left in one write is the unit tests' to show: a reader cannot tell one write from
+    # two that arrived before it read.
     port, _ = server
     reader, writer = await _request(port, "/json")
     first = await asyncio.wait_for(reader.read(65536), 5)
