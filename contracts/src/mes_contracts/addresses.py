@@ -153,9 +153,11 @@ class MssanteAddress:
 
     @classmethod
     def parse(cls, value: str) -> MssanteAddress:
-        """Parse a health actor's address; the domain is normalised to lower case.
+        """Parse a health actor's address, normalised to lower case.
 
-        The local part keeps its case: RFC 5321 leaves its interpretation to the receiver.
+        RFC 5321 leaves the case of a local part to the receiving domain; MSSanté operators
+        treat it as insignificant, so this product keeps one spelling of each mailbox: a grant,
+        a listing and a stored copy must not depend on how a client typed the address.
         """
         local, domain = _split(value)
         if domain == PATIENT_DOMAIN:
@@ -163,7 +165,7 @@ class MssanteAddress:
                 AddressInvalidReason.PATIENT_DOMAIN,
                 "a patient address is not a health actor's mailbox",
             )
-        return cls(local, domain)
+        return cls(local.lower(), domain)
 
     def format(self) -> str:
         """Return the address as written in mail headers."""
@@ -178,7 +180,7 @@ def parse_address(value: str) -> PatientAddress | MssanteAddress:
     local, domain = _split(value)
     if domain == PATIENT_DOMAIN:
         return PatientAddress._from_local(local)
-    return MssanteAddress(local, domain)
+    return MssanteAddress(local.lower(), domain)
 
 
 def is_patient_address(value: str | PatientAddress | MssanteAddress) -> bool:
