@@ -153,7 +153,7 @@ def test_pydantic_types_normalise() -> None:
         anyone=f"{INS}@PATIENT.mssante.fr",
     )
     assert model.patient == f"{INS}@patient.mssante.fr"
-    assert model.actor == "Dr.Martin@hopital.mssante.fr"
+    assert model.actor == "dr.martin@hopital.mssante.fr"
     assert model.anyone == f"{INS}@patient.mssante.fr"
 
 
