@@ -1,11 +1,20 @@
-"""Clients between services keep no cookies: an internal answer carries no session."""
+"""Clients between services: they keep no cookies (an internal answer carries no session), and
+a value put in a path is one segment there, so it never changes which route is called."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
-from mes_platform.clients import InternalClient, internal_client
+from mes_platform.clients import InternalClient, internal_client, path_segment
+from mes_platform.serve import CoalescingHttpProtocol
+from mes_platform.testing import free_port
 
 
 async def test_a_cookie_set_by_a_service_is_never_sent_back() -> None:
@@ -30,3 +39,108 @@ async def test_the_services_clients_are_internal_clients() -> None:
     async with internal_client("http://svc", "internal-secret") as client:
         assert isinstance(client, InternalClient)
         assert client.headers["x-internal-token"] == "internal-secret"
+
+
+def _service() -> FastAPI:
+    """Routes shaped like the services': a mailbox, its messages, one message, its reading."""
+    app = FastAPI()
+
+    @app.get("/internal/mailboxes/{address}")
+    async def mailbox(address: str) -> dict[str, str]:
+        return {"route": "mailbox", "address": address}
+
+    @app.get("/internal/mailboxes/{address}/messages")
+    async def messages(address: str) -> dict[str, str]:
+        return {"route": "messages", "address": address}
+
+    @app.get("/internal/mailboxes/{address}/messages/{message_id}")
+    async def message(address: str, message_id: str) -> dict[str, str]:
+        return {"route": "message", "address": address, "message_id": message_id}
+
+    @app.post("/internal/mailboxes/{address}/messages/{message_id}/read")
+    async def read(address: str, message_id: str) -> dict[str, str]:
+        return {"route": "read", "address": address, "message_id": message_id}
+
+    return app
+
+
+@pytest.fixture
+async def service_url() -> AsyncIterator[str]:
+    """The routes above behind the server the services run on (uvicorn, httptools)."""
+    port = free_port()
+    config = uvicorn.Config(
+        _service(), host="127.0.0.1", port=port, http=CoalescingHttpProtocol, log_config=None
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+
+
+# Ids and addresses as a caller may send them in a public path or body.
+HOSTILE_VALUES = [
+    ".",
+    "..",
+    "...",
+    "%2E",
+    "%2E%2E",
+    "%2e",
+    "a.b",
+    "?x=1",
+    "#top",
+    "a b",
+    "%",
+    "%25",
+    ";x",
+    "é",
+    "claire.martin@hopital-exemple.mssante.fr",
+]
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_any_value_in_a_path_reaches_the_route_written_around_it(
+    service_url: str, transport: str
+) -> None:
+    address = "claire.martin@hopital-exemple.mssante.fr"
+    async with internal_client(service_url, "token", transport=transport) as client:
+        for value in HOSTILE_VALUES:
+            got = await client.get(
+                f"/internal/mailboxes/{path_segment(address)}/messages/{path_segment(value)}"
+            )
+            assert got.status_code == 200, (value, got.text)
+            assert got.json() == {"route": "message", "address": address, "message_id": value}
+            read = await client.post(
+                f"/internal/mailboxes/{path_segment(value)}/messages/{path_segment(value)}/read"
+            )
+            assert read.json() == {"route": "read", "address": value, "message_id": value}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_escapes_leave_the_client_as_written(service_url: str, transport: str) -> None:
+    seen: list[bytes] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request.url.raw_path)
+
+    async with internal_client(service_url, "token", transport=transport) as client:
+        client.event_hooks["request"].append(record)
+        got = await client.get(f"/internal/mailboxes/{path_segment('..')}", params={"q": "%2E"})
+    assert seen == [b"/internal/mailboxes/%2E%2E?q=%252E"]
+    assert got.json() == {"route": "mailbox", "address": ".."}
+
+
+def test_a_path_segment_never_holds_a_separator_or_a_dot_segment() -> None:
+    assert path_segment(".") == "%2E"
+    assert path_segment("..") == "%2E%2E"
+    assert path_segment("a/b?c#d") == "a%2Fb%3Fc%23d"
+    assert path_segment("dr.martin@x.mssante.fr") == "dr.martin@x.mssante.fr"
+    with pytest.raises(ValueError):
+        path_segment("")

@@ -1,7 +1,8 @@
 """HTTP clients between services: the httpx API on aiohttp's connection pool.
 
 httpx's own pool costs the gateway 5-8x more CPU per call under concurrency (httpx #3215;
-MEASURED.md), so the transport is ``httpx_aiohttp.AiohttpTransport``. The bench compares both.
+MEASURED.md), so the transport is ``httpx_aiohttp.AiohttpTransport`` (sending URLs as httpx
+built them: ``ExactUrlTransport``). The bench compares both.
 """
 
 from __future__ import annotations
@@ -10,13 +11,23 @@ import os
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import httpx
+from aiohttp import ClientTimeout
 from httpx_aiohttp import AiohttpTransport
+from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
+from yarl import URL
 
 from .context import REQUEST_ID_HEADER, current_request_id
 from .internal import INTERNAL_TOKEN_HEADER
 
-__all__ = ["InternalClient", "internal_client", "path_segment", "propagate_request_id"]
+__all__ = [
+    "ExactUrlTransport",
+    "InternalClient",
+    "internal_client",
+    "path_segment",
+    "propagate_request_id",
+]
 
 
 class _NoCookies(httpx.Cookies):
@@ -47,10 +58,69 @@ class InternalClient(httpx.AsyncClient):
         raise TypeError("internal clients keep no cookies")
 
 
+# The two segments that URL resolution (RFC 3986 section 5.2.4) removes or takes as the parent.
+_DOT_SEGMENTS = {".": "%2E", "..": "%2E%2E"}
+
+
 def path_segment(value: str) -> str:
-    """``value`` as one segment of a URL path: addresses keep their @, anything else that is
-    not a plain character is escaped (a ``/`` cannot reach another route)."""
-    return quote(value, safe="@")
+    """``value`` as exactly one segment of a URL path: the service reads ``value`` back and the
+    route called is the one written around it, whatever ``value`` holds.
+
+    Addresses keep their ``@``; anything else that is not a plain character is escaped (a ``/``,
+    ``?`` or ``#`` cannot end the segment), and so are ``.`` and ``..``, which would otherwise be
+    resolved away (``/messages/..`` is ``/``). An empty value would leave no segment at all, so
+    it is refused (``ValueError``): the caller has nothing to ask for.
+    """
+    if not value:
+        raise ValueError("an empty value is not a URL path segment")
+    return _DOT_SEGMENTS.get(value) or quote(value, safe="@")
+
+
+class ExactUrlTransport(AiohttpTransport):
+    """aiohttp's connection pool, sending each URL exactly as httpx built it.
+
+    Given a URL as a string, aiohttp parses it again: it decodes the escapes of plain
+    characters and then resolves dot segments, so ``/messages/%2E`` would leave as
+    ``/messages/`` (another route). A yarl URL marked as already encoded goes out as it is,
+    and skips that second parse.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        timeout = request.extensions.get("timeout", {})
+        data: bytes | httpx.AsyncByteStream | None
+        try:
+            data = request.content or None
+        except httpx.RequestNotRead:
+            data = request.stream  # type: ignore[assignment]
+            request.headers.pop("transfer-encoding", None)  # aiohttp chunks it itself
+        with map_aiohttp_exceptions():
+            response = await self.client.request(
+                method=request.method,
+                url=URL(str(request.url), encoded=True),
+                headers=request.headers,
+                data=data,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=ClientTimeout(
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                    connect=timeout.get("pool"),
+                ),
+                server_hostname=request.extensions.get("sni_hostname"),
+            ).__aenter__()
+        extensions = {"http_version": b"HTTP/1.1"}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=AiohttpResponseStream(response),
+            request=request,
+            extensions=extensions,
+        )
 
 
 async def propagate_request_id(request: httpx.Request) -> None:
@@ -67,7 +137,7 @@ def internal_client(
     kind = transport or os.environ.get("MES_HTTP_TRANSPORT", "aiohttp")
     kwargs: dict[str, object] = {}
     if kind == "aiohttp":
-        kwargs["transport"] = AiohttpTransport()
+        kwargs["transport"] = ExactUrlTransport()
     else:
         kwargs["limits"] = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     return InternalClient(
