@@ -18,7 +18,9 @@ from mes_conversation.domain.admission import (
     InvalidSubject,
     check_subject,
     conversation_for_message,
+    has_content,
     initiation_by_patient,
+    message_size,
     reply_subject,
 )
 from mes_conversation.domain.model import (
@@ -89,6 +91,11 @@ def test_a_message_over_25_mo_bounces_as_too_large():
     assert Admission.decide(
         ACTIVATED, subject="s", fin_header=False, size_bytes=MAX_MESSAGE_BYTES
     ).accepted
+    # The limit is a setting.
+    small = Admission.decide(
+        ACTIVATED, subject="[FIN]", fin_header=False, size_bytes=101, max_bytes=100
+    )
+    assert small.bounce_reason is NonDeliveryReason.TOO_LARGE and not small.closes_conversation
 
 
 @pytest.mark.parametrize(
@@ -117,7 +124,38 @@ def test_subject_length_limit():
     ],
 )
 def test_reply_subject_never_doubles_re(subject, expected):
-    assert reply_subject(subject) == expected
+    assert reply_subject(subject, 998) == expected
+
+
+def test_reply_subject_stays_within_the_subject_limit():
+    derived = reply_subject("S" * 998, 998)
+    assert len(derived) == 998
+    assert derived.startswith("Re: SSS") and derived.endswith("S…")
+    assert reply_subject("S" * 994, 998) == "Re: " + "S" * 994  # fits exactly: untouched
+    # Words cut before the ellipsis leave no dangling blank.
+    assert reply_subject("x" * 992 + " " + "y" * 10, 998) == "Re: " + "x" * 992 + "…"
+    # A stored subject longer than a lowered limit is cut too, prefix or not.
+    assert len(reply_subject("Re: " + "x" * 100, 50)) == 50
+    assert reply_subject("Résultats", 3) == "Re:"
+
+
+def test_message_size_counts_subject_body_and_attachments_in_bytes():
+    assert message_size("é", "éé", [10, 5]) == 2 + 4 + 15
+    assert message_size("", "", []) == 0
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "attachments", "expected"),
+    [
+        ("", "", 0, False),
+        ("  ", "\n\t", 0, False),
+        ("[FIN]", "", 0, True),
+        ("", "Bonjour", 0, True),
+        ("", "", 1, True),
+    ],
+)
+def test_a_message_needs_a_subject_a_text_or_an_attachment(subject, body, attachments, expected):
+    assert has_content(subject, body, attachments) is expected
 
 
 def test_closing_ends_replies_and_tells_the_patient_who():
@@ -131,10 +169,12 @@ def test_closing_ends_replies_and_tells_the_patient_who():
         c.close_by(DOCTOR.address, T0)
 
 
-def test_idle_close_shows_no_fin_notice():
+def test_idle_close_shows_the_same_notice_as_fin():
+    # The health actor's software closed it on its behalf: the patient reads who ended it.
     c = conversation()
     c.close_by(DOCTOR.address, T0, ConversationCloseReason.IDLE)
-    assert c.closed_notice is None and not c.accepts_reply_from_patient()
+    assert c.closed_notice == "Dr Martin a mis fin à vos échanges."
+    assert not c.accepts_reply_from_patient()
 
 
 def test_activity_only_moves_forward():
@@ -143,6 +183,14 @@ def test_activity_only_moves_forward():
     c.record_message(T0)
     assert c.last_activity_at == T0 + timedelta(minutes=5)
     assert c.is_idle_since(T0 + timedelta(minutes=6))
+
+
+def test_a_message_keeps_the_latest_known_patient_name():
+    c = conversation()
+    assert c.patient_display_name is None and c.patient_address == f"{INS}@patient.mssante.fr"
+    c.record_message(T0, "Marie Dupont")
+    c.record_message(T0, None)
+    assert c.patient_display_name == "Marie Dupont"
 
 
 def test_message_joins_the_conversation_it_replies_to_when_open():
@@ -188,6 +236,22 @@ def test_replying_to_someone_elses_conversation_does_not_join_it():
 )
 def test_party_kind_from_the_directory(type_, pharmacy, kind):
     assert DirectoryEntry("a@b.mssante.fr", type_, "A", pharmacy).party_kind is kind
+
+
+@pytest.mark.parametrize(
+    ("type_", "pharmacy", "ends_exchange"),
+    [
+        (MailboxType.ORG, True, False),  # a pharmacy's [FIN] closes that conversation only
+        (MailboxType.PER, True, True),  # a pharmacist's own mailbox is no pharmacy exception
+        (MailboxType.PER, False, True),
+        (MailboxType.ORG, False, True),
+        (MailboxType.APP, False, True),
+        (MailboxType.CAB, False, True),
+    ],
+)
+def test_fin_ends_the_whole_exchange_except_for_a_pharmacy(type_, pharmacy, ends_exchange):
+    entry = DirectoryEntry("a@b.mssante.fr", type_, "A", pharmacy)
+    assert entry.fin_ends_the_exchange is ends_exchange
 
 
 def test_pharmacy_exception_needs_an_activated_profile_only():

@@ -144,6 +144,69 @@ async def test_too_large_message_bounces(harness):
     assert (body["status"], body["bounce_reason"]) == ("bounced", "too_large")
 
 
+async def test_attachments_alone_over_25_mo_bounce_with_the_report(harness):
+    # Three files of 9 MiB, each one acceptable, a tiny text: 27 MiB in all.
+    parts = [dict(ATTACHMENT, id=f"a{i}", size=9 * 1024 * 1024) for i in range(3)]
+    r = await harness.send(subject="Imagerie", body="x", attachments=parts)
+    assert r.status_code == 202
+    body = r.json()
+    expected = (
+        f'{PREFIX}"{address_of(PATIENT)}" n\'a pas pu être distribué, car sa taille dépasse la'
+        " limite autorisée de 25 Mo."
+    )
+    assert (body["status"], body["bounce_reason"], body["conversation_id"]) == (
+        "bounced",
+        "too_large",
+        None,
+    )
+    assert body["report_text"] == expected
+    (event,) = await harness.events()
+    bounced = event.payload_as(MessageBounced)
+    assert (bounced.reason, bounced.report_text, bounced.sender.address) == (
+        "too_large",
+        expected,
+        DOCTOR,
+    )
+
+
+async def test_the_size_limit_counts_subject_body_and_attachments(harness_factory):
+    # A setting; exactly at the limit passes, one byte more bounces.
+    async with harness_factory(max_message_bytes=100) as h:
+        part = dict(ATTACHMENT, size=90)
+        ok = (await h.send(subject="é", body="12345678", attachments=[part])).json()
+        assert ok["status"] == "accepted"
+        over = (await h.send(subject="éé", body="12345678", attachments=[part])).json()
+        assert (over["status"], over["bounce_reason"]) == ("bounced", "too_large")
+        body_only = (await h.send(subject="s", body="é" * 50)).json()
+        assert body_only["bounce_reason"] == "too_large"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"subject": "", "body": ""},
+        {"subject": "  ", "body": "\n"},
+    ],
+)
+async def test_a_message_with_nothing_in_it_is_refused(harness, fields):
+    r = await harness.send(**fields)
+    assert (r.status_code, r.json()["code"]) == (422, "empty_message")
+    assert await harness.events() == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"subject": "[FIN]", "body": ""},
+        {"subject": "", "body": "Bonjour"},
+        {"subject": "", "body": "", "attachments": [ATTACHMENT]},
+    ],
+)
+async def test_a_subject_a_text_or_an_attachment_is_enough(harness, fields):
+    r = await harness.send(**fields)
+    assert (r.status_code, r.json()["status"]) == (202, "accepted")
+
+
 FIN_CASES = [
     ("[FIN]", False, True),
     ("Merci", True, True),

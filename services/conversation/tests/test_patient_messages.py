@@ -115,16 +115,39 @@ async def test_pharmacy_exception_survives_the_pharmacys_fin(harness):
 
 async def test_pharmacy_needs_an_activated_profile(harness):
     r = await harness.start(PHARMACY, ins=OTHER_PATIENT)  # profile created, not activated
-    assert (r.status_code, r.json()["code"]) == (403, "patient_not_activated")
+    problem = r.json()
+    assert (r.status_code, problem["code"], problem["reason"]) == (
+        403,
+        "initiation_not_allowed",
+        "patient_not_activated",
+    )
+    assert problem["detail"] == (
+        "Writing to a pharmacy requires an activated Mon espace santé profile."
+    )
+    assert await harness.events() == []
+
+
+async def test_a_closed_profile_starts_nothing_with_the_same_code(harness):
+    harness.resolver.patient(PATIENT, PatientState.CLOSED)
+    r = await harness.start(PHARMACY)
+    problem = r.json()
+    assert (r.status_code, problem["code"], problem["reason"]) == (
+        403,
+        "initiation_not_allowed",
+        "patient_profile_inactive",
+    )
+    assert problem["detail"] == "This patient profile is closed or was opposed."
 
 
 async def test_patient_cannot_contact_a_professional_of_their_choice(harness):
     r = await harness.start(DOCTOR)
     assert (r.status_code, r.json()["code"]) == (403, "initiation_not_allowed")
+    assert r.json()["reason"] == "no_open_exchange"
     r = await harness.start(UNREGISTERED)
     assert (r.status_code, r.json()["code"]) == (403, "initiation_not_allowed")
     r = await harness.start(address_of(OTHER_PATIENT))
     assert (r.status_code, r.json()["code"]) == (403, "initiation_not_allowed")
+    assert r.json()["reason"] == "recipient_is_patient"
     assert await harness.events() == []
 
 
@@ -153,3 +176,53 @@ async def test_patient_start_validates_input(harness):
     assert r.json()["code"] == "invalid_subject"
     r = await harness.start("not an address")
     assert (r.status_code, r.json()["code"]) == (422, "invalid_recipient")
+
+
+async def test_a_reply_to_a_subject_at_the_limit_keeps_within_it(harness):
+    opened = (await harness.send(subject="S" * 998)).json()
+    r = await harness.reply(opened["conversation_id"])
+    assert r.status_code == 202
+    reply = (await harness.events(MessageAccepted.SUBJECT))[-1].payload_as(MessageAccepted)
+    assert len(reply.subject) == 998
+    assert reply.subject.startswith("Re: S") and reply.subject.endswith("…")
+
+
+ATTACHMENT = {
+    "id": "a1",
+    "filename": "ordonnance.pdf",
+    "content_type": "application/pdf",
+    "size": 25 * 1024 * 1024,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+}
+
+
+def _too_large(r) -> None:
+    problem = r.json()
+    assert (r.status_code, problem["code"]) == (413, "message_too_large")
+    assert problem["max_bytes"] == 25 * 1024 * 1024 and problem["size_bytes"] > problem["max_bytes"]
+
+
+async def test_a_patients_message_over_25_mo_is_refused_at_once(harness):
+    # A 25 MiB attachment is accepted alone; with a text it goes over the limit.
+    opened = (await harness.send()).json()
+    events_before = len(await harness.events())
+    _too_large(await harness.start(PHARMACY, body="é" * 200_000, attachments=[ATTACHMENT]))
+    _too_large(await harness.start(DOCTOR, body="Bonjour", attachments=[ATTACHMENT]))
+    _too_large(await harness.reply(opened["conversation_id"], attachments=[ATTACHMENT]))
+    halves = [dict(ATTACHMENT, id=f"a{i}", size=13 * 1024 * 1024) for i in range(2)]
+    _too_large(await harness.reply(opened["conversation_id"], body="", attachments=halves))
+    assert len(await harness.events()) == events_before
+    # Exactly at the limit is fine.
+    exact = dict(ATTACHMENT, size=25 * 1024 * 1024 - len("Ordonnance") - len("Bonjour."))
+    assert (await harness.start(PHARMACY, attachments=[exact])).status_code == 201
+
+
+async def test_the_patients_size_limit_is_the_setting(harness_factory):
+    async with harness_factory(max_message_bytes=50) as h:
+        r = await h.start(PHARMACY, subject="Ordonnance", body="x" * 41)
+        assert (r.status_code, r.json()["code"], r.json()["max_bytes"]) == (
+            413,
+            "message_too_large",
+            50,
+        )
+        assert (await h.start(PHARMACY, subject="Ordonnance", body="x" * 40)).status_code == 201

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from mes_conversation.testing import DOCTOR, LAB, OTHER_DOCTOR, OTHER_PATIENT, PATIENT, PHARMACY
+from mes_conversation.testing import (
+    DOCTOR,
+    LAB,
+    OTHER_DOCTOR,
+    OTHER_PATIENT,
+    PATIENT,
+    PHARMACY,
+    address_of,
+)
 
 
 async def test_contacts_are_correspondents_whose_latest_exchange_is_open(harness):
@@ -64,6 +72,39 @@ async def test_mailbox_conversations(harness):
     r = await harness.client.get(f"/internal/mailboxes/{DOCTOR}/conversations")
     items = r.json()["items"]
     assert {c["patient_ins"] for c in items} == {PATIENT, OTHER_PATIENT}
+
+
+async def test_the_mailboxs_correspondent_is_the_patient(harness):
+    await harness.send()
+    await harness.start(PHARMACY)  # opened by the patient
+    doctor = (await harness.client.get(f"/internal/mailboxes/{DOCTOR}/conversations")).json()
+    pharmacy = (await harness.client.get(f"/internal/mailboxes/{PHARMACY}/conversations")).json()
+    marie = {"address": address_of(PATIENT), "kind": "patient", "display_name": "Marie Dupont"}
+    assert doctor["items"][0]["correspondent"] == marie
+    assert pharmacy["items"][0]["correspondent"] == marie
+    assert set(doctor["items"][0]) == {
+        "id",
+        "subject",
+        "state",
+        "correspondent",
+        "patient_ins",
+        "opened_by",
+        "opened_at",
+        "last_activity_at",
+        "closed_by",
+        "closed_at",
+        "close_reason",
+        "reply_allowed",
+        "closed_notice",
+    }
+    # The name follows identity's latest answer, carried by the next message.
+    harness.resolver.patient(PATIENT, display_name="Marie Durand")
+    await harness.send(subject="Suite")
+    doctor = (await harness.client.get(f"/internal/mailboxes/{DOCTOR}/conversations")).json()
+    assert doctor["items"][0]["correspondent"]["display_name"] == "Marie Durand"
+    # The patient's own view still shows the health actor.
+    mine = (await harness.client.get(f"/internal/patients/{PATIENT}/conversations")).json()
+    assert {c["correspondent"]["address"] for c in mine["items"]} == {DOCTOR, PHARMACY}
     r = await harness.client.get("/internal/mailboxes/not-an-address/conversations")
     assert (r.status_code, r.json()["code"]) == (422, "invalid_address")
 

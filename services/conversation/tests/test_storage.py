@@ -26,6 +26,29 @@ async def test_conversation_lifecycle_on_both_engines(any_db_harness):
     assert types.count(["message", "accepted"]) == 6
 
 
+async def test_fin_ends_every_open_conversation_of_the_pair_on_both_engines(any_db_harness):
+    h = any_db_harness
+    first = (await h.send()).json()
+    mine = (await h.start(DOCTOR, subject="Question")).json()
+    await h.send(subject="[FIN]", in_reply_to=first["message_id"])
+    for cid in (first["conversation_id"], mine["conversation_id"]):
+        view = (await h.client.get(f"/internal/conversations/{cid}")).json()
+        assert (view["state"], view["closed_by"], view["close_reason"]) == ("closed", DOCTOR, "fin")
+    assert (await h.start(DOCTOR)).json()["code"] == "initiation_not_allowed"
+    assert len(await h.events(ConversationClosed.SUBJECT)) == 2
+
+
+async def test_the_patients_name_is_stored_for_the_mailbox_view_on_both_engines(any_db_harness):
+    h = any_db_harness
+    await h.send()
+    page = (await h.client.get(f"/internal/mailboxes/{DOCTOR}/conversations")).json()
+    assert page["items"][0]["correspondent"] == {
+        "address": address_of(PATIENT),
+        "kind": "patient",
+        "display_name": "Marie Dupont",
+    }
+
+
 async def test_keyset_pages_on_both_engines(any_db_harness):
     h = any_db_harness
     senders = [f"dr.{i}@hopital.mssante.fr" for i in range(7)]
@@ -85,14 +108,19 @@ async def test_idle_conversations_close_by_themselves(tmp_path, database_url):
         assert idle["conversation_id"] in closed
         event = closed[idle["conversation_id"]]
         assert (event["reason"], event["closed_by"]) == ("idle", DOCTOR)
-        view = (await h.client.get(f"/internal/conversations/{idle['conversation_id']}")).json()
+        view = (
+            await h.client.get(
+                f"/internal/patients/{PATIENT}/conversations/{idle['conversation_id']}"
+            )
+        ).json()
+        # Closed on the doctor's behalf: the patient reads the same notice as the 409 says.
         assert (view["state"], view["close_reason"], view["closed_notice"]) == (
             "closed",
             "idle",
-            None,
+            "Dr Martin a mis fin à vos échanges.",
         )
         r = await h.reply(idle["conversation_id"])
-        assert r.status_code == 409
+        assert (r.status_code, r.json()["detail"]) == (409, view["closed_notice"])
         # A message after the idle close starts a new exchange.
         again = (await h.send()).json()
         assert again["conversation_id"] != idle["conversation_id"]

@@ -80,7 +80,9 @@ def create_app(
                 updates = DirectoryUpdates(runtime.bus, directory_)
                 updates.start()
                 stack.push_async_callback(updates.stop)
-            limits = Limits(settings.max_subject_chars, settings.max_body_chars)
+            limits = Limits(
+                settings.max_subject_chars, settings.max_body_chars, settings.max_message_bytes
+            )
             reader = SqlConversationReader(runtime.db.reading)
             app.state.health_actor_messages = HealthActorMessages(
                 uow, reader, resolver_, directory_, limits

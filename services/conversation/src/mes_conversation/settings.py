@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from mes_contracts.nondelivery import MAX_MESSAGE_SIZE_MO
 from mes_platform.settings import ServiceSettings
 
 __all__ = ["ConversationSettings"]
@@ -35,3 +36,9 @@ class ConversationSettings(ServiceSettings):
     idle_check_interval_seconds: float = Field(default=60.0, gt=0)
     max_subject_chars: int = Field(default=998, ge=1)
     max_body_chars: int = Field(default=200_000, ge=1)
+    max_message_bytes: int = Field(
+        default=MAX_MESSAGE_SIZE_MO * 1024 * 1024,
+        ge=1,
+        description="A message's total size (subject and body in UTF-8, attachments): above "
+        "it a health actor's message bounces as too_large, a patient's is refused with 413",
+    )

@@ -54,6 +54,7 @@ def row_to_conversation(row: Any) -> Conversation:
         closed_by=m["closed_by"],
         closed_at=_utc(m["closed_at"]),
         close_reason=ConversationCloseReason(m["close_reason"]) if m["close_reason"] else None,
+        patient_display_name=m["patient_display_name"],
     )
 
 
@@ -72,6 +73,7 @@ def _values(c: Conversation) -> dict[str, object]:
         "closed_by": c.closed_by,
         "closed_at": c.closed_at,
         "close_reason": c.close_reason.value if c.close_reason else None,
+        "patient_display_name": c.patient_display_name,
     }
 
 
@@ -136,6 +138,16 @@ class SqlConversationRepository:
         return await self._one(
             _LATEST_OPEN, {"q_patient_ins": patient_ins, "q_correspondent": correspondent}
         )
+
+    async def open_between(self, patient_ins: str, correspondent: str) -> list[Conversation]:
+        rows = await self.conn.execute(
+            select(conversations).where(
+                _c.patient_ins == patient_ins,
+                _c.correspondent_address == correspondent,
+                _c.state == ConversationState.OPEN.value,
+            )
+        )
+        return [row_to_conversation(r) for r in rows]
 
     async def latest_with(self, patient_ins: str, correspondent: str) -> Conversation | None:
         return await self._one(

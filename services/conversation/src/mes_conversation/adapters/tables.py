@@ -22,6 +22,8 @@ conversations = Table(
     Column("closed_by", String(320), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("close_reason", String(10), nullable=True),
+    # The patient's name as identity gave it with the latest message (the health actor's view).
+    Column("patient_display_name", String(300), nullable=True),
     # The open conversation between a patient and a health actor (admission of every message).
     Index("ix_conversations_pair", "patient_ins", "correspondent_address", "state"),
     # A patient's and a mailbox's conversations, most recently active first (keyset pages).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,12 +19,16 @@ __all__ = [
     "InvalidSubject",
     "check_subject",
     "conversation_for_message",
+    "has_content",
     "initiation_by_patient",
+    "message_size",
     "reply_subject",
 ]
 
+# The default of the size limit (a setting): 25 Mo as the real system counts them.
 MAX_MESSAGE_BYTES = MAX_MESSAGE_SIZE_MO * 1024 * 1024
 _REPLY_PREFIX = "Re: "
+_ELLIPSIS = "…"
 
 _BOUNCES = {
     ResolutionStatus.NOT_FOUND: NonDeliveryReason.NOT_FOUND,
@@ -50,11 +55,33 @@ def check_subject(subject: str, max_chars: int) -> str:
     return subject
 
 
-def reply_subject(conversation_subject: str) -> str:
-    """The subject a patient's reply gets by default, without piling up "Re: Re: "."""
+def reply_subject(conversation_subject: str, max_chars: int) -> str:
+    """The subject a patient's reply gets by default, without piling up "Re: Re: ".
+
+    A derived subject obeys the same limit as a typed one: when the prefix would push it over,
+    the end of the original subject gives way to "…".
+    """
     if conversation_subject[: len(_REPLY_PREFIX)].lower() == _REPLY_PREFIX.lower():
-        return conversation_subject
-    return _REPLY_PREFIX + conversation_subject
+        derived = conversation_subject
+    else:
+        derived = _REPLY_PREFIX + conversation_subject
+    if len(derived) <= max_chars:
+        return derived
+    if max_chars <= len(_REPLY_PREFIX) + len(_ELLIPSIS):
+        return derived[:max_chars]
+    return derived[: max_chars - len(_ELLIPSIS)].rstrip() + _ELLIPSIS
+
+
+def message_size(subject: str, body: str, attachment_sizes: Iterable[int]) -> int:
+    """What counts against the size limit: subject and body as UTF-8 bytes, plus every
+    attachment's size."""
+    return len(subject.encode()) + len(body.encode()) + sum(attachment_sizes)
+
+
+def has_content(subject: str, body: str, attachment_count: int) -> bool:
+    """A message with no subject, no body and no attachment carries nothing (blanks count as
+    nothing)."""
+    return attachment_count > 0 or bool(subject.strip()) or bool(body.strip())
 
 
 @dataclass(frozen=True)
@@ -70,13 +97,20 @@ class Admission:
 
     @classmethod
     def decide(
-        cls, resolution: PatientResolution, *, subject: str, fin_header: bool, size_bytes: int
+        cls,
+        resolution: PatientResolution,
+        *,
+        subject: str,
+        fin_header: bool,
+        size_bytes: int,
+        max_bytes: int = MAX_MESSAGE_BYTES,
     ) -> Admission:
         """Opposed or unknown → "n'existe pas"; closed → "clôturée"; bad INS → "invalidé";
-        too big → refused the same way. A delivered ``[FIN]`` (exactly) or ``X-MSS-MES: FIN``
-        ends the conversation it lands in."""
+        over ``max_bytes`` in all (attachments included) → refused the same way. A delivered
+        ``[FIN]`` (exactly) or ``X-MSS-MES: FIN`` ends the conversation it lands in (and, but
+        for a pharmacy, the whole exchange: :attr:`DirectoryEntry.fin_ends_the_exchange`)."""
         reason = _BOUNCES.get(resolution.status)
-        if reason is None and size_bytes > MAX_MESSAGE_BYTES:
+        if reason is None and size_bytes > max_bytes:
             reason = NonDeliveryReason.TOO_LARGE
         closes = reason is None and (is_fin_subject(subject) or fin_header)
         return cls(bounce_reason=reason, closes_conversation=closes)
@@ -106,13 +140,15 @@ def conversation_for_message(
 
 
 class Initiation(StrEnum):
-    """Whether a patient may start a conversation with a health actor, and why (not)."""
+    """Whether a patient may start a conversation with a health actor, and why (not): every
+    refusal is the same ``initiation_not_allowed`` to the client, with this as its reason."""
 
     PHARMACY = "pharmacy"
     KNOWN_CORRESPONDENT = "known_correspondent"
     PATIENT_NOT_ACTIVATED = "patient_not_activated"
     PROFILE_INACTIVE = "patient_profile_inactive"
-    NOT_ALLOWED = "initiation_not_allowed"
+    RECIPIENT_IS_PATIENT = "recipient_is_patient"
+    NOT_ALLOWED = "no_open_exchange"
 
     @property
     def allowed(self) -> bool:

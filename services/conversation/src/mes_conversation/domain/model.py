@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from mes_contracts.addresses import MailboxType, MssanteAddress
+from mes_contracts.addresses import MailboxType, MssanteAddress, PatientAddress
 from mes_contracts.events.conversation import ConversationCloseReason
 from mes_contracts.events.identity import PatientState
 from mes_contracts.events.parties import Party, PartyKind
@@ -85,6 +85,13 @@ class DirectoryEntry:
         """Patients may write to a pharmacy only through its organisational mailbox."""
         return self.type is MailboxType.ORG and self.pharmacy
 
+    @property
+    def fin_ends_the_exchange(self) -> bool:
+        """A pharmacy's ``[FIN]`` closes only the conversation it lands in: the patient may
+        always write to the pharmacy again. Any other health actor's ends the whole exchange
+        with the patient, until it writes again."""
+        return not self.is_pharmacy_mailbox
+
     def as_correspondent(self) -> Correspondent:
         return Correspondent(self.address, self.party_kind, self.display_name)
 
@@ -120,6 +127,8 @@ class Conversation:
     closed_by: str | None = None
     closed_at: datetime | None = None
     close_reason: ConversationCloseReason | None = None
+    # The patient's name as identity last gave it, shown to the health actor (None: unknown).
+    patient_display_name: str | None = None
 
     @classmethod
     def open_by(
@@ -130,6 +139,7 @@ class Conversation:
         correspondent: Correspondent,
         subject: str,
         at: datetime,
+        patient_display_name: str | None = None,
     ) -> Conversation:
         """A first message starts a conversation: a health actor's, or a patient's where allowed."""
         return cls(
@@ -140,7 +150,12 @@ class Conversation:
             opened_by=opener,
             opened_at=at,
             last_activity_at=at,
+            patient_display_name=patient_display_name,
         )
+
+    @property
+    def patient_address(self) -> str:
+        return PatientAddress(self.patient_ins).format()
 
     @property
     def is_open(self) -> bool:
@@ -154,8 +169,11 @@ class Conversation:
         """A health actor's message joins this conversation only if it is theirs and still open."""
         return self.is_open and self.correspondent.address == sender
 
-    def record_message(self, at: datetime) -> None:
+    def record_message(self, at: datetime, patient_display_name: str | None = None) -> None:
+        """A message joined the conversation; identity's latest name for the patient is kept."""
         self.last_activity_at = max(self.last_activity_at, at)
+        if patient_display_name:
+            self.patient_display_name = patient_display_name
 
     def close_by(
         self,
@@ -176,8 +194,9 @@ class Conversation:
 
     @property
     def closed_notice(self) -> str | None:
-        """What the patient reads on a conversation the health actor ended."""
-        if not self.is_open and self.close_reason is ConversationCloseReason.FIN:
+        """What the patient reads on a conversation the health actor ended: by ``[FIN]``, or
+        by its software after a period without activity (on its behalf: the same notice)."""
+        if not self.is_open:
             return closed_notice_for(self.correspondent.display_name)
         return None
 

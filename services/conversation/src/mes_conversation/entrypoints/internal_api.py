@@ -22,6 +22,8 @@ from .schemas import (
     ConversationPageOut,
     ConversationView,
     HealthActorMessageIn,
+    MailboxConversationPageOut,
+    MailboxConversationView,
     PatientReplyIn,
     PatientStartIn,
 )
@@ -186,18 +188,20 @@ async def patient_contacts(ins: InsDep, queries: QueriesDep) -> ContactsOut:
     )
 
 
-@router.get("/mailboxes/{address}/conversations", response_model=ConversationPageOut)
+@router.get("/mailboxes/{address}/conversations", response_model=MailboxConversationPageOut)
 async def mailbox_conversations(
     address: Annotated[str, Path(max_length=320)],
     queries: QueriesDep,
     state: StateFilter = None,
     cursor: Cursor = None,
     limit: Limit = 20,
-) -> ConversationPageOut:
-    return _page(
-        await queries.of_mailbox(
-            address, ConversationState(state) if state else None, cursor, limit
-        )
+) -> MailboxConversationPageOut:
+    """The mailbox's conversations; each one's correspondent is the patient."""
+    page = await queries.of_mailbox(
+        address, ConversationState(state) if state else None, cursor, limit
+    )
+    return MailboxConversationPageOut(
+        items=[MailboxConversationView.of(c) for c in page.items], next_cursor=page.next_cursor
     )
 
 

@@ -16,6 +16,9 @@ __all__ = [
     "ConversationView",
     "CorrespondentOut",
     "HealthActorMessageIn",
+    "MailboxConversationPageOut",
+    "MailboxConversationView",
+    "PatientCorrespondentOut",
     "PatientReplyIn",
     "PatientStartIn",
 ]
@@ -84,11 +87,21 @@ class CorrespondentOut(BaseModel):
     display_name: str
 
 
-class ConversationView(BaseModel):
+class PatientCorrespondentOut(BaseModel):
+    """The patient, as the health actor sees them."""
+
+    address: str = Field(examples=["279035121518989@patient.mssante.fr"])
+    kind: PartyKind = Field(examples=["patient"])
+    display_name: str | None = Field(
+        examples=["Marie Dupont"],
+        description="As identity gave it with the latest message; null if never known.",
+    )
+
+
+class _ConversationFields(BaseModel):
     id: str
     subject: str
     state: str = Field(description="open or closed")
-    correspondent: CorrespondentOut
     patient_ins: str
     opened_by: str
     opened_at: datetime
@@ -96,36 +109,65 @@ class ConversationView(BaseModel):
     closed_by: str | None
     closed_at: datetime | None
     close_reason: str | None = Field(description="fin or idle")
-    reply_allowed: bool
+    reply_allowed: bool = Field(description="Whether the patient may still reply in it.")
     closed_notice: str | None = Field(
-        description='"<Nom> a mis fin à vos échanges." when the health actor ended it.'
+        description='"<Nom> a mis fin à vos échanges.", what the patient reads once the health'
+        " actor (or its software, for idleness) ended it."
     )
+
+    @staticmethod
+    def _fields(c: Conversation) -> dict[str, object]:
+        return {
+            "id": c.id,
+            "subject": c.subject,
+            "state": c.state.value,
+            "patient_ins": c.patient_ins,
+            "opened_by": c.opened_by,
+            "opened_at": c.opened_at,
+            "last_activity_at": c.last_activity_at,
+            "closed_by": c.closed_by,
+            "closed_at": c.closed_at,
+            "close_reason": c.close_reason.value if c.close_reason else None,
+            "reply_allowed": c.accepts_reply_from_patient(),
+            "closed_notice": c.closed_notice,
+        }
+
+
+class ConversationView(_ConversationFields):
+    """A conversation as the patient sees it: the correspondent is the health actor."""
+
+    correspondent: CorrespondentOut
 
     @classmethod
     def of(cls, c: Conversation) -> ConversationView:
-        return cls(
-            id=c.id,
-            subject=c.subject,
-            state=c.state.value,
-            correspondent=CorrespondentOut(
-                address=c.correspondent.address,
-                kind=c.correspondent.kind,
-                display_name=c.correspondent.display_name,
-            ),
-            patient_ins=c.patient_ins,
-            opened_by=c.opened_by,
-            opened_at=c.opened_at,
-            last_activity_at=c.last_activity_at,
-            closed_by=c.closed_by,
-            closed_at=c.closed_at,
-            close_reason=c.close_reason.value if c.close_reason else None,
-            reply_allowed=c.accepts_reply_from_patient(),
-            closed_notice=c.closed_notice,
+        correspondent = CorrespondentOut(
+            address=c.correspondent.address,
+            kind=c.correspondent.kind,
+            display_name=c.correspondent.display_name,
         )
+        return cls.model_validate({**cls._fields(c), "correspondent": correspondent})
+
+
+class MailboxConversationView(_ConversationFields):
+    """A conversation as the health actor's mailbox sees it: the correspondent is the patient."""
+
+    correspondent: PatientCorrespondentOut
+
+    @classmethod
+    def of(cls, c: Conversation) -> MailboxConversationView:
+        correspondent = PatientCorrespondentOut(
+            address=c.patient_address, kind=PartyKind.PATIENT, display_name=c.patient_display_name
+        )
+        return cls.model_validate({**cls._fields(c), "correspondent": correspondent})
 
 
 class ConversationPageOut(BaseModel):
     items: list[ConversationView]
+    next_cursor: str | None
+
+
+class MailboxConversationPageOut(BaseModel):
+    items: list[MailboxConversationView]
     next_cursor: str | None
 
 

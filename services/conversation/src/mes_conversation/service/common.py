@@ -17,16 +17,17 @@ from mes_contracts.events.conversation import (
     MessageAccepted,
 )
 from mes_contracts.events.parties import AttachmentRef, Party
-from mes_platform.errors import Conflict, Unprocessable
+from mes_platform.errors import Conflict, DomainError, Unprocessable
 from mes_platform.idempotency import StoredResponse, request_fingerprint
 
-from ..domain.admission import InvalidSubject, check_subject
+from ..domain.admission import MAX_MESSAGE_BYTES, InvalidSubject, check_subject
 from ..domain.model import Conversation
 from .ports import ConcurrentWrite, ConversationReader, ConversationUnitOfWork
 
 __all__ = [
     "Idempotency",
     "Limits",
+    "MessageTooLarge",
     "Receipt",
     "accepted_event",
     "closed_event",
@@ -55,10 +56,29 @@ class Idempotency:
     fingerprint: str
 
 
+class MessageTooLarge(DomainError):
+    """A patient's message over the size limit: refused at once (a health actor's bounces with
+    a non-delivery report instead, as mail does)."""
+
+    status = 413
+    code = "message_too_large"
+    title = "Message too large"
+
+
 @dataclass(frozen=True)
 class Limits:
     max_subject_chars: int = 998
     max_body_chars: int = 200_000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+
+    def check_size(self, size_bytes: int) -> None:
+        if size_bytes > self.max_message_bytes:
+            raise MessageTooLarge(
+                f"The message (subject, text and attachments) is {size_bytes} bytes; the limit"
+                f" is {self.max_message_bytes} bytes.",
+                size_bytes=size_bytes,
+                max_bytes=self.max_message_bytes,
+            )
 
     def check_subject(self, subject: str) -> str:
         try:

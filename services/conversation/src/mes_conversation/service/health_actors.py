@@ -14,7 +14,7 @@ from mes_contracts.ins import InsError
 from mes_contracts.nondelivery import NonDeliveryReason, non_delivery_text
 from mes_platform.errors import Unprocessable
 
-from ..domain.admission import Admission, conversation_for_message
+from ..domain.admission import Admission, conversation_for_message, has_content, message_size
 from ..domain.model import (
     Conversation,
     DirectoryEntry,
@@ -57,7 +57,7 @@ class HealthActorMessage:
 
     @property
     def size_bytes(self) -> int:
-        return len(self.body.encode()) + sum(a.size for a in self.attachments)
+        return message_size(self.subject, self.body, (a.size for a in self.attachments))
 
 
 class HealthActorMessages:
@@ -80,8 +80,9 @@ class HealthActorMessages:
     async def send(self, m: HealthActorMessage, idempotency: Idempotency | None) -> Receipt:
         """Only a health actor of the directory may write, and only to a patient. An address
         that identity cannot deliver to bounces (202, with the exact French report, sent back
-        as an event); otherwise the message joins or opens a conversation, and ``[FIN]``
-        closes it."""
+        as an event), as does one over the size limit; otherwise the message joins or opens a
+        conversation, and ``[FIN]`` closes it (a pharmacy's) or ends the whole exchange with
+        the patient (anyone else's). A message with nothing in it is refused."""
         try:
             sender_address = actor_address(m.sender)
         except AddressError as exc:
@@ -92,6 +93,11 @@ class HealthActorMessages:
             ) from exc
         self.limits.check_subject(m.subject)
         self.limits.check_body(m.body)
+        if not has_content(m.subject, m.body, len(m.attachments)):
+            raise Unprocessable(
+                "The message is empty: give it a subject, a text or an attachment.",
+                code="empty_message",
+            )
         if not is_patient_address(m.recipient):
             raise Unprocessable(
                 "Messages are accepted for patients' addresses only.", code="recipient_not_patient"
@@ -108,7 +114,11 @@ class HealthActorMessages:
             )
         resolution = await self._resolve(m.recipient)
         admission = Admission.decide(
-            resolution, subject=m.subject, fin_header=m.fin, size_bytes=m.size_bytes
+            resolution,
+            subject=m.subject,
+            fin_header=m.fin,
+            size_bytes=m.size_bytes,
+            max_bytes=self.limits.max_message_bytes,
         )
 
         async def decide(uow: ConversationUnitOfWork) -> Receipt:
@@ -126,6 +136,19 @@ class HealthActorMessages:
         except (AddressError, InsError):
             return PatientResolution(address=address, status=ResolutionStatus.INVALID)
         return await self.resolver.resolve(parsed.format())
+
+    @staticmethod
+    async def _end_exchange(
+        uow: ConversationUnitOfWork, ins: str, sender: str, at: datetime
+    ) -> None:
+        """The health actor's ``[FIN]`` closes every conversation still open between it and
+        the patient, those the patient opened included: otherwise one left open would keep
+        letting the patient write, and start new ones, after the exchange ended."""
+        for other in await uow.conversations.open_between(ins, sender):
+            other.close_by(sender, at)
+            # Not saved: closed meanwhile (by the idle closer), which leaves it closed too.
+            if await uow.conversations.save(other):
+                uow.emit(closed_event(other))
 
     async def _bounce(
         self,
@@ -201,9 +224,10 @@ class HealthActorMessages:
                 correspondent=entry.as_correspondent(),
                 subject=m.subject,
                 at=now,
+                patient_display_name=resolution.display_name,
             )
             uow.emit(opened_event(conversation))
-        conversation.record_message(now)
+        conversation.record_message(now, resolution.display_name)
         if admission.closes_conversation:
             conversation.close_by(sender, now)
         if is_new:
@@ -245,6 +269,8 @@ class HealthActorMessages:
         )
         if admission.closes_conversation:
             uow.emit(closed_event(conversation))
+            if entry.fin_ends_the_exchange:
+                await self._end_exchange(uow, ins, sender, now)
         return Receipt(
             202,
             {

@@ -15,7 +15,7 @@ from mes_contracts.addresses import (
 from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
 from mes_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 
-from ..domain.admission import Initiation, initiation_by_patient, reply_subject
+from ..domain.admission import Initiation, initiation_by_patient, message_size, reply_subject
 from ..domain.model import Conversation, PatientResolution, actor_address, closed_notice_for
 from .common import Idempotency, Limits, Receipt, accepted_event, opened_event, replayed, run_once
 from .ports import (
@@ -27,7 +27,13 @@ from .ports import (
     PatientResolver,
 )
 
-__all__ = ["PatientMessages", "PatientReply", "PatientStart", "conversation_closed"]
+__all__ = [
+    "PatientMessages",
+    "PatientReply",
+    "PatientStart",
+    "conversation_closed",
+    "initiation_refused",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class PatientStart:
     subject: str
     body: str
     attachments: tuple[AttachmentRef, ...] = ()
+
+    @property
+    def size_bytes(self) -> int:
+        return message_size(self.subject, self.body, (a.size for a in self.attachments))
 
 
 def conversation_not_found() -> NotFound:
@@ -68,11 +78,21 @@ _REFUSALS = {
         "Writing to a pharmacy requires an activated Mon espace santé profile."
     ),
     Initiation.PROFILE_INACTIVE: "This patient profile is closed or was opposed.",
+    Initiation.RECIPIENT_IS_PATIENT: (
+        "A patient may only write to a pharmacy, or to a health actor who wrote to them and"
+        " has not ended the exchange; not to another patient."
+    ),
     Initiation.NOT_ALLOWED: (
         "A patient may only write to a pharmacy, or to a health actor who wrote to them and"
         " has not ended the exchange."
     ),
 }
+
+
+def initiation_refused(why: Initiation) -> Forbidden:
+    """One code for every refusal to start a conversation, as the public contract says; the
+    precise cause goes in ``reason``."""
+    return Forbidden(_REFUSALS[why], code="initiation_not_allowed", reason=why.value)
 
 
 class PatientMessages:
@@ -113,6 +133,10 @@ class PatientMessages:
             raise conversation_not_found()
         if not current.accepts_reply_from_patient():
             raise conversation_closed(current)
+        default_subject = reply_subject(current.subject, self.limits.max_subject_chars)
+        self.limits.check_size(
+            message_size(subject or default_subject, r.body, (a.size for a in r.attachments))
+        )
         resolution, patient = await self._patient(r.ins)
         if not resolution.deliverable:
             raise Forbidden(_REFUSALS[Initiation.PROFILE_INACTIVE], code="patient_profile_inactive")
@@ -124,14 +148,14 @@ class PatientMessages:
             if not conversation.accepts_reply_from_patient():
                 raise conversation_closed(conversation)
             now = self.clock()
-            conversation.record_message(now)
+            conversation.record_message(now, resolution.display_name)
             if not await uow.conversations.save(conversation):
                 raise ConcurrentWrite(conversation.id)
             return await self._accept(
                 uow,
                 conversation,
                 patient,
-                subject or reply_subject(conversation.subject),
+                subject or default_subject,
                 r.body,
                 r.attachments,
                 now,
@@ -146,13 +170,12 @@ class PatientMessages:
         and not ended their latest exchange."""
         self.limits.check_subject(s.subject)
         self.limits.check_body(s.body)
+        self.limits.check_size(s.size_bytes)
         try:
             to = actor_address(s.recipient)
         except AddressError as exc:
             if exc.reason is AddressInvalidReason.PATIENT_DOMAIN:
-                raise Forbidden(
-                    _REFUSALS[Initiation.NOT_ALLOWED], code="initiation_not_allowed"
-                ) from exc
+                raise initiation_refused(Initiation.RECIPIENT_IS_PATIENT) from exc
             raise Unprocessable(
                 f"'to' is not a health actor's address: {exc.detail}",
                 code="invalid_recipient",
@@ -167,10 +190,13 @@ class PatientMessages:
         correspondent_address = entry.address if entry is not None else to
 
         async def decide(uow: ConversationUnitOfWork) -> Receipt:
+            # Decided in turn with the health actor's messages: a [FIN] being admitted must
+            # not miss the conversation this would open.
+            await uow.conversations.lock_pair(s.ins, correspondent_address)
             latest = await uow.conversations.latest_with(s.ins, correspondent_address)
             decision = initiation_by_patient(resolution, entry, latest)
             if not decision.allowed:
-                raise Forbidden(_REFUSALS[decision], code=decision.value)
+                raise initiation_refused(decision)
             if entry is not None:
                 correspondent = entry.as_correspondent()
             else:
@@ -183,6 +209,7 @@ class PatientMessages:
                 correspondent=correspondent,
                 subject=s.subject,
                 at=now,
+                patient_display_name=resolution.display_name,
             )
             await uow.conversations.add(conversation)
             uow.emit(opened_event(conversation))
