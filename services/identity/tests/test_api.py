@@ -229,3 +229,54 @@ async def test_internal_endpoints_require_the_internal_token(identity: Any, ins:
     )
     assert response.status_code == 401
     assert response.json()["code"] == "internal_credential_required"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("birth_name", "EVIL\r\nBcc: x@y.fr"),
+        ("birth_name", "DU\nPONT"),
+        ("first_names", "A\u0000B"),
+        ("first_names", "Marie\tLouise"),
+        ("first_names", "Marie\u0085Louise"),  # NEL, a C1 control
+        ("display_name", "Dr\u202eevil"),  # right-to-left override
+        ("display_name", "Marie \u2067Dupont\u2069"),  # right-to-left isolate
+        ("display_name", "Marie\u2028Dupont"),  # line separator
+        ("display_name", "Marie\u2029Dupont"),  # paragraph separator
+    ],
+)
+async def test_names_with_control_characters_are_refused(
+    identity: Any, events: Events, ins: Ins, field: str, value: str
+) -> None:
+    response = await identity.put(1, "activated", **{field: value})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["code"], problem["field"], problem["reason"]) == (
+        "invalid_name",
+        field,
+        "control_characters",
+    )
+    assert (await identity.http.get(f"/internal/patients/{ins(1)}")).status_code == 404
+    assert await events() == []
+
+
+async def test_names_are_stored_trimmed(identity: Any, events: Events) -> None:
+    response = await identity.put(
+        1, birth_name="  DUPONT\n", first_names="\tMarie Louise  ", display_name=" Marie D. "
+    )
+    assert response.status_code == 201, response.text
+    names = {k: response.json()[k] for k in ("birth_name", "first_names", "display_name")}
+    assert names == {
+        "birth_name": "DUPONT",
+        "first_names": "Marie Louise",
+        "display_name": "Marie D.",
+    }
+    (event,) = await events()
+    assert (event.payload["birth_name"], event.payload["display_name"]) == ("DUPONT", "Marie D.")
+    # The same names with other blanks around them are the same profile: nothing changes.
+    again = await identity.put(
+        1, birth_name="DUPONT", first_names="Marie Louise", display_name="Marie D."
+    )
+    assert again.status_code == 200
+    assert len(await events()) == 1

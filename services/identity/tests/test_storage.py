@@ -173,3 +173,34 @@ async def test_a_resolution_racing_a_change_is_not_kept_after_it(
             await asyncio.gather(*readers)
             expected = "closed" if state == "closed" else "deliverable"
             assert (await service.resolve(address))["status"] == expected
+
+
+async def test_names_at_the_limit_are_stored_and_longer_ones_refused_on_both_engines(
+    database_url: str, tmp_path: Path, nats_server: NatsServer, start_identity: Any, ins: Any
+) -> None:
+    """PostgreSQL enforces the column lengths SQLite ignores: what the API accepts must fit,
+    and what would not fit is refused before it reaches the database."""
+    settings = IdentitySettings(
+        data_dir=tmp_path, nats_url=nats_server.url, database_url=database_url
+    )
+    async with start_identity(settings) as service:
+        longest = await service.put(
+            1, birth_name="B" * 200, first_names="F" * 200, display_name="D" * 200
+        )
+        assert longest.status_code == 201, longest.text
+        assert len(longest.json()["display_name"]) == 200
+        # Without a display name, the first first name and the birth name: 401 characters.
+        unnamed = await service.put(2, birth_name="B" * 200, first_names="F" * 200)
+        # "ß" title-cases to "Ss": a birth name of 199 characters makes a name of 301.
+        title_cased = await service.put(3, birth_name=" ".join(["ß"] * 100), first_names="A")
+        for response in (unnamed, title_cased):
+            assert response.status_code == 422, response.text
+            problem = response.json()
+            assert (problem["code"], problem["field"]) == ("name_too_long", "display_name")
+        nul = await service.put(4, first_names="A\u0000B")  # PostgreSQL cannot store a NUL
+        assert (nul.status_code, nul.json()["code"]) == (422, "invalid_name")
+        for n in (2, 3, 4):
+            assert (await service.http.get(f"/internal/patients/{ins(n)}")).status_code == 404
+        fitting = await service.put(5, birth_name=" ".join(["ß"] * 66), first_names="A")
+        assert fitting.status_code == 201, fitting.text
+        assert fitting.json()["display_name"] == "A " + " ".join(["Ss"] * 66)  # 199

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table
 
+from ..domain.names import NAME_MAX_LENGTH
+
 __all__ = ["metadata", "patients"]
 
 metadata = MetaData()
@@ -11,9 +13,9 @@ patients = Table(
     metadata,
     Column("ins", String(15), primary_key=True),
     Column("state", String(16), nullable=False),
-    Column("birth_name", String(200), nullable=False),
-    Column("first_names", String(200), nullable=False),
-    Column("display_name", String(200), nullable=False),
+    Column("birth_name", String(NAME_MAX_LENGTH), nullable=False),
+    Column("first_names", String(NAME_MAX_LENGTH), nullable=False),
+    Column("display_name", String(NAME_MAX_LENGTH), nullable=False),
     Column("email", String(254), nullable=True),
     Column("app_installed", Boolean, nullable=False, default=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

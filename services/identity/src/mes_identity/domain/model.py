@@ -9,7 +9,10 @@ from mes_contracts.addresses import AddressError, PatientAddress
 from mes_contracts.events.identity import PatientState
 from mes_contracts.ins import InsError, InsInvalidReason
 
+from .names import NAME_MAX_LENGTH, NameTooLong, shown_name
+
 __all__ = [
+    "PatientNames",
     "PatientProfile",
     "ProfileChange",
     "Resolution",
@@ -17,6 +20,33 @@ __all__ = [
     "parse_patient_address",
     "resolve_for_profile",
 ]
+
+
+@dataclass(frozen=True)
+class PatientNames:
+    """A patient's names as operations load them, each one that may be stored and shown."""
+
+    birth_name: str
+    first_names: str
+    display_name: str
+
+    @classmethod
+    def given(cls, *, birth_name: str, first_names: str, display_name: str | None) -> PatientNames:
+        """Trimmed and checked; without a display name, the first first name and the birth
+        name, which must then fit in a display name too (``ß`` alone title-cases to ``Ss``)."""
+        birth_name = shown_name(birth_name, field="birth_name")
+        first_names = shown_name(first_names, field="first_names")
+        if display_name is not None:
+            return cls(birth_name, first_names, shown_name(display_name, field="display_name"))
+        default = PatientProfile.default_display_name(first_names, birth_name)
+        if len(default) > NAME_MAX_LENGTH:
+            raise NameTooLong(
+                f"The display name made of the first first name and the birth name would be "
+                f"{len(default)} characters, more than {NAME_MAX_LENGTH}: give a display_name.",
+                field="display_name",
+                max_length=NAME_MAX_LENGTH,
+            )
+        return cls(birth_name, first_names, default)
 
 
 @dataclass(frozen=True)

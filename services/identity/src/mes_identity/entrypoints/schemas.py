@@ -4,16 +4,21 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from mes_contracts.events.identity import PatientState
 
+from ..domain.names import NAME_MAX_LENGTH
+
 __all__ = ["PatientIn", "PatientOut", "ResolutionOut"]
 
 
 class PatientIn(BaseModel):
+    """Names are trimmed here; control characters in them are refused by the service with
+    ``invalid_name`` (and ``field``), a display name too long by ``name_too_long``."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     state: PatientState
-    birth_name: str = Field(min_length=1, max_length=200)
-    first_names: str = Field(min_length=1, max_length=200)
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    birth_name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    first_names: str = Field(min_length=1, max_length=NAME_MAX_LENGTH)
+    display_name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     email: EmailStr | None = Field(default=None, max_length=254)
     app_installed: bool | None = None
 

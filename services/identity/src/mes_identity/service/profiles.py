@@ -17,6 +17,7 @@ from mes_contracts.events.identity import (
 )
 
 from ..domain.model import (
+    PatientNames,
     PatientProfile,
     ProfileChange,
     Resolution,
@@ -78,15 +79,19 @@ class ProfileService:
             return await self._upsert(command)
 
     async def _upsert(self, command: UpsertProfile) -> tuple[PatientProfile, ProfileChange]:
+        names = PatientNames.given(
+            birth_name=command.birth_name,
+            first_names=command.first_names,
+            display_name=command.display_name,
+        )
         async with self.uow_factory() as uow:
             current = await uow.patients.get(command.ins, for_update=True)
             wanted = PatientProfile(
                 ins=command.ins,
                 state=command.state,
-                birth_name=command.birth_name,
-                first_names=command.first_names,
-                display_name=command.display_name
-                or PatientProfile.default_display_name(command.first_names, command.birth_name),
+                birth_name=names.birth_name,
+                first_names=names.first_names,
+                display_name=names.display_name,
                 email=command.email,
                 app_installed=(
                     command.app_installed

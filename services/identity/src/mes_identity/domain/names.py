@@ -1,0 +1,62 @@
+"""Names shown to people: one line of plain text, no longer than any copy of it may be.
+
+A patient's names are shown to the professionals who write to them, and the display name is
+copied as the correspondent's name into every message and conversation. A line break there
+could forge a header line in a mail or a notification; a bidirectional override makes a name
+read differently from what it is. So a name carries neither, and is trimmed of the blanks
+around it (an operator's copy and paste must not make two spellings of one name).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from mes_platform.errors import Unprocessable
+
+__all__ = ["NAME_MAX_LENGTH", "InvalidName", "NameTooLong", "shown_name"]
+
+NAME_MAX_LENGTH = 200
+"""In characters, for every name: the display name travels in events to the mailbox service,
+whose copies of a correspondent's name hold 200 characters."""
+
+# Explicit embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI).
+_BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+# Control characters (CR, LF, TAB, NUL, DEL, C1), line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+class InvalidName(Unprocessable):
+    code = "invalid_name"
+    title = "Not a name that can be shown"
+
+
+class NameTooLong(Unprocessable):
+    code = "name_too_long"
+    title = "Name too long"
+
+
+def _is_refused(char: str) -> bool:
+    return char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES
+
+
+def shown_name(value: str, *, field: str) -> str:
+    """``value`` trimmed, once it is a name that may be stored and shown; ``field`` names it
+    in the refusal, so that an operator knows which one to correct."""
+    name = value.strip()
+    if not name:
+        raise InvalidName(f"{field} must not be empty.", field=field, reason="empty")
+    refused = next((c for c in name if _is_refused(c)), None)
+    if refused is not None:
+        raise InvalidName(
+            f"{field} must be one line of text, without control characters "
+            f"(found U+{ord(refused):04X}).",
+            field=field,
+            reason="control_characters",
+        )
+    if len(name) > NAME_MAX_LENGTH:
+        raise NameTooLong(
+            f"{field} must be at most {NAME_MAX_LENGTH} characters, got {len(name)}.",
+            field=field,
+            max_length=NAME_MAX_LENGTH,
+        )
+    return name
