@@ -11,7 +11,9 @@ from mes_pharmacy_directory.domain.errors import (
     InvalidAddress,
     InvalidCursor,
     InvalidFiness,
+    InvalidName,
     InvalidRpps,
+    NameTooLong,
     PharmacyRequiresOrg,
 )
 from mes_pharmacy_directory.domain.model import (
@@ -90,3 +92,34 @@ def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
     assert decode_cursor(encode_cursor("a@b.mssante.fr")) == "a@b.mssante.fr"
     with pytest.raises(InvalidCursor):
         decode_cursor("not a cursor!")
+
+
+def test_a_patient_address_is_refused_as_an_address_before_any_pharmacy_rule() -> None:
+    for changes in ({"finess": None}, {"type": MailboxType.CAB}, {"finess": "1"}):
+        with pytest.raises(InvalidAddress) as caught:
+            entry(address="279035121518989@patient.mssante.fr", **changes)
+        assert caught.value.extra["reason"] == "patient_domain"
+
+
+@pytest.mark.parametrize("name", ["A\rB", "A\nB", "A\x00B", "A\x7fB", "A\u202eB", "A\u2069B"])
+def test_a_display_name_is_one_line_without_controls(name: str) -> None:
+    with pytest.raises(InvalidName) as caught:
+        entry(display_name=name)
+    assert caught.value.extra == {"field": "display_name", "reason": "control_characters"}
+
+
+def test_a_display_name_is_trimmed_and_at_most_200_characters() -> None:
+    assert entry(display_name="\t Pharmacie Centrale \n").display_name == "Pharmacie Centrale"
+    assert entry(display_name="é" * 200).display_name == "é" * 200
+    with pytest.raises(NameTooLong):
+        entry(display_name="é" * 201)
+    with pytest.raises(InvalidName):
+        entry(display_name=" \n ")
+
+
+@pytest.mark.parametrize(
+    "address", ["a\x00@b.mssante.fr", "A@b.mssante.fr", "a@b.example", "@b.mssante.fr"]
+)
+def test_cursors_other_than_a_stored_address_are_refused(address: str) -> None:
+    with pytest.raises(InvalidCursor):
+        decode_cursor(encode_cursor(address))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,29 @@ async def test_registering_then_replaying_emits_one_event_per_real_change(
 
 REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("279035121518989@patient.mssante.fr", {"type": "PER", "display_name": "X"}, "invalid_address"),
+    # A patient's address is not a mailbox, whatever else the body says.
+    (
+        "279035121518989@patient.mssante.fr",
+        {"type": "ORG", "display_name": "X", "pharmacy": True},
+        "invalid_address",
+    ),
+    ("279035121518989@patient.mssante.fr", PHARMACY_BODY | {"type": "PER"}, "invalid_address"),
+    (
+        "dr.martin@hopital.mssante.fr",
+        {"type": "PER", "display_name": "Dr X\r\nBcc: y@evil.example"},
+        "invalid_name",
+    ),
+    (
+        "dr.martin@hopital.mssante.fr",
+        {"type": "PER", "display_name": "Dr \u202eevil"},
+        "invalid_name",
+    ),
+    ("dr.martin@hopital.mssante.fr", {"type": "PER", "display_name": "Dr\u0000X"}, "invalid_name"),
+    (
+        "dr.martin@hopital.mssante.fr",
+        {"type": "PER", "display_name": "D" * 201},
+        "validation_error",
+    ),
     ("dr.martin@gmail.com", {"type": "PER", "display_name": "X"}, "invalid_address"),
     (PHARMACY, PHARMACY_BODY | {"type": "CAB"}, "pharmacy_requires_org"),
     (PHARMACY, PHARMACY_BODY | {"finess": None}, "invalid_finess"),
@@ -156,7 +180,7 @@ async def test_refusals_are_problems_with_stable_codes(
     ) as client:
         for address, body, code in REFUSALS:
             response = await client.put(f"/internal/mailboxes/{address}", json=body)
-            assert (response.status_code, response.json()["code"]) == (422, code), address
+            assert (response.status_code, response.json()["code"]) == (422, code), (address, body)
             assert response.headers["content-type"] == "application/problem+json"
         invalid = await client.get("/internal/mailboxes/279035121518989@patient.mssante.fr")
         assert (invalid.status_code, invalid.json()["code"]) == (422, "invalid_address")
@@ -224,3 +248,116 @@ async def test_search_filters_and_pages_by_address(client: httpx.AsyncClient) ->
     assert too_many.status_code == 422
     bad_cursor = await client.get("/internal/mailboxes", params={"cursor": "!!"})
     assert bad_cursor.json()["code"] == "invalid_cursor"
+
+
+async def test_the_patient_address_is_refused_as_such_before_the_pharmacy_rules(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.put(
+        "/internal/mailboxes/279035121518989@patient.mssante.fr",
+        json={"type": "ORG", "display_name": "x", "pharmacy": True},
+    )
+    problem = response.json()
+    assert (response.status_code, problem["code"], problem["reason"]) == (
+        422,
+        "invalid_address",
+        "patient_domain",
+    )
+
+
+@pytest.mark.parametrize(
+    "display_name",
+    [
+        "Dr X\r\nBcc: y@evil.example",
+        "Dr X\nY",
+        "Dr\tX",
+        "Dr\u0000X",
+        "Dr\u0085X",  # NEL, a C1 control
+        "Dr\u202eevil",  # right-to-left override
+        "Dr \u2066X\u2069",  # left-to-right isolate
+        "Dr\u2028X",  # line separator
+        "Dr\u2029X",  # paragraph separator
+    ],
+)
+async def test_display_names_with_control_characters_are_refused(
+    app: FastAPI, client: httpx.AsyncClient, display_name: str
+) -> None:
+    response = await client.put(
+        "/internal/mailboxes/dr.x@hopital.mssante.fr",
+        json={"type": "PER", "display_name": display_name},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["code"], problem["field"], problem["reason"]) == (
+        "invalid_name",
+        "display_name",
+        "control_characters",
+    )
+    missing = await client.get("/internal/mailboxes/dr.x@hopital.mssante.fr")
+    assert missing.status_code == 404
+    # Nothing was announced either: the first event out is the next registration's.
+    await client.put(f"/internal/mailboxes/{PHARMACY}", json=PHARMACY_BODY)
+    assert [e.payload["address"] for e in await _published(app, 1)] == [PHARMACY]
+
+
+async def test_display_names_are_stored_trimmed(client: httpx.AsyncClient) -> None:
+    body = PHARMACY_BODY | {"display_name": "  Pharmacie Centrale\n "}
+    created = await client.put(f"/internal/mailboxes/{PHARMACY}", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["display_name"] == "Pharmacie Centrale"
+    replay = await client.put(f"/internal/mailboxes/{PHARMACY}", json=PHARMACY_BODY)
+    assert replay.json() == created.json()  # the same name: nothing written again
+
+
+async def test_names_of_any_spelling_up_to_the_limit_are_stored_on_both_engines(
+    client: httpx.AsyncClient,
+) -> None:
+    """PostgreSQL enforces the column lengths SQLite ignores. A name of 200 characters whose
+    search form is three times longer ("ﬃ" is "ffi") is stored and found; 201 is refused."""
+    address = "ligatures@officine.mssante.fr"
+    name = "ﬃ" * 200
+    stored = await client.put(
+        f"/internal/mailboxes/{address}", json={"type": "ORG", "display_name": name}
+    )
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["display_name"] == name
+    found = await client.get("/internal/mailboxes", params={"q": "ffiffi"})
+    assert [item["address"] for item in found.json()["items"]] == [address]
+    too_long = await client.put(
+        f"/internal/mailboxes/{address}", json={"type": "ORG", "display_name": "ﬃ" * 201}
+    )
+    assert (too_long.status_code, too_long.json()["code"]) == (422, "validation_error")
+    nul = await client.put(
+        f"/internal/mailboxes/{address}", json={"type": "ORG", "display_name": "A\u0000B"}
+    )
+    assert (nul.status_code, nul.json()["code"]) == (422, "invalid_name")
+    assert (await client.get(f"/internal/mailboxes/{address}")).json()["display_name"] == name
+
+
+async def test_queries_and_cursors_with_a_nul_are_refused_on_both_engines(
+    client: httpx.AsyncClient,
+) -> None:
+    query = await client.get("/internal/mailboxes", params={"q": "a\u0000b"})
+    assert (query.status_code, query.json()["code"]) == (422, "invalid_query")
+    forged = base64.urlsafe_b64encode(b"a\x00@b.mssante.fr").decode().rstrip("=")
+    cursor = await client.get("/internal/mailboxes", params={"cursor": forged})
+    assert (cursor.status_code, cursor.json()["code"]) == (422, "invalid_cursor")
+
+
+async def test_one_mailbox_whatever_the_case_it_is_written_in(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    body = {"type": "PER", "display_name": "Dr Martin", "rpps": "10001234567"}
+    created = await client.put("/internal/mailboxes/Dr.Martin@X.mssante.fr", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["address"] == "dr.martin@x.mssante.fr"
+    found = await client.get("/internal/mailboxes/dr.martin@x.mssante.fr")
+    assert found.status_code == 200
+    assert found.json() == created.json()
+    again = await client.put("/internal/mailboxes/DR.MARTIN@x.MSSANTE.FR", json=body)
+    assert (again.status_code, again.json()) == (200, created.json())
+    listing = (await client.get("/internal/mailboxes")).json()["items"]
+    assert [item["address"] for item in listing] == ["dr.martin@x.mssante.fr"]
+    (event,) = await _published(app, 1)
+    assert event.payload["address"] == "dr.martin@x.mssante.fr"

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, DateTime, Index, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Date, DateTime, Index, MetaData, String, Table, Text
+
+from ..domain.names import NAME_MAX_LENGTH
 
 __all__ = ["dispensings", "mailboxes", "metadata", "pharmacies"]
 
@@ -11,12 +13,14 @@ mailboxes = Table(
     metadata,
     Column("address", String(254), primary_key=True),
     Column("type", String(3), nullable=False),
-    Column("display_name", String(200), nullable=False),
+    Column("display_name", String(NAME_MAX_LENGTH), nullable=False),
     Column("rpps", String(11), nullable=True),
     Column("finess", String(9), nullable=True),
     Column("pharmacy", Boolean, nullable=False),
     # Lower-cased, accent-free name + address + numbers: one LIKE serves both engines.
-    Column("search_text", String(600), nullable=False),
+    # Unbounded: compatibility forms grow ("ﬃ" is "ffi", "ß" folds to "ss"), so no length
+    # the display name's would bound it.
+    Column("search_text", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_mailboxes_finess", "finess"),
     Index("ix_mailboxes_rpps", "rpps"),

@@ -8,8 +8,11 @@ __all__ = [
     "InvalidAddress",
     "InvalidCursor",
     "InvalidFiness",
+    "InvalidName",
+    "InvalidQuery",
     "InvalidRpps",
     "MailboxNotFound",
+    "NameTooLong",
     "PharmacyRequiresOrg",
 ]
 
@@ -17,6 +20,16 @@ __all__ = [
 class InvalidAddress(Unprocessable):
     code = "invalid_address"
     title = "Not a health actor's MSSanté address"
+
+
+class InvalidName(Unprocessable):
+    code = "invalid_name"
+    title = "Not a name that can be shown"
+
+
+class NameTooLong(Unprocessable):
+    code = "name_too_long"
+    title = "Name too long"
 
 
 class PharmacyRequiresOrg(Unprocessable):
@@ -37,6 +50,11 @@ class InvalidFiness(Unprocessable):
 class InvalidCursor(Unprocessable):
     code = "invalid_cursor"
     title = "Invalid cursor"
+
+
+class InvalidQuery(Unprocessable):
+    code = "invalid_query"
+    title = "Invalid search text"
 
 
 class MailboxNotFound(NotFound):

@@ -12,11 +12,20 @@ from enum import StrEnum
 
 from mes_contracts.addresses import AddressError, MailboxType, MssanteAddress
 
-from .errors import InvalidAddress, InvalidCursor, InvalidFiness, InvalidRpps, PharmacyRequiresOrg
+from .errors import (
+    InvalidAddress,
+    InvalidCursor,
+    InvalidFiness,
+    InvalidQuery,
+    InvalidRpps,
+    PharmacyRequiresOrg,
+)
+from .names import shown_name
 
 __all__ = [
     "MailboxEntry",
     "Registration",
+    "checked_query",
     "decode_cursor",
     "encode_cursor",
     "normalise_address",
@@ -73,13 +82,14 @@ class MailboxEntry:
 
 
 def normalise_address(value: str) -> str:
-    """A health actor's address in its one stored form: the whole address in lower case.
+    """A health actor's address in its one stored form, the contracts' one spelling: the whole
+    address in lower case.
 
     MSSanté operators treat local parts case-insensitively, and a directory where
     ``Dr.Martin@`` and ``dr.martin@`` were two entries would split one professional in two.
     """
     try:
-        return MssanteAddress.parse(value.strip()).format().lower()
+        return MssanteAddress.parse(value.strip()).format()
     except AddressError as exc:
         raise InvalidAddress(exc.detail, reason=exc.reason.value) from exc
 
@@ -98,7 +108,11 @@ def registered_entry(
 
     A pharmacy (officine) is reachable by patients only through an organisational mailbox,
     and is identified by its FINESS number, so ``pharmacy`` needs type ORG and a FINESS.
+    The address is checked first: the numbers of what is not a health actor's mailbox
+    (a patient's address, say) do not matter.
     """
+    address = normalise_address(address)
+    display_name = shown_name(display_name, field="display_name")
     if rpps is not None and not _RPPS.fullmatch(rpps):
         raise InvalidRpps("An RPPS number is 11 digits.")
     if finess is not None:
@@ -112,7 +126,7 @@ def registered_entry(
     if pharmacy and finess is None:
         raise InvalidFiness("A pharmacy's mailbox needs the FINESS number of the officine.")
     return MailboxEntry(
-        address=normalise_address(address),
+        address=address,
         type=type,
         display_name=display_name,
         rpps=rpps,
@@ -120,6 +134,14 @@ def registered_entry(
         pharmacy=pharmacy,
         updated_at=now,
     )
+
+
+def checked_query(text: str) -> str:
+    """A free-text query, refused when it holds control characters: no name, address or
+    number holds one, and PostgreSQL cannot even compare a NUL."""
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InvalidQuery("The search text must not contain control characters.")
+    return text
 
 
 def normalise_search(text: str) -> str:
@@ -140,6 +162,12 @@ def decode_cursor(token: str) -> str:
         address = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidCursor("The cursor is not one this service issued.") from exc
-    if "@" not in address:
+    # The last address of a page is a stored, hence canonical, address: anything else (a NUL
+    # that PostgreSQL cannot compare, say) was not issued here.
+    try:
+        canonical = MssanteAddress.parse(address).format()
+    except AddressError as exc:
+        raise InvalidCursor("The cursor is not one this service issued.") from exc
+    if canonical != address:
         raise InvalidCursor("The cursor is not one this service issued.")
     return address

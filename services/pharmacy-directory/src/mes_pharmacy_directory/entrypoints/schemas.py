@@ -6,17 +6,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mes_contracts.addresses import MailboxType
 
+from ..domain.names import NAME_MAX_LENGTH
+
 __all__ = ["MailboxIn", "MailboxOut", "MailboxPageOut"]
 
 
 class MailboxIn(BaseModel):
     """RPPS and FINESS are checked by the service, which answers with their own stable codes
-    (``invalid_rpps``, ``invalid_finess``) rather than a generic schema error."""
+    (``invalid_rpps``, ``invalid_finess``) rather than a generic schema error; so is the
+    display name, trimmed here: ``invalid_name`` for control characters in it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     type: MailboxType = Field(examples=["ORG"])
-    display_name: str = Field(min_length=1, max_length=200, examples=["Pharmacie Centrale"])
+    display_name: str = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, examples=["Pharmacie Centrale"]
+    )
     rpps: str | None = Field(
         default=None,
         max_length=64,

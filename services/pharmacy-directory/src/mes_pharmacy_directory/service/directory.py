@@ -13,6 +13,7 @@ from ..domain.errors import MailboxNotFound
 from ..domain.model import (
     MailboxEntry,
     Registration,
+    checked_query,
     encode_cursor,
     normalise_address,
     registered_entry,
@@ -102,7 +103,7 @@ class DirectoryService:
         probe = MailboxQuery(
             type=query.type,
             pharmacy=query.pharmacy,
-            q=query.q,
+            q=checked_query(query.q) if query.q else None,
             after=query.after,
             limit=query.limit + 1,
         )
