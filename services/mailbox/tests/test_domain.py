@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -19,8 +20,10 @@ from mes_mailbox.domain.errors import (
     AttachmentTooLarge,
     AttachmentTypeMismatch,
     AttachmentTypeNotAllowed,
+    InvalidAddress,
     InvalidCursor,
 )
+from mes_mailbox.domain.identifiers import mailbox_address, stored_address
 from mes_mailbox.domain.messages import (
     MAILER_DAEMON_ADDRESS,
     Cursor,
@@ -117,9 +120,54 @@ def test_file_names_are_sanitized():
 def test_cursor_round_trips_and_refuses_tampering():
     cursor = Cursor(datetime(2024, 5, 2, 9, 30, tzinfo=UTC), "msg-1")
     assert Cursor.decode(cursor.encode()) == cursor
-    for bad in ["", "not-base64!", cursor.encode()[:-3], "W10", "eyJhIjoxfQ"]:
+    edge = Cursor(datetime(1, 1, 1, tzinfo=UTC), "m" * 64)
+    assert Cursor.decode(edge.encode()) == edge
+    for bad in [
+        "",
+        "not-base64!",
+        cursor.encode()[:-3],
+        cursor.encode() + "=",
+        cursor.encode()[:4] + "!" + cursor.encode()[4:],  # ignored by a lenient decoder
+        "W10",
+        "eyJhIjoxfQ",
+        _token('["0001-01-01T00:00:00+14:00","x"]'),
+        _token('["9999-12-31T23:59:59-14:00","x"]'),
+        _token('["2024-05-02T11:30:00+02:00","msg-1"]'),
+        _token('["2024-05-02T09:30:00Z","msg-1"]'),
+        _token('["2024-05-02T09:30:00+00:00", "msg-1"]'),
+        _token('["2024-05-02T09:30:00+00:00","\\u0000"]'),
+        _token('["2024-05-02T09:30:00+00:00","\\ud800"]'),
+        _token('["2024-05-02T09:30:00+00:00",["msg-1"]]'),
+    ]:
         with pytest.raises(InvalidCursor):
             Cursor.decode(bad)
+
+
+def _token(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def test_one_spelling_per_mailbox():
+    for spelling in [
+        "Dr.Martin@Hopital-Exemple.MSSANTE.fr",
+        " DR.MARTIN@hopital-exemple.mssante.fr",
+    ]:
+        assert mailbox_address(spelling) == "dr.martin@hopital-exemple.mssante.fr"
+    assert mailbox_address("185052a00412356@Patient.mssante.fr") == (
+        "185052A00412356@patient.mssante.fr"
+    )
+    for bad in [
+        "dr.martin@example.org",
+        "dr.martin",
+        "123@patient.mssante.fr",
+        "a\x00@x.mssante.fr",
+    ]:
+        with pytest.raises(InvalidAddress) as refused:
+            mailbox_address(bad)
+        assert refused.value.code == "invalid_address"
+    # What a bounced message's sender typed is kept, its domain in lower case.
+    assert stored_address("12345@Patient.MSSANTE.fr") == "12345@patient.mssante.fr"
+    assert stored_address("Dr.Martin@Hopital.mssante.FR") == "dr.martin@hopital.mssante.fr"
 
 
 def test_an_accepted_message_makes_a_sent_and_an_inbox_copy(kit):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -79,6 +81,69 @@ async def test_bad_cursor_and_limit_are_refused(service, kit):
     assert (r.status_code, r.json()["code"]) == (422, "invalid_cursor")
     assert (await service.listing(kit.PATIENT, limit=101)).status_code == 422
     assert (await service.listing(kit.PATIENT, limit=0)).status_code == 422
+
+
+def _cursor(position: object) -> str:
+    """Written as the service writes its cursors (a NUL or a lone surrogate as JSON escapes)."""
+    raw = json.dumps(position, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        ["0001-01-01T00:00:00+14:00", "m1"],  # before year 1 once in UTC
+        ["9999-12-31T23:59:59-14:00", "m1"],  # after year 9999 once in UTC
+        ["2024-05-02T11:30:00+02:00", "m1"],  # a real position, not as the service writes it
+        ["2024-05-02T09:30:00", "m1"],
+        ["2024-05-02T09:30:00+00:00", "m\u0000"],
+        ["2024-05-02T09:30:00+00:00", "\ud800"],
+        ["2024-05-02T09:30:00+00:00", "m" * 65],
+        ["2024-05-02T09:30:00+00:00", 1],
+        ["2024-05-02T09:30:00+00:00"],
+        {"sent_at": "2024-05-02T09:30:00+00:00", "id": "m1"},
+    ],
+)
+async def test_a_cursor_the_service_did_not_write_is_refused(service, kit, position):
+    await service.deliver(*(kit.accepted(message_id=f"m{i}") for i in range(3)))
+    first = (await service.listing(kit.PATIENT, limit=1)).json()
+    assert len(first["items"]) == 1 and first["next_cursor"]
+    token = _cursor(position)
+    for url in (
+        f"/internal/mailboxes/{kit.PATIENT}/messages",
+        f"/internal/mailboxes/{kit.DOCTOR}/messages",
+    ):
+        r = await service.client.get(url, params={"cursor": token})
+        assert (r.status_code, r.json()["code"]) == (422, "invalid_cursor"), r.text
+    # The service's own cursor goes on.
+    r = await service.listing(kit.PATIENT, limit=1, cursor=first["next_cursor"])
+    assert r.status_code == 200 and r.json()["items"][0]["id"] != first["items"][0]["id"]
+
+
+async def test_ids_no_message_can_have_are_unknown(service, kit):
+    await service.deliver(kit.accepted(message_id="m1", conversation_id="c1"))
+    base = f"/internal/mailboxes/{kit.PATIENT}"
+    for message_id in ("m1%00", "%00", "m%0A1"):
+        for r in (
+            await service.client.get(f"{base}/messages/{message_id}"),
+            await service.client.post(f"{base}/messages/{message_id}/read"),
+        ):
+            assert (r.status_code, r.json()["code"]) == (404, "message_not_found"), message_id
+    r = await service.listing(kit.PATIENT, conversation_id="c1\x00")
+    assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}
+    r = await service.client.get(
+        f"{base}/unread-counts", params={"conversation_id": ["c1", "c1\x00", "c" * 5000]}
+    )
+    assert r.json() == {"total": 1, "by_conversation": {"c1": 1}}
+    r = await service.client.get("/internal/attachments/a%00", params={"mailbox": kit.PATIENT})
+    assert (r.status_code, r.json()["code"]) == (404, "attachment_not_found")
+    ref = (await service.upload(kit.FILES["pdf"], "ordonnance.pdf")).json()
+    r = await service.client.post(
+        "/internal/attachments/resolve",
+        json={"owner": kit.PATIENT, "ids": [ref["id"], "a\x00", "a" * 300]},
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "attachment_unknown")
+    assert r.json()["ids"] == ["a\x00", "a" * 300]
 
 
 async def test_first_read_sends_one_receipt_and_is_idempotent(service, kit):

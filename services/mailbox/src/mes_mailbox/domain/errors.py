@@ -15,6 +15,7 @@ __all__ = [
     "AttachmentTypeNotAllowed",
     "AttachmentUnknown",
     "AttachmentsTooLarge",
+    "InvalidAddress",
     "InvalidCursor",
     "MessageNotFound",
 ]
@@ -52,6 +53,11 @@ class AttachmentEmpty(Unprocessable):
 class AttachmentUnknown(Unprocessable):
     code = "attachment_unknown"
     title = "Unknown attachment"
+
+
+class InvalidAddress(Unprocessable):
+    code = "invalid_address"
+    title = "Invalid address"
 
 
 class InvalidCursor(Unprocessable):

@@ -9,11 +9,10 @@ id, so that handling the same fact twice produces the same copy, which storage t
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from mes_contracts.addresses import PATIENT_DOMAIN
@@ -22,6 +21,7 @@ from mes_contracts.events.parties import AttachmentRef
 from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT
 
 from .errors import InvalidCursor
+from .identifiers import could_be_id, stored_address
 
 __all__ = [
     "MAILER_DAEMON_ADDRESS",
@@ -36,7 +36,6 @@ __all__ = [
     "copies_for_accepted",
     "copies_for_bounced",
     "mailbox_kind",
-    "normalise_address",
     "read_receipt_for",
 ]
 
@@ -66,12 +65,6 @@ class SentStatus(StrEnum):
 class MailboxKind(StrEnum):
     PATIENT = "patient"
     BAL = "bal"
-
-
-def normalise_address(address: str) -> str:
-    """Domains are case-insensitive; local parts are kept as written (RFC 5321)."""
-    local, at, domain = address.strip().rpartition("@")
-    return f"{local}@{domain.lower()}" if at else address.strip()
 
 
 def mailbox_kind(address: str) -> MailboxKind:
@@ -125,17 +118,18 @@ class MessageCopy:
 
 def copies_for_accepted(event: MessageAccepted, delivered_at: datetime) -> list[MessageCopy]:
     """The sender's ``sent`` copy and the recipient's ``inbox`` copy of an admitted message."""
+    recipient = stored_address(event.recipient.address)
     inbox = MessageCopy(
-        mailbox_address=normalise_address(event.recipient.address),
+        mailbox_address=recipient,
         message_id=event.message_id,
         folder=Folder.INBOX,
         kind=MessageKind.MESSAGE,
         conversation_id=event.conversation_id,
         subject=event.subject,
         body=event.body,
-        sender_address=normalise_address(event.sender.address),
+        sender_address=stored_address(event.sender.address),
         sender_display_name=event.sender.display_name,
-        recipient_address=normalise_address(event.recipient.address),
+        recipient_address=recipient,
         recipient_display_name=event.recipient.display_name,
         sent_at=event.sent_at,
         delivered_at=delivered_at,
@@ -154,8 +148,8 @@ def copies_for_bounced(event: MessageBounced, delivered_at: datetime) -> list[Me
 
     The bounce event carries no body nor conversation: the message never reached one.
     """
-    sender = normalise_address(event.sender.address)
-    recipient = normalise_address(event.recipient_address)
+    sender = stored_address(event.sender.address)
+    recipient = stored_address(event.recipient_address)
     sent = MessageCopy(
         mailbox_address=sender,
         message_id=event.message_id,
@@ -226,8 +220,10 @@ def read_receipt_for(original: MessageCopy, read_at: datetime) -> MessageCopy:
 class Cursor:
     """A keyset position: the last (sent_at, message_id) of a page, newest first.
 
-    Opaque to callers (url-safe base64 of JSON); anything that does not decode is refused
-    rather than silently restarting at the first page.
+    Opaque to callers (url-safe base64 of JSON). Only what :meth:`encode` writes is taken
+    back: anything else (undecodable, a date out of range, an id no message can have, or the
+    same position spelt another way) is refused rather than silently restarting at the first
+    page or reaching storage.
     """
 
     sent_at: datetime
@@ -245,8 +241,14 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             sent_at_text, message_id = json.loads(raw)
             sent_at = datetime.fromisoformat(sent_at_text)
-            if sent_at.tzinfo is None or not isinstance(message_id, str) or not message_id:
-                raise ValueError("incomplete cursor")
-        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+            # Cursors are written in UTC: converting another offset could leave the calendar.
+            if sent_at.utcoffset() != timedelta(0):
+                raise ValueError("not a UTC position")
+            if not isinstance(message_id, str) or not could_be_id(message_id):
+                raise ValueError("not a message id")
+            cursor = cls(sent_at.astimezone(UTC), message_id)
+            if cursor.encode() != token:
+                raise ValueError("not written by this service")
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidCursor("The cursor is not one this service issued.") from exc
-        return cls(sent_at.astimezone(UTC), message_id)
+        return cursor

@@ -20,7 +20,7 @@ from ..domain.attachments import (
     sanitize_filename,
 )
 from ..domain.errors import AttachmentNotFound, AttachmentsTooLarge, AttachmentUnknown
-from ..domain.messages import normalise_address
+from ..domain.identifiers import could_be_id, mailbox_address
 from .ports import BlobStorage, ReadSide, UnitOfWorkFactory
 
 __all__ = ["AttachmentService"]
@@ -43,6 +43,7 @@ class AttachmentService:
 
     async def upload(self, source: BinaryIO, filename: str | None, owner: str) -> StoredAttachment:
         """Store an attachment; its type is what its bytes are, and its name must agree."""
+        owner = mailbox_address(owner)
         name = sanitize_filename(filename)
         sniffer = ContentSniffer(self.max_bytes)
         pending = await asyncio.to_thread(self.blobs.receive, source, sniffer)
@@ -60,7 +61,7 @@ class AttachmentService:
             size=pending.size,
             content_type=kind.content_type,
             filename=name,
-            uploaded_by=normalise_address(owner),
+            uploaded_by=owner,
             created_at=datetime.now(UTC),
         )
         async with self.uow_factory() as uow:
@@ -71,9 +72,10 @@ class AttachmentService:
     async def resolve(self, owner: str, ids: Sequence[str]) -> list[AttachmentRef]:
         """The references a message from ``owner`` may carry: attachments it uploaded, or that
         it holds in a message (forwarding); their total within the message size limit."""
+        owner = mailbox_address(owner)
         wanted = list(dict.fromkeys(ids))
         async with self.reader() as repos:
-            found = await repos.attachments.usable_by(normalise_address(owner), wanted)
+            found = await repos.attachments.usable_by(owner, [i for i in wanted if could_be_id(i)])
         missing = [i for i in wanted if i not in found]
         if missing:
             raise AttachmentUnknown(
@@ -91,8 +93,11 @@ class AttachmentService:
     async def open_for(self, mailbox: str, attachment_id: str) -> tuple[StoredAttachment, Path]:
         """The attachment and where its bytes are, if ``mailbox`` may see it. The answer for
         "not yours" and "does not exist" is the same, so ids cannot be probed."""
+        mailbox = mailbox_address(mailbox)
+        if not could_be_id(attachment_id):
+            raise AttachmentNotFound("No such attachment for this mailbox.")
         async with self.reader() as repos:
-            found = await repos.attachments.usable_by(normalise_address(mailbox), [attachment_id])
+            found = await repos.attachments.usable_by(mailbox, [attachment_id])
         stored = found.get(attachment_id)
         if stored is None:
             raise AttachmentNotFound("No such attachment for this mailbox.")

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from mes_contracts.events.mailbox import MessageRead
 
 from ..domain.errors import MessageNotFound
-from ..domain.messages import Cursor, Folder, MessageCopy, normalise_address, read_receipt_for
+from ..domain.identifiers import could_be_id, mailbox_address
+from ..domain.messages import Cursor, Folder, MessageCopy, read_receipt_for
 from .ports import ReadSide, UnitOfWorkFactory
 
 __all__ = ["MailboxService", "Page", "UnreadCounts"]
@@ -43,10 +44,13 @@ class MailboxService:
     ) -> Page:
         """Newest first. Keyset paging: a message arriving between two pages neither shifts
         nor repeats the rows of the next page."""
+        mailbox = mailbox_address(mailbox)
         after = Cursor.decode(cursor) if cursor else None
+        if conversation_id is not None and not could_be_id(conversation_id):
+            return Page([], None)
         async with self.reader() as repos:
             rows = await repos.messages.page(
-                normalise_address(mailbox),
+                mailbox,
                 folder=folder,
                 conversation_id=conversation_id,
                 after=after,
@@ -58,8 +62,11 @@ class MailboxService:
         return Page(items, next_cursor)
 
     async def get(self, mailbox: str, message_id: str) -> MessageCopy:
+        mailbox = mailbox_address(mailbox)
+        if not could_be_id(message_id):
+            raise MessageNotFound("No such message in this mailbox.")
         async with self.reader() as repos:
-            copy = await repos.messages.get(normalise_address(mailbox), message_id)
+            copy = await repos.messages.get(mailbox, message_id)
         if copy is None:
             raise MessageNotFound("No such message in this mailbox.")
         return copy
@@ -68,7 +75,9 @@ class MailboxService:
         """Mark a message read; idempotent. On the first read of a message whose sender asked
         for a receipt, the receipt lands in the sender's inbox in the same transaction, and
         ``MessageRead`` is emitted (the patient cannot refuse the receipt)."""
-        mailbox = normalise_address(mailbox)
+        mailbox = mailbox_address(mailbox)
+        if not could_be_id(message_id):
+            raise MessageNotFound("No such message in this mailbox.")
         async with self.uow_factory() as uow:
             copy = await uow.messages.get(mailbox, message_id)
             if copy is None:
@@ -99,8 +108,10 @@ class MailboxService:
         self, mailbox: str, conversation_ids: Sequence[str] | None = None
     ) -> UnreadCounts:
         """Over the whole mailbox, or over the conversations asked for (a page of them)."""
+        mailbox = mailbox_address(mailbox)
+        if conversation_ids is not None:
+            # An id no conversation can have has nothing unread.
+            conversation_ids = [c for c in conversation_ids if could_be_id(c)]
         async with self.reader() as repos:
-            counts = await repos.messages.unread_counts(
-                normalise_address(mailbox), conversation_ids
-            )
+            counts = await repos.messages.unread_counts(mailbox, conversation_ids)
         return UnreadCounts(sum(counts.values()), counts)
