@@ -18,7 +18,7 @@ class MailboxSettings(ServiceSettings):
     port: int = 8102
     max_message_bytes: int = Field(
         default=MAX_MESSAGE_SIZE_MO * 1024 * 1024,
-        description="Largest attachment, and largest total of a message's attachments (25 Mo)",
+        description="Largest attachment (25 Mo, the size limit of a whole message)",
     )
     # Delivery stores the events that arrived together in one transaction, up to this many:
     # bigger batches, fewer commits (on SQLite, bench_delivery.py: about 6,200 events/s at 64,

@@ -14,7 +14,6 @@ __all__ = [
     "AttachmentTypeMismatch",
     "AttachmentTypeNotAllowed",
     "AttachmentUnknown",
-    "AttachmentsTooLarge",
     "InvalidAddress",
     "InvalidCursor",
     "MessageNotFound",
@@ -25,12 +24,6 @@ class AttachmentTooLarge(DomainError):
     status = 413
     code = "attachment_too_large"
     title = "Attachment too large"
-
-
-class AttachmentsTooLarge(DomainError):
-    status = 413
-    code = "attachments_too_large"
-    title = "Attachments too large"
 
 
 class AttachmentTypeNotAllowed(DomainError):

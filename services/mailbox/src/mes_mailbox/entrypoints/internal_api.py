@@ -58,8 +58,11 @@ async def upload_attachment(
 
 @router.post("/attachments/resolve", response_model=ResolveOut)
 async def resolve_attachments(body: ResolveIn, service: AttachmentServiceDep) -> ResolveOut:
-    """Check the attachments of a message about to be admitted, and return their references."""
-    return ResolveOut(items=await service.resolve(body.owner, body.ids))
+    """Check the attachments of a message about to be admitted: they exist and ``owner`` may
+    send them. Their references come back with their sizes and total; whether the message fits
+    the size limit is for the admission to decide, with the body."""
+    resolved = await service.resolve(body.owner, body.ids)
+    return ResolveOut(items=resolved.items, total_bytes=resolved.total_bytes)
 
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse)

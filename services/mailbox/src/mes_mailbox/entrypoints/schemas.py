@@ -104,4 +104,7 @@ class ResolveIn(BaseModel):
 
 
 class ResolveOut(BaseModel):
-    items: list[AttachmentRef]
+    items: list[AttachmentRef] = Field(
+        description="the attachments asked for, in that order (each once), with their sizes"
+    )
+    total_bytes: int = Field(description="the sum of their sizes")

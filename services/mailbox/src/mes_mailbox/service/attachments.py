@@ -7,6 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -19,13 +20,21 @@ from ..domain.attachments import (
     check_extension,
     sanitize_filename,
 )
-from ..domain.errors import AttachmentNotFound, AttachmentsTooLarge, AttachmentUnknown
+from ..domain.errors import AttachmentNotFound, AttachmentUnknown
 from ..domain.identifiers import could_be_id, mailbox_address
 from .ports import BlobStorage, ReadSide, UnitOfWorkFactory
 
-__all__ = ["AttachmentService"]
+__all__ = ["AttachmentService", "Resolved"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The attachments a message may carry, in the order asked, and their total size."""
+
+    items: list[AttachmentRef]
+    total_bytes: int
 
 
 class AttachmentService:
@@ -69,9 +78,13 @@ class AttachmentService:
             await uow.commit()
         return stored
 
-    async def resolve(self, owner: str, ids: Sequence[str]) -> list[AttachmentRef]:
+    async def resolve(self, owner: str, ids: Sequence[str]) -> Resolved:
         """The references a message from ``owner`` may carry: attachments it uploaded, or that
-        it holds in a message (forwarding); their total within the message size limit."""
+        it holds in a message (forwarding), each with its size.
+
+        The size of the whole message (body and attachments) is the admission's to judge: a
+        professional's message over the limit is bounced with a report, not refused here.
+        """
         owner = mailbox_address(owner)
         wanted = list(dict.fromkeys(ids))
         async with self.reader() as repos:
@@ -81,14 +94,8 @@ class AttachmentService:
             raise AttachmentUnknown(
                 "Some attachments do not exist or are not yours to send.", ids=missing
             )
-        total = sum(found[i].size for i in wanted)
-        if total > self.max_bytes:
-            raise AttachmentsTooLarge(
-                f"The attachments total {total} bytes, over the limit of {self.max_bytes}.",
-                total_bytes=total,
-                max_bytes=self.max_bytes,
-            )
-        return [found[i].ref for i in wanted]
+        refs = [found[i].ref for i in wanted]
+        return Resolved(refs, sum(ref.size for ref in refs))
 
     async def open_for(self, mailbox: str, attachment_id: str) -> tuple[StoredAttachment, Path]:
         """The attachment and where its bytes are, if ``mailbox`` may see it. The answer for
