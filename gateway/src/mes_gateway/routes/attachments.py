@@ -3,11 +3,15 @@ holds such a message (or uploaded it)."""
 
 from __future__ import annotations
 
+import os
+import unicodedata
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.responses import StreamingResponse
 
 from mes_contracts.addresses import PatientAddress
@@ -17,7 +21,7 @@ from mes_platform.errors import NotFound, Unprocessable
 from ..deps import CurrentPrincipal, MailboxHolder, PatientPrincipal, ServicesDep
 from ..errors import ServiceUnavailable
 from ..messaging_schemas import AttachmentOut
-from ..openapi import problem_responses
+from ..openapi import problem_example, problem_responses
 from ..principal import Principal, Role
 from ..services import ServiceClients, raise_for_problem
 
@@ -33,22 +37,120 @@ TAGS = [
 
 router = APIRouter(tags=["attachments"], responses=problem_responses(401, 403, 503))
 
-_UPLOAD_RESPONSES = problem_responses(413, 415, 422)
+_UPLOAD_RESPONSES = problem_responses(
+    413,
+    415,
+    422,
+    examples={
+        422: {
+            "file_required": problem_example(
+                422,
+                "file_required",
+                "Unprocessable request",
+                "Send the file as a multipart/form-data part named `file`.",
+            ),
+            "file_part_not_a_file": problem_example(
+                422,
+                "file_part_not_a_file",
+                "Unprocessable request",
+                "The `file` part carries no file name: give one with `filename` in its "
+                "Content-Disposition (`filename*` is not used in multipart/form-data, RFC 7578).",
+            ),
+            "one_file_per_upload": problem_example(
+                422,
+                "one_file_per_upload",
+                "Unprocessable request",
+                "Send one file per upload (this request has 2 `file` parts).",
+            ),
+        }
+    },
+)
 _FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
+_CHUNK = 64 * 1024
+_FILE_DESCRIPTION = "The file, with its name (`filename`); its type is checked by content"
+
+
+async def one_file_part(request: Request) -> None:
+    """Refuse, each with its own code, the forms whose ``file`` is not exactly one file.
+
+    Solved before the body's fields are checked, so that a caller reads what to change rather
+    than the framework's words (a part without ``filename`` is a text field to it)."""
+    parts = (await request.form()).getlist("file")
+    if not parts:
+        raise Unprocessable(
+            "Send the file as a multipart/form-data part named `file`.", code="file_required"
+        )
+    if len(parts) > 1:
+        raise Unprocessable(
+            f"Send one file per upload (this request has {len(parts)} `file` parts).",
+            code="one_file_per_upload",
+        )
+    if not isinstance(parts[0], StarletteUploadFile):
+        raise Unprocessable(
+            "The `file` part carries no file name: give one with `filename` in its "
+            "Content-Disposition (`filename*` is not used in multipart/form-data, RFC 7578).",
+            code="file_part_not_a_file",
+        )
+
+
+OneFilePart = Annotated[None, Depends(one_file_part)]
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a quoted-string parameter the way multipart/form-data parsers read one
+    back: a backslash before a backslash or a quote. (httpx writes a quote as ``%22``, which
+    no parser decodes: the mailbox would store ``%22`` in the name.) Control characters have
+    no place in a header line, and the mailbox drops them from names anyway."""
+    text = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _printable(value: str) -> bool:
+    return all(" " <= ch <= "~" for ch in value)
+
+
+async def _form(head: bytes, file: UploadFile, tail: bytes) -> AsyncIterator[bytes]:
+    yield head
+    await file.seek(0)
+    while chunk := await file.read(_CHUNK):
+        yield chunk
+    yield tail
+
+
+def _size(file: UploadFile) -> int:
+    if file.size is not None:
+        return file.size
+    position = file.file.tell()
+    size = file.file.seek(0, os.SEEK_END)
+    file.file.seek(position)
+    return size
 
 
 async def _upload(services: ServiceClients, owner: str, file: UploadFile) -> AttachmentOut:
+    """The file to the mailbox service, streamed, in a form written here so that its name
+    arrives as the caller gave it."""
+    boundary = os.urandom(16).hex()
+    content_type = file.content_type or ""
+    if not content_type or not _printable(content_type):
+        content_type = "application/octet-stream"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="owner"\r\n\r\n'
+        f"{owner}\r\n"
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; '
+        f'filename="{_quoted(file.filename or "attachment")}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
     client = services.client("mailbox")
     try:
         response = await client.post(
             "/internal/attachments",
-            data={"owner": owner},
-            files={
-                "file": (
-                    file.filename or "attachment",
-                    file.file,
-                    file.content_type or "application/octet-stream",
-                )
+            content=_form(head, file, tail),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(head) + _size(file) + len(tail)),
             },
         )
     except httpx.TransportError as exc:
@@ -66,8 +168,9 @@ async def _upload(services: ServiceClients, owner: str, file: UploadFile) -> Att
 )
 async def upload(
     principal: MailboxHolder,
+    one_file: OneFilePart,
     services: ServicesDep,
-    file: Annotated[UploadFile, File(description="The file; its type is checked by content")],
+    file: Annotated[UploadFile, File(description=_FILE_DESCRIPTION)],
     mailbox: Annotated[
         str | None,
         Form(
@@ -97,8 +200,9 @@ async def upload(
 )
 async def upload_mine(
     principal: PatientPrincipal,
+    one_file: OneFilePart,
     services: ServicesDep,
-    file: Annotated[UploadFile, File(description="The file; its type is checked by content")],
+    file: Annotated[UploadFile, File(description=_FILE_DESCRIPTION)],
 ) -> AttachmentOut:
     assert principal.ins is not None
     return await _upload(services, PatientAddress(principal.ins).format(), file)
