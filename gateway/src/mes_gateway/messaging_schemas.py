@@ -7,11 +7,12 @@ into the API by accident.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "MAX_BODY_CHARS",
     "AttachmentOut",
     "ContactList",
     "ConversationList",
@@ -31,6 +32,15 @@ __all__ = [
 _PRO = "dr.martin@hopital-exemple.mssante.fr"
 _PATIENT = "279035121518989@patient.mssante.fr"
 _MAX_ATTACHMENTS = 20
+MAX_BODY_CHARS = 200_000
+
+# Trimmed like `from` (a grant does not depend on surrounding spaces); what is left must be an
+# address, which the routes check.
+Recipient = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)]
+AttachmentIds = Annotated[
+    list[Annotated[str, StringConstraints(max_length=64)]],
+    Field(default_factory=list, max_length=_MAX_ATTACHMENTS),
+]
 
 
 class _In(BaseModel):
@@ -60,16 +70,23 @@ class MessageSendIn(_In):
     sender: str = Field(
         alias="from", max_length=254, description="A mailbox your token grants (claim `mailboxes`)"
     )
-    to: str = Field(max_length=254, description="The patient's address <INS>@patient.mssante.fr")
+    to: Recipient = Field(description="The patient's address <INS>@patient.mssante.fr")
     subject: str = Field(max_length=998, description="`[FIN]` exactly closes the conversation")
-    body: str = Field(max_length=200_000)
-    attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
-    read_receipt: bool = Field(default=False, description="Ask for a read receipt (MDN)")
+    body: str = Field(
+        max_length=MAX_BODY_CHARS, description="Text; no control character but tab and line breaks"
+    )
+    attachment_ids: AttachmentIds
+    # Strict: JSON true or false only, never "1" or "yes" (one closes a conversation).
+    read_receipt: bool = Field(
+        default=False, strict=True, description="Ask for a read receipt (MDN)"
+    )
     in_reply_to: str | None = Field(
         default=None, max_length=64, description="Message id this one answers"
     )
     fin: bool = Field(
-        default=False, description="Same effect as MSSanté's `X-MSS-MES: FIN` header: closes"
+        default=False,
+        strict=True,
+        description="Same effect as MSSanté's `X-MSS-MES: FIN` header: closes",
     )
 
 
@@ -88,19 +105,18 @@ class MessageSendOut(BaseModel):
 
 
 class PatientMessageIn(_In):
-    body: str = Field(min_length=1, max_length=200_000)
-    attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    attachment_ids: AttachmentIds
 
 
 class PatientNewConversationIn(_In):
-    to: str = Field(
-        max_length=254,
+    to: Recipient = Field(
         description="A pharmacy's organisational mailbox, or a "
         "professional who wrote to you and has not ended the exchange",
     )
     subject: str = Field(min_length=1, max_length=998)
-    body: str = Field(min_length=1, max_length=200_000)
-    attachment_ids: list[str] = Field(default_factory=list, max_length=_MAX_ATTACHMENTS)
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+    attachment_ids: AttachmentIds
 
 
 class AttachmentOut(BaseModel):

@@ -42,14 +42,17 @@ class Principal:
         return address.strip().lower() in self.mailboxes
 
     def require_mailbox(self, address: str) -> str:
-        """Return ``address`` if this principal holds it, else refuse with 403."""
-        if not self.may_use_mailbox(address):
+        """The mailbox's one spelling (lower case, as granted) if this principal holds it, else
+        refuse with 403: the services, and the scope of an Idempotency-Key, see the same
+        mailbox however the client typed it."""
+        canonical = address.strip().lower()
+        if canonical not in self.mailboxes:
             raise Forbidden(
                 f"Your token does not grant the mailbox {address!r}.",
                 code="mailbox_not_granted",
                 address=address,
             )
-        return address
+        return canonical
 
 
 def normalise_mailboxes(values: object) -> frozenset[str]:

@@ -46,7 +46,9 @@ class PatientUpsert(BaseModel):
     )
     email: EmailStr = Field(max_length=254, description="Where new-message e-mails go")
     app_installed: bool | None = Field(
-        default=None, description="Mobile app installed; omitted keeps the current value"
+        default=None,
+        strict=True,
+        description="Mobile app installed; omitted keeps the current value",
     )
 
 

@@ -13,7 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mes_platform.settings import DEV_INTERNAL_TOKEN
 
-__all__ = ["DEV_JWT_SIGNING_KEY", "SERVICE_NAMES", "UPLOAD_PATHS", "GatewaySettings"]
+__all__ = [
+    "DEV_JWT_SIGNING_KEY",
+    "MESSAGE_PATHS",
+    "SERVICE_NAMES",
+    "UPLOAD_PATHS",
+    "GatewaySettings",
+]
 
 # Public on purpose: anyone can mint a development token with it, which is why production
 # refuses it. 32+ bytes, the HS256 minimum PyJWT accepts without a warning.
@@ -23,6 +29,10 @@ SERVICE_NAMES = ("identity", "mailbox", "conversation", "directory", "notifier")
 
 # Attachment uploads may carry up to the 25 Mo of a message (+ multipart overhead).
 UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments")
+# Messages may carry a body of 200,000 characters, and JSON may write each one as a \uXXXX
+# escape, or two of them (12 bytes) outside the Basic Multilingual Plane: 2.4 MB for the body
+# alone, in an encoding as valid as UTF-8 (Python's json.dumps writes it by default).
+MESSAGE_PATHS = ("/v1/messages", "/v1/me/conversations")
 
 
 class GatewaySettings(BaseSettings):
@@ -69,6 +79,11 @@ class GatewaySettings(BaseSettings):
 
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 26 * 1_048_576
+    max_message_bytes: int = Field(
+        default=3 * 1_048_576,
+        description="Body limit of the routes that send a message: any message the schema "
+        "admits, written in any JSON escaping",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> GatewaySettings:
@@ -92,4 +107,7 @@ class GatewaySettings(BaseSettings):
 
     @property
     def body_limit_overrides(self) -> dict[str, int]:
-        return dict.fromkeys(UPLOAD_PATHS, self.max_upload_bytes)
+        return {
+            **dict.fromkeys(UPLOAD_PATHS, self.max_upload_bytes),
+            **dict.fromkeys(MESSAGE_PATHS, self.max_message_bytes),
+        }

@@ -28,8 +28,8 @@ Inside, take what you need from ``mes_gateway.deps``::
 ``services.send`` / ``services.get`` raise the service's 4xx problem unchanged and turn a 5xx or
 an unreachable service into 503 ``service_unavailable``; let those propagate. Raise
 ``mes_platform.errors`` (``Unprocessable``, ``Forbidden``, ...) for the gateway's own refusals,
-never ``HTTPException``. Routes with a body larger than 1 MiB (uploads) must live under a path
-listed in ``settings.UPLOAD_PATHS``.
+never ``HTTPException``. Routes with a body larger than 1 MiB must live under a path listed in
+``settings.UPLOAD_PATHS`` (uploads) or ``settings.MESSAGE_PATHS`` (messages).
 """
 
 from __future__ import annotations

@@ -2,18 +2,63 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 from fastapi import Response
 from pydantic import BaseModel
 
+from mes_contracts.addresses import AddressError, AddressInvalidReason, parse_address
 from mes_platform.clients import path_segment as q
+from mes_platform.errors import Unprocessable
 
 from ..messaging_schemas import ConversationList
 from ..services import ServiceClients
 
-__all__ = ["q", "relayed", "resolve_attachments", "unread_by_conversation", "with_unread_counts"]
+__all__ = [
+    "check_body",
+    "check_recipient",
+    "q",
+    "relayed",
+    "resolve_attachments",
+    "unread_by_conversation",
+    "with_unread_counts",
+]
+
+# C0 control characters but TAB, LF and CR: not text. PostgreSQL's text type refuses NUL, so
+# such a body would fail after its 202; the others would reach the recipient's software as is.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def check_body(body: str) -> str:
+    """``body`` if it is text, else 422 ``invalid_body`` (one scan, in C, of at most 200,000
+    characters)."""
+    if _CONTROL.search(body) is not None:
+        raise Unprocessable(
+            "The body must not contain control characters other than tab, carriage return "
+            "and line feed.",
+            code="invalid_body",
+        )
+    return body
+
+
+def check_recipient(to: str) -> str:
+    """``to`` if it is written as an address, else 422 ``invalid_recipient``.
+
+    Only the syntax is the gateway's to refuse: a patient address with a wrong INS (length,
+    key, characters) is well formed and bounces as "invalidé" (DOMAIN.md), and where an address
+    may go is the conversation service's rule."""
+    try:
+        parse_address(to)
+    except AddressError as exc:
+        if exc.reason is AddressInvalidReason.MALFORMED:
+            raise Unprocessable(
+                f"'to' is not an address: {exc.detail}.",
+                code="invalid_recipient",
+                reason=exc.reason.value,
+            ) from exc
+    return to
 
 
 def relayed(model: type[BaseModel], answer: httpx.Response, status_code: int = 200) -> Response:

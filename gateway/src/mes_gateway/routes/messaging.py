@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from mes_platform.errors import Unprocessable
 
 from ..deps import IdempotencyKey, MailboxHolder, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
@@ -15,7 +17,14 @@ from ..messaging_schemas import (
     MessageSendOut,
 )
 from ..openapi import problem_example, problem_responses
-from ._messaging_common import q, relayed, resolve_attachments, with_unread_counts
+from ._messaging_common import (
+    check_body,
+    check_recipient,
+    q,
+    relayed,
+    resolve_attachments,
+    with_unread_counts,
+)
 
 __all__ = ["TAGS", "router"]
 
@@ -32,6 +41,26 @@ router = APIRouter(tags=["messaging"], responses=problem_responses(401, 403, 503
 Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemple.mssante.fr"])]
 Cursor = Annotated[str | None, Query(max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=100)]
+MssMes = Annotated[
+    str | None,
+    Header(
+        alias="X-MSS-MES",
+        description="MSSanté's end-of-exchange header: `FIN` (any case, surrounding spaces "
+        "ignored) closes the conversation, as `fin: true` does; any other value is refused "
+        "(422 `invalid_mss_mes`)",
+        examples=["FIN"],
+    ),
+]
+
+
+def fin_header(value: str | None) -> bool:
+    """Whether an ``X-MSS-MES`` header asks to close; a value other than FIN is refused, since
+    a sender who sent one meant something this product would silently ignore."""
+    if value is None:
+        return False
+    if value.strip(" \t").lower() == "fin":
+        return True
+    raise Unprocessable("The X-MSS-MES header accepts only the value FIN.", code="invalid_mss_mes")
 
 
 @router.post(
@@ -55,6 +84,27 @@ Limit = Annotated[int, Query(ge=1, le=100)]
                         "Unprocessable request",
                         "Messages go to patient addresses <INS>@patient.mssante.fr.",
                     ),
+                    "invalid_recipient": problem_example(
+                        422,
+                        "invalid_recipient",
+                        "Unprocessable request",
+                        "'to' is not an address: local part must be a dot-atom of 1 to 64 "
+                        "ASCII characters.",
+                        reason="malformed",
+                    ),
+                    "invalid_body": problem_example(
+                        422,
+                        "invalid_body",
+                        "Unprocessable request",
+                        "The body must not contain control characters other than tab, "
+                        "carriage return and line feed.",
+                    ),
+                    "invalid_mss_mes": problem_example(
+                        422,
+                        "invalid_mss_mes",
+                        "Unprocessable request",
+                        "The X-MSS-MES header accepts only the value FIN.",
+                    ),
                     "attachment_unknown": problem_example(
                         422,
                         "attachment_unknown",
@@ -68,13 +118,28 @@ Limit = Annotated[int, Query(ge=1, le=100)]
     },
 )
 async def send_message(
-    body: MessageSendIn, principal: MailboxHolder, key: IdempotencyKey, services: ServicesDep
+    body: MessageSendIn,
+    principal: MailboxHolder,
+    key: IdempotencyKey,
+    services: ServicesDep,
+    x_mss_mes: MssMes = None,
 ) -> Response:
     """Admission is synchronous: once this answers 202 the message is recorded and will be
     delivered (or bounced with the exact French non-delivery text). The same
-    `Idempotency-Key` never sends twice. A subject of exactly `[FIN]` (or `fin: true`) closes
-    the conversation; the patient can no longer reply in it."""
+    `Idempotency-Key` never sends twice.
+
+    **Closing.** A subject of exactly `[FIN]`, `"fin": true`, or MSSanté's header
+    `X-MSS-MES: FIN` (value case-insensitive) closes the conversation; the patient can no
+    longer reply in it. Another value of `X-MSS-MES` is refused (422 `invalid_mss_mes`).
+
+    **Recipient.** `to` (surrounding spaces ignored) must be written as an address (422
+    `invalid_recipient` otherwise); a patient address whose INS has a wrong length or key is
+    accepted and bounces as invalid. The body is text: no control character but tab and line
+    breaks (422 `invalid_body`)."""
     sender = principal.require_mailbox(body.sender)
+    fin = fin_header(x_mss_mes) or body.fin
+    to = check_recipient(body.to)
+    check_body(body.body)
     attachments = await resolve_attachments(services, sender, body.attachment_ids)
     answer = await services.send(
         "conversation",
@@ -82,13 +147,13 @@ async def send_message(
         "/internal/messages",
         json={
             "from": sender,
-            "to": body.to,
+            "to": to,
             "subject": body.subject,
             "body": body.body,
             "attachments": attachments,
             "read_receipt": body.read_receipt,
             "in_reply_to": body.in_reply_to,
-            "fin": body.fin,
+            "fin": fin,
         },
         headers=idempotency_headers(key),
     )

@@ -23,6 +23,7 @@ from ..messaging_schemas import (
 from ..openapi import problem_example, problem_responses
 from ..principal import Principal
 from ._messaging_common import (
+    check_body,
     q,
     relayed,
     resolve_attachments,
@@ -169,7 +170,9 @@ async def reply(
     key: IdempotencyKey,
     services: ServicesDep,
 ) -> MessageSendOut:
-    """Only inside a conversation a health actor opened and has not closed."""
+    """Only inside a conversation a health actor opened and has not closed. The body is text:
+    no control character but tab and line breaks (422 `invalid_body`)."""
+    check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(
         "conversation",
@@ -209,7 +212,9 @@ async def start_conversation(
 ) -> MessageSendOut:
     """A patient cannot contact the professional of their choice: only a pharmacy's
     organisational mailbox (profile activated), or a professional who has written to them and
-    has not ended the exchange. Otherwise 403 `initiation_not_allowed`."""
+    has not ended the exchange. Otherwise 403 `initiation_not_allowed`. The body is text: no
+    control character but tab and line breaks (422 `invalid_body`)."""
+    check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(
         "conversation",
