@@ -173,7 +173,10 @@ class ConversationOut(BaseModel):
     id: str
     subject: str
     state: Literal["open", "closed"]
-    correspondent: Party
+    correspondent: Party = Field(
+        description="The other side: for a patient, the health actor or pharmacy; in a "
+        "mailbox's list, the patient (kind `patient`, display name as identity knows it)"
+    )
     patient_ins: str | None = None
     opened_by: str | None = None
     opened_at: datetime
@@ -221,10 +224,13 @@ class DirectoryEntryIn(_In):
     )
 
     type: Literal["PER", "ORG", "APP", "CAB"]
-    display_name: str = Field(min_length=1, max_length=200)
+    # Trimmed before the length check, as the directory stores it.
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(
+        min_length=1, max_length=200
+    )
     rpps: str | None = Field(default=None, max_length=11)
     finess: str | None = Field(default=None, max_length=9)
-    pharmacy: bool = False
+    pharmacy: bool = Field(default=False, strict=True)
 
 
 class DirectoryEntryOut(BaseModel):

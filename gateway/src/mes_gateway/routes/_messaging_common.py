@@ -75,8 +75,9 @@ def relayed(model: type[BaseModel], answer: httpx.Response, status_code: int = 2
 async def resolve_attachments(
     services: ServiceClients, owner: str, ids: list[str]
 ) -> list[dict[str, Any]]:
-    """The attachments' references, checked by the mailbox service: they exist, ``owner``
-    uploaded or received them, and together they stay under the message size limit."""
+    """The attachments' references (with their sizes), checked by the mailbox service: they
+    exist, and ``owner`` uploaded or received them. The message's size is judged by the
+    conversation service, which bounces a professional's message over the limit."""
     if not ids:
         return []
     answer = await services.send(
