@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table
 
-from ..domain.names import NAME_MAX_LENGTH
+from mes_platform.names import NAME_MAX_LENGTH
 
 __all__ = ["metadata", "patients"]
 

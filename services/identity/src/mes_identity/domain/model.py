@@ -8,8 +8,7 @@ from enum import StrEnum
 from mes_contracts.addresses import AddressError, PatientAddress
 from mes_contracts.events.identity import PatientState
 from mes_contracts.ins import InsError, InsInvalidReason
-
-from .names import NAME_MAX_LENGTH, NameTooLong, shown_name
+from mes_platform.names import NAME_MAX_LENGTH, NameTooLong, shown_name
 
 __all__ = [
     "PatientNames",

@@ -3,8 +3,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from mes_contracts.events.identity import PatientState
-
-from ..domain.names import NAME_MAX_LENGTH
+from mes_platform.names import NAME_MAX_LENGTH
 
 __all__ = ["PatientIn", "PatientOut", "ResolutionOut"]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Date, DateTime, Index, MetaData, String, Table, Text
 
-from ..domain.names import NAME_MAX_LENGTH
+from mes_platform.names import NAME_MAX_LENGTH
 
 __all__ = ["dispensings", "mailboxes", "metadata", "pharmacies"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mes_platform.errors import NotFound, Unprocessable
+from mes_platform.names import InvalidName, NameTooLong  # shared by every service's names
 
 __all__ = [
     "InvalidAddress",
@@ -20,16 +21,6 @@ __all__ = [
 class InvalidAddress(Unprocessable):
     code = "invalid_address"
     title = "Not a health actor's MSSanté address"
-
-
-class InvalidName(Unprocessable):
-    code = "invalid_name"
-    title = "Not a name that can be shown"
-
-
-class NameTooLong(Unprocessable):
-    code = "name_too_long"
-    title = "Name too long"
 
 
 class PharmacyRequiresOrg(Unprocessable):

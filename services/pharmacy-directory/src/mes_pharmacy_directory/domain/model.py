@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from mes_contracts.addresses import AddressError, MailboxType, MssanteAddress
+from mes_platform.names import shown_name
 
 from .errors import (
     InvalidAddress,
@@ -20,7 +21,6 @@ from .errors import (
     InvalidRpps,
     PharmacyRequiresOrg,
 )
-from .names import shown_name
 
 __all__ = [
     "MailboxEntry",

@@ -5,8 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from mes_contracts.addresses import MailboxType
-
-from ..domain.names import NAME_MAX_LENGTH
+from mes_platform.names import NAME_MAX_LENGTH
 
 __all__ = ["MailboxIn", "MailboxOut", "MailboxPageOut"]
 

@@ -1,28 +1,38 @@
 """Names shown to people: one line of plain text, no longer than any copy of it may be.
 
-A mailbox's display name is what patients see as their correspondent's name, and it is copied
-into every message and conversation. A line break there could forge a header line in a mail
-or a notification; a bidirectional override makes a name read differently from what it is.
-So a name carries neither, and is trimmed of the blanks around it (a re-import with other
-blanks must not make a second spelling of one name).
+Patients' names and health actors' display names are shown to the other side, and copied as
+the correspondent's name into every message and conversation. A line break there could forge a
+header line in a mail or a notification; a bidirectional override makes a name read
+differently from what it is. So a name carries neither, and is trimmed of the blanks around it
+(an operator's copy and paste, or a re-import, must not make two spellings of one name).
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-from .errors import InvalidName, NameTooLong
+from .errors import Unprocessable
 
-__all__ = ["NAME_MAX_LENGTH", "shown_name"]
+__all__ = ["NAME_MAX_LENGTH", "InvalidName", "NameTooLong", "shown_name"]
 
 NAME_MAX_LENGTH = 200
-"""In characters: the display name travels in events to the mailbox service, whose copies of
-a correspondent's name hold 200 characters."""
+"""In characters, for every name: the display name travels in events to the mailbox service,
+whose copies of a correspondent's name hold 200 characters."""
 
 # Explicit embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI).
 _BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 # Control characters (CR, LF, TAB, NUL, DEL, C1), line and paragraph separators.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+
+
+class InvalidName(Unprocessable):
+    code = "invalid_name"
+    title = "Not a name that can be shown"
+
+
+class NameTooLong(Unprocessable):
+    code = "name_too_long"
+    title = "Name too long"
 
 
 def _is_refused(char: str) -> bool:
