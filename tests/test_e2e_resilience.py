@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import Api, eventually
@@ -29,12 +30,18 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def _send_many(api: Api, token: str, sender: str, to: str, n: int, accepted: list[str]) -> None:
     for i in range(n):
-        for _attempt in range(50):
-            r = api.send(
-                token,
-                idempotency_key=f"k-{sender}-{i}",
-                **{"from": sender, "to": to, "subject": f"Message {i}", "body": "x"},
-            )
+        for _attempt in range(100):
+            try:
+                r = api.send(
+                    token,
+                    idempotency_key=f"k-{sender}-{i}",
+                    **{"from": sender, "to": to, "subject": f"Message {i}", "body": "x"},
+                )
+            except httpx.TransportError:
+                # The gateway itself was killed, perhaps after admitting this message and
+                # before answering: the same key must not send it a second time.
+                time.sleep(0.2)
+                continue
             if r.status_code == 202:
                 accepted.append(r.json()["message_id"])
                 break
@@ -42,7 +49,7 @@ def _send_many(api: Api, token: str, sender: str, to: str, n: int, accepted: lis
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("victim", ["nats", "mailbox", "conversation"])
+@pytest.mark.parametrize("victim", ["nats", "mailbox", "conversation", "identity", "gateway"])
 def test_restart_in_the_middle_loses_and_duplicates_nothing(own_stack: Stack, victim: str) -> None:
     api = Api(own_stack.url)
     patient, patient_token = api.patient()
@@ -82,3 +89,62 @@ def test_restart_in_the_middle_loses_and_duplicates_nothing(own_stack: Stack, vi
 
     ids = eventually(inbox_ids, timeout=60, interval=0.5)
     assert sorted(ids) == sorted(accepted), "every accepted message delivered exactly once"
+
+
+def _reply_many(api: Api, token: str, conversation_id: str, n: int, accepted: list[str]) -> None:
+    for i in range(n):
+        for _attempt in range(100):
+            try:
+                r = api.http.post(
+                    f"/v1/me/conversations/{conversation_id}/messages",
+                    headers={**api.as_(token), "Idempotency-Key": f"r-{conversation_id}-{i}"},
+                    json={"body": f"Réponse {i}"},
+                )
+            except httpx.TransportError:
+                time.sleep(0.2)
+                continue
+            if r.status_code in (201, 202):
+                accepted.append(r.json()["message_id"])
+                break
+            time.sleep(0.2)
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("victim", ["conversation", "mailbox", "nats"])
+def test_patient_replies_across_a_restart_reach_the_professional_once(
+    own_stack: Stack, victim: str
+) -> None:
+    api = Api(own_stack.url)
+    patient, patient_token = api.patient()
+    sender = f"pro.{uuid.uuid4().hex[:8]}@hopital-test.mssante.fr"
+    token = api.mailbox(sender, "PER", "Dr Replies")
+    first = api.send(token, **{"from": sender, "to": patient, "subject": "Suivi", "body": "x"})
+    assert first.status_code == 202, first.text
+    conversation_id = first.json()["conversation_id"]
+    accepted: list[str] = []
+    writer = threading.Thread(
+        target=_reply_many, args=(api, patient_token, conversation_id, 40, accepted)
+    )
+    writer.start()
+    time.sleep(0.3)
+    if victim == "nats":
+        own_stack.nats.kill()
+        time.sleep(1.0)
+        own_stack.nats.start()
+    else:
+        own_stack.restart_service(victim)
+    writer.join(120)
+    own_stack.wait_ready()
+    assert len(accepted) == 40 and len(set(accepted)) == 40
+
+    def received() -> list[str] | None:
+        r = api.http.get(
+            f"/v1/mailboxes/{sender}/messages",
+            headers=api.as_(token),
+            params={"folder": "inbox", "limit": 100},
+        )
+        ids = [m["id"] for m in r.json()["items"] if m["kind"] == "message"]
+        return ids if len(set(ids)) >= 40 else None
+
+    ids = eventually(received, timeout=60, interval=0.5)
+    assert sorted(ids) == sorted(accepted), "every reply delivered to the professional once"
