@@ -37,6 +37,11 @@ class Stack:
     def url(self) -> str:
         return self.addresses.url("gateway")
 
+    @property
+    def patient_url(self) -> str:
+        """The patients' gateway: the same API, served by a process of its own."""
+        return self.addresses.url("gateway-patients")
+
     def _child(self, name: str) -> Child:
         spec = next(s for s in SERVICES if s.name == name)
         env = {

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from .conftest import Api, eventually, new_ins
+from .stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -330,3 +331,32 @@ def test_hostile_input_gets_problems_not_500(api: Api) -> None:
         params={"cursor": "not-a-cursor"},
     )
     assert r.status_code == 422
+
+
+def test_the_patients_gateway_serves_the_same_api_apart(api: Api, stack: Stack) -> None:
+    """The patients' apps reach their own gateway process: what a professional sends through
+    the main gateway, the patient reads, marks read and answers through it."""
+    patients_api = Api(stack.patient_url)
+    patient, patient_token = api.patient()
+    sender, pro_token = pro(api)
+    sent = api.send(pro_token, **{"from": sender, "to": patient, "subject": "A", "body": "B"})
+    assert sent.status_code == 202, sent.text
+    message_id = sent.json()["message_id"]
+    h = patients_api.as_(patient_token)
+    seen = eventually(
+        lambda: (r := patients_api.http.get(f"/v1/me/messages/{message_id}", headers=h))
+        and r.status_code == 200
+        and r.json()
+    )
+    assert seen["body"] == "B"
+    read = patients_api.http.post(f"/v1/me/messages/{message_id}/read", headers=h)
+    assert read.status_code == 200, read.text
+    reply = patients_api.http.post(
+        f"/v1/me/conversations/{sent.json()['conversation_id']}/messages",
+        headers=h,
+        json={"body": "Merci"},
+    )
+    assert reply.status_code == 202, reply.text
+    got = eventually(lambda: [m for m in api.inbox(pro_token, sender) if m["kind"] == "message"])
+    assert got[0]["sender"]["address"] == patient
+    assert patients_api.http.get("/health").json()["status"] == "ready"

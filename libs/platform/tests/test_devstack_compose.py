@@ -94,7 +94,7 @@ def test_compose_sets_only_what_the_service_reads_and_production_accepts_it(
             assert values[field] == f"http://{other.name}:{_port(other)}", field
 
     build = service["build"]
-    assert (build["dockerfile"], build["args"]["SERVICE"]) == ("docker/Dockerfile", spec.name)
+    assert (build["dockerfile"], build["args"]["SERVICE"]) == ("docker/Dockerfile", spec.deployable)
     assert f"127.0.0.1:{_port(spec)}/readyz" in " ".join(service["healthcheck"]["test"])
     assert all(d["condition"] == "service_healthy" for d in service["depends_on"].values())
 
@@ -118,9 +118,12 @@ def test_every_deployable_is_a_workspace_package_the_dockerfile_can_build() -> N
     assert '--package "mes-${SERVICE}"' in dockerfile
     root = (ROOT / "pyproject.toml").read_text()
     for spec in SERVICES:
-        assert f'"mes-{spec.name}"' in root, spec.name
+        assert f'"mes-{spec.deployable}"' in root, spec.name
         assert spec.name in COMPOSE["services"]
     assert COMPOSE["services"]["gateway"]["ports"] == ["${MES_GATEWAY_PUBLISHED_PORT:-8000}:8000"]
+    assert COMPOSE["services"]["gateway-patients"]["ports"] == [
+        "${MES_GATEWAY_PATIENTS_PUBLISHED_PORT:-8001}:8000"
+    ]
 
 
 def test_env_example_names_every_variable_compose_requires() -> None:

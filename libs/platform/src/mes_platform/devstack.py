@@ -5,8 +5,10 @@ SMTP sink, every service and the gateway, each a child process on SQLite files u
 waits until the gateway reports healthy, loads the demo data and prints where to go. Ctrl-C or
 SIGTERM stops the services, then the SMTP sink and NATS; a second run reuses ``var/``.
 
-Every port but the gateway's is a free one picked at start: the machine may run other servers on
-the standard ports (4222, 5432), and the stack must never talk to them.
+Every port but the gateways' is a free one picked at start: the machine may run other servers on
+the standard ports (4222, 5432), and the stack must never talk to them. The patients' gateway
+(the same API, served by a process of its own for the patients' apps) takes the gateway's port
++ 1 when it is free, any free port otherwise.
 """
 
 from __future__ import annotations
@@ -66,9 +68,17 @@ def _healthy(url: str) -> bool:
 
 
 class DevStack:
-    def __init__(self, data_dir: Path, gateway_port: int, *, demo: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        gateway_port: int,
+        *,
+        demo: bool = True,
+        patient_gateway_port: int | None = None,
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.gateway_port = gateway_port
+        self.patient_gateway_port = patient_gateway_port
         self.demo = demo
         self.state_file = self.data_dir / "devstack.json"
         self.log_dir = self.data_dir / "log"
@@ -99,12 +109,23 @@ class DevStack:
                 "listen there; stop what uses it or pick another port: "
                 "make run ARGS='--gateway-port 8080' (or MES_GATEWAY_PORT=8080 make run)"
             )
+        patient_port = self.patient_gateway_port
+        if patient_port is not None and not port_is_free(HOST, patient_port):
+            raise StartupError(
+                f"port {patient_port} is already in use on {HOST}, so the patients' gateway "
+                "cannot listen there; stop what uses it or pick another port: "
+                "make run ARGS='--patient-gateway-port 8081'"
+            )
+        if patient_port is None:  # the next port when it is free, else any free one
+            nxt = self.gateway_port + 1
+            patient_port = nxt if nxt < 65536 and port_is_free(HOST, nxt) else free_port()
         self._write_state({"pid": os.getpid()})
         for spec in SERVICES:
             if spec not in self.specs:
                 _say(f"WARNING: {spec.name} is not written yet (no {spec.module}.main): skipped")
-        ports = {s.name: free_port() for s in SERVICES if s.name != "gateway"}
+        ports = {s.name: free_port() for s in SERVICES}
         ports["gateway"] = self.gateway_port
+        ports["gateway-patients"] = patient_port
         return StackAddresses(
             ports=ports,
             nats_url=f"nats://{HOST}:{free_port()}",
@@ -154,7 +175,7 @@ class DevStack:
         # The gateway's /health asks every service: with one not written yet it could never
         # pass, so then its own liveness is what we wait for.
         path = spec.health_path
-        if spec.name == "gateway" and len(self.specs) < len(SERVICES):
+        if spec.deployable == "gateway" and len(self.specs) < len(SERVICES):
             path = "/healthz"
         return stack.url(spec.name) + path
 
@@ -225,6 +246,7 @@ class DevStack:
         return {
             "pid": os.getpid(),
             "gateway_url": stack.url("gateway"),
+            "patient_gateway_url": stack.url("gateway-patients"),
             "nats_url": stack.nats_url,
             "smtp": f"{stack.smtp_host}:{stack.smtp_port}",
             "data_dir": str(self.data_dir),
@@ -304,9 +326,23 @@ def main(argv: list[str] | None = None) -> None:
         default=int(os.environ.get("MES_GATEWAY_PORT") or 8000),
         help="gateway port on 127.0.0.1 (default: $MES_GATEWAY_PORT or 8000)",
     )
+    parser.add_argument(
+        "--patient-gateway-port",
+        type=int,
+        default=int(os.environ["MES_GATEWAY_PATIENTS_PORT"])
+        if os.environ.get("MES_GATEWAY_PATIENTS_PORT")
+        else None,
+        help="port of the patients' gateway, the same API served apart for the patients' apps "
+        "(default: $MES_GATEWAY_PATIENTS_PORT, else the gateway port + 1 when free, else any)",
+    )
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     args = parser.parse_args(argv)
-    stack = DevStack(args.data_dir, args.gateway_port, demo=not args.no_demo)
+    stack = DevStack(
+        args.data_dir,
+        args.gateway_port,
+        demo=not args.no_demo,
+        patient_gateway_port=args.patient_gateway_port,
+    )
     sys.exit(stack.run())
 
 

@@ -43,6 +43,8 @@ def banner(
         f"  Gateway      {gateway}",
         f"  Swagger UI   {gateway}/docs",
         f"  Health       {gateway}/health",
+        f"  Patients' gateway {stack.url('gateway-patients')}: the same API, served apart for "
+        "the patients' apps",
         "",
         "  A dev token (development mode only), then: curl -H 'Authorization: Bearer <token>' ...",
         "    " + token_call.format(role="ops", extra=""),

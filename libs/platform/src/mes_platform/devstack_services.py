@@ -1,4 +1,4 @@
-"""What the development stack runs: the six processes and the environment each one reads.
+"""What the development stack runs: the processes and the environment each one reads.
 
 The environment names here are the ones the services' settings classes read (prefix + field),
 the same ones ``docker-compose.yml`` sets for production.
@@ -20,6 +20,12 @@ class ServiceSpec:
     prefix: str  # environment prefix of its settings
     url_key: str  # how the others name its base URL: <PREFIX><url_key>_URL
     health_path: str = "/readyz"
+    instance_of: str | None = None  # another instance of that service: same code, same settings
+
+    @property
+    def deployable(self) -> str:
+        """The service whose package and image this process runs."""
+        return self.instance_of or self.name
 
     def is_written(self) -> bool:
         """True once ``python -m <module>`` can run: its ``__main__`` and ``main`` exist."""
@@ -40,6 +46,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("pharmacy-directory", "mes_pharmacy_directory", "MES_DIRECTORY_", "DIRECTORY"),
     ServiceSpec("notifier", "mes_notifier", "MES_NOTIFIER_", "NOTIFIER"),
     ServiceSpec("gateway", "mes_gateway", "MES_GATEWAY_", "GATEWAY", health_path="/health"),
+    # The same public API, served apart for the patients' apps (a bulkhead): professionals'
+    # software sending in bulk saturates the gateway it calls, and a patient's read waited
+    # behind those sends (a patient saw a new message about twice as late under that load).
+    ServiceSpec(
+        "gateway-patients",
+        "mes_gateway",
+        "MES_GATEWAY_",
+        "GATEWAY_PATIENTS",
+        health_path="/health",
+        instance_of="gateway",
+    ),
 )
 
 

@@ -85,12 +85,18 @@ class Stack:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.patient_port = free_port()
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def patient_url(self) -> str:
+        """The patients' gateway: the same API, served apart for the patients' apps."""
+        return f"http://127.0.0.1:{self.patient_port}"
 
     def start(self, timeout: float = 90.0) -> float:
         """Returns the seconds until every service was ready."""
@@ -106,6 +112,8 @@ class Stack:
                 str(self.data_dir),
                 "--gateway-port",
                 str(self.port),
+                "--patient-gateway-port",
+                str(self.patient_port),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
