@@ -344,9 +344,11 @@ def test_the_patients_gateway_serves_the_same_api_apart(api: Api, stack: Stack) 
     message_id = sent.json()["message_id"]
     h = patients_api.as_(patient_token)
     seen = eventually(
-        lambda: (r := patients_api.http.get(f"/v1/me/messages/{message_id}", headers=h))
-        and r.status_code == 200
-        and r.json()
+        lambda: (
+            (r := patients_api.http.get(f"/v1/me/messages/{message_id}", headers=h))
+            and r.status_code == 200
+            and r.json()
+        )
     )
     assert seen["body"] == "B"
     read = patients_api.http.post(f"/v1/me/messages/{message_id}/read", headers=h)
