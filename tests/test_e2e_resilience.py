@@ -49,7 +49,9 @@ def _send_many(api: Api, token: str, sender: str, to: str, n: int, accepted: lis
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("victim", ["nats", "mailbox", "conversation", "identity", "gateway"])
+@pytest.mark.parametrize(
+    "victim", ["nats", "mailbox", "mailbox-delivery", "conversation", "identity", "gateway"]
+)
 def test_restart_in_the_middle_loses_and_duplicates_nothing(own_stack: Stack, victim: str) -> None:
     api = Api(own_stack.url)
     patient, patient_token = api.patient()
@@ -110,7 +112,7 @@ def _reply_many(api: Api, token: str, conversation_id: str, n: int, accepted: li
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("victim", ["conversation", "mailbox", "nats"])
+@pytest.mark.parametrize("victim", ["conversation", "mailbox", "mailbox-delivery", "nats"])
 def test_patient_replies_across_a_restart_reach_the_professional_once(
     own_stack: Stack, victim: str
 ) -> None:

@@ -103,14 +103,21 @@ def test_each_service_has_its_own_database() -> None:
     created = set(
         re.findall(r"CREATE DATABASE (\w+);", (ROOT / "docker/postgres/init.sql").read_text())
     )
-    used = [
-        _interpolate(str(s["environment"][k])).rsplit("/", 1)[1]
-        for s in COMPOSE["services"].values()
-        for k in s.get("environment", {})
+    # Processes of one service (the mailbox's API and its delivery) share its database.
+    used = {
+        spec.deployable: _interpolate(str(env[k])).rsplit("/", 1)[1]
+        for spec in SERVICES
+        for env in [COMPOSE["services"][spec.name].get("environment", {})]
+        for k in env
         if k.endswith("_DATABASE_URL")
-    ]
-    assert len(used) == len(set(used)) == 5
-    assert set(used) <= created
+    }
+    assert len(used) == len(set(used.values())) == 5
+    assert set(used.values()) <= created
+    mailbox, delivery = (
+        COMPOSE["services"][n]["environment"] for n in ("mailbox", "mailbox-delivery")
+    )
+    assert mailbox["MES_MAILBOX_DATABASE_URL"] == delivery["MES_MAILBOX_DATABASE_URL"]
+    assert (mailbox["MES_MAILBOX_DELIVERY"], delivery["MES_MAILBOX_DELIVERY"]) == ("false", "true")
 
 
 def test_every_deployable_is_a_workspace_package_the_dockerfile_can_build() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -129,3 +131,25 @@ async def test_a_poison_event_is_parked_without_holding_back_its_batch(
             inbox = select(messages.c.message_id).where(messages.c.folder == "inbox")
             ids = (await conn.execute(inbox)).scalars()
             assert set(ids) == {"before", "after"}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"delivery": False}])
+async def test_an_api_process_without_delivery_leaves_it_to_the_delivery_process(
+    service, kit, publisher
+):
+    """The stack runs the mailbox's API (delivery off) and its delivery as two processes on one
+    database: the API stores nothing itself, and lists what the delivery process stored."""
+    assert service.app.state.runtime.consumers == []
+    await publisher(kit.accepted(message_id="m-split", conversation_id="conv-split"))
+    await asyncio.sleep(1.0)
+    assert await listed(service, kit.PATIENT, folder="inbox") == []
+
+    worker = create_app(service.settings.model_copy(update={"delivery": True, "port": 0}))
+    async with worker.router.lifespan_context(worker):
+
+        async def delivered():
+            return [i["id"] for i in await listed(service, kit.PATIENT, folder="inbox")] == [
+                "m-split"
+            ]
+
+        await kit.eventually(delivered)

@@ -30,21 +30,22 @@ def create_app(settings: MailboxSettings | None = None) -> FastAPI:
     def uow() -> MailboxUnitOfWork:
         return MailboxUnitOfWork(runtime.db, "mailbox", on_commit=runtime.relay.committed)
 
-    runtime.add_consumer(
-        EventConsumer(
-            bus=runtime.bus,
-            service="mailbox",
-            durable=DELIVERY_DURABLE,
-            stream="MES_CONVERSATION",
-            subjects=DELIVERY_SUBJECTS,
-            uow_factory=uow,
-            handler=deliver,
-            batch_handler=deliver_many,
-            max_deliver=settings.consumer_max_deliver,
-            batch_size=settings.consumer_batch_size,
-            linger_seconds=settings.consumer_linger_seconds,
+    if settings.delivery:
+        runtime.add_consumer(
+            EventConsumer(
+                bus=runtime.bus,
+                service="mailbox",
+                durable=DELIVERY_DURABLE,
+                stream="MES_CONVERSATION",
+                subjects=DELIVERY_SUBJECTS,
+                uow_factory=uow,
+                handler=deliver,
+                batch_handler=deliver_many,
+                max_deliver=settings.consumer_max_deliver,
+                batch_size=settings.consumer_batch_size,
+                linger_seconds=settings.consumer_linger_seconds,
+            )
         )
-    )
     app = create_service_app(
         runtime,
         title="MES mailbox service",

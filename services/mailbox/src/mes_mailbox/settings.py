@@ -20,6 +20,13 @@ class MailboxSettings(ServiceSettings):
         default=MAX_MESSAGE_SIZE_MO * 1024 * 1024,
         description="Largest attachment (25 Mo, the size limit of a whole message)",
     )
+    delivery: bool = Field(
+        default=True,
+        description="Whether this process stores the conversation events into the mailboxes "
+        "(the delivery consumer). The stack runs two mailbox processes on one database: "
+        "`mailbox` serves the API with delivery off, `mailbox-delivery` delivers, so that a "
+        "read never waits behind a delivery transaction on the same event loop",
+    )
     # Delivery stores the events that arrived together in one transaction, up to this many:
     # bigger batches, fewer commits (on SQLite, bench_delivery.py: about 6,200 events/s at 64,
     # 7,300 at 256).
