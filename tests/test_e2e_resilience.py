@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -28,25 +28,38 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s.stop()
 
 
-def _send_many(api: Api, token: str, sender: str, to: str, n: int, accepted: list[str]) -> None:
+def _post_many(
+    api: Api, n: int, request: Callable[[int], httpx.Response], accepted: list[str]
+) -> None:
+    """``request(i)`` for i < n, each until it is accepted (a retry carries the same
+    Idempotency-Key: 503 while a dependency restarts, or no answer at all when the gateway
+    itself was killed, perhaps after admitting the message)."""
     for i in range(n):
         for _attempt in range(100):
             try:
-                r = api.send(
-                    token,
-                    idempotency_key=f"k-{sender}-{i}",
-                    **{"from": sender, "to": to, "subject": f"Message {i}", "body": "x"},
-                )
+                r = request(i)
             except httpx.TransportError:
-                # The gateway itself was killed, perhaps after admitting this message and
-                # before answering: the same key must not send it a second time.
                 time.sleep(0.2)
                 continue
-            if r.status_code == 202:
+            if r.status_code in (201, 202):
                 accepted.append(r.json()["message_id"])
                 break
-            time.sleep(0.2)  # 503 while a dependency restarts: retry with the same key
+            time.sleep(0.2)
         time.sleep(0.01)
+
+
+def _while_interrupted(stack: Stack, victim: str, writer: threading.Thread) -> None:
+    """Start ``writer``, kill and restart ``victim`` in the middle, wait for both."""
+    writer.start()
+    time.sleep(0.3)
+    if victim == "nats":
+        stack.nats.kill()
+        time.sleep(1.0)
+        stack.nats.start()
+    else:
+        stack.restart_service(victim)
+    writer.join(120)
+    stack.wait_ready()
 
 
 @pytest.mark.parametrize(
@@ -58,17 +71,17 @@ def test_restart_in_the_middle_loses_and_duplicates_nothing(own_stack: Stack, vi
     sender = f"pro.{uuid.uuid4().hex[:8]}@hopital-test.mssante.fr"
     token = api.mailbox(sender, "PER", "Dr Restart")
     accepted: list[str] = []
-    writer = threading.Thread(target=_send_many, args=(api, token, sender, patient, 60, accepted))
-    writer.start()
-    time.sleep(0.4)
-    if victim == "nats":
-        own_stack.nats.kill()
-        time.sleep(1.0)
-        own_stack.nats.start()
-    else:
-        own_stack.restart_service(victim)
-    writer.join(120)
-    own_stack.wait_ready()
+
+    def send(i: int) -> httpx.Response:
+        return api.send(
+            token,
+            idempotency_key=f"k-{sender}-{i}",
+            **{"from": sender, "to": patient, "subject": f"Message {i}", "body": "x"},
+        )
+
+    _while_interrupted(
+        own_stack, victim, threading.Thread(target=_post_many, args=(api, 60, send, accepted))
+    )
     assert len(accepted) == 60 and len(set(accepted)) == 60
 
     def inbox_ids() -> list[str] | None:
@@ -93,25 +106,6 @@ def test_restart_in_the_middle_loses_and_duplicates_nothing(own_stack: Stack, vi
     assert sorted(ids) == sorted(accepted), "every accepted message delivered exactly once"
 
 
-def _reply_many(api: Api, token: str, conversation_id: str, n: int, accepted: list[str]) -> None:
-    for i in range(n):
-        for _attempt in range(100):
-            try:
-                r = api.http.post(
-                    f"/v1/me/conversations/{conversation_id}/messages",
-                    headers={**api.as_(token), "Idempotency-Key": f"r-{conversation_id}-{i}"},
-                    json={"body": f"Réponse {i}"},
-                )
-            except httpx.TransportError:
-                time.sleep(0.2)
-                continue
-            if r.status_code in (201, 202):
-                accepted.append(r.json()["message_id"])
-                break
-            time.sleep(0.2)
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("victim", ["conversation", "mailbox", "mailbox-delivery", "nats"])
 def test_patient_replies_across_a_restart_reach_the_professional_once(
     own_stack: Stack, victim: str
@@ -124,19 +118,17 @@ def test_patient_replies_across_a_restart_reach_the_professional_once(
     assert first.status_code == 202, first.text
     conversation_id = first.json()["conversation_id"]
     accepted: list[str] = []
-    writer = threading.Thread(
-        target=_reply_many, args=(api, patient_token, conversation_id, 40, accepted)
+
+    def reply(i: int) -> httpx.Response:
+        return api.http.post(
+            f"/v1/me/conversations/{conversation_id}/messages",
+            headers={**api.as_(patient_token), "Idempotency-Key": f"r-{conversation_id}-{i}"},
+            json={"body": f"Réponse {i}"},
+        )
+
+    _while_interrupted(
+        own_stack, victim, threading.Thread(target=_post_many, args=(api, 40, reply, accepted))
     )
-    writer.start()
-    time.sleep(0.3)
-    if victim == "nats":
-        own_stack.nats.kill()
-        time.sleep(1.0)
-        own_stack.nats.start()
-    else:
-        own_stack.restart_service(victim)
-    writer.join(120)
-    own_stack.wait_ready()
     assert len(accepted) == 40 and len(set(accepted)) == 40
 
     def received() -> list[str] | None:
