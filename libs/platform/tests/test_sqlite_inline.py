@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,64 @@ async def test_a_failed_block_is_rolled_back(sqlite_db: Database) -> None:
             raise RuntimeError("no")
     async with sqlite_db.reading() as conn:
         assert (await conn.scalar(text("SELECT count(*) FROM t"))) == 0
+
+
+async def test_a_writer_waits_on_the_event_loop_for_another_process_lock(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    """Two processes on one database (the mailbox's API and delivery): while one holds the
+    write lock, the other's writer waits without stopping its event loop, then writes."""
+    other = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")  # as another process
+    holding, release = asyncio.Event(), asyncio.Event()
+    ticks = 0
+
+    async def hold() -> None:
+        async with other.transaction() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            holding.set()
+            await release.wait()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    async def write() -> None:
+        async with sqlite_db.transaction() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    try:
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        tick = asyncio.create_task(ticker())
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0.2)
+        assert not writer.done()  # waiting for the lock...
+        assert ticks >= 10  # ...while the loop runs
+        release.set()
+        await asyncio.wait_for(asyncio.gather(holder, writer), 5)
+        tick.cancel()
+        async with sqlite_db.reading() as conn:
+            assert (await conn.scalar(text("SELECT sum(n) FROM t"))) == 3
+    finally:
+        await other.dispose()
+
+
+async def test_a_writer_gives_up_when_another_process_keeps_the_lock(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'locked.db'}")
+    async with db.transaction() as conn:
+        await conn.execute(text("CREATE TABLE t (n INTEGER NOT NULL)"))
+    db.engine.lock_wait_s = 0.1  # type: ignore[attr-defined]
+    shell = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)  # an operator's shell
+    shell.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(exc.OperationalError):
+            async with db.transaction() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (1)"))
+    finally:
+        shell.execute("ROLLBACK")
+        shell.close()
+    async with db.transaction() as conn:  # the connection is usable again
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    await db.dispose()

@@ -16,13 +16,19 @@ AsyncEngine` and :class:`~sqlalchemy.ext.asyncio.AsyncConnection` interface the 
 written against, whose coroutines call it directly. PostgreSQL keeps asyncpg.
 
 What this trades: a statement blocks the event loop for as long as it runs. That is why it is
-used only where statements are short and never wait on another process: each service owns its
-database file, writes go through one connection (so no writer waits on the lock inside the
-process), and WAL readers never wait on the writer. ``busy_timeout`` is kept short (a wait on
-another process, such as an operator's ``sqlite3`` shell, fails fast instead of stalling every
-request). The pool never blocks the thread either: a connection is handed out only once an
-asyncio semaphore as large as the pool lets the task through, so a task waiting for the single
-write connection waits on the event loop, as with an asyncio pool.
+used only where statements are short and never wait: writes go through one connection per
+process (so no writer waits on the lock inside the process), and WAL readers never wait on the
+writer. Nothing waits on the thread either:
+
+- the pool: a connection is handed out only once an asyncio semaphore as large as the pool lets
+  the task through, so a task waiting for the single write connection waits on the event loop,
+  as with an asyncio pool;
+- the lock of another process (the mailbox's API and delivery processes share one database, an
+  operator may open a ``sqlite3`` shell): a write engine (``immediate``) takes the write lock
+  with ``BEGIN IMMEDIATE`` without SQLite's busy handler, which sleeps on the thread, and while
+  another process holds it, tries again after a pause on the event loop, for up to
+  ``lock_wait_s``. Inside the transaction nothing else can be busy: in WAL mode, the lock taken
+  at ``BEGIN IMMEDIATE`` is all a writer needs.
 """
 
 from __future__ import annotations
@@ -49,9 +55,15 @@ class InlineAsyncTransaction(AsyncTransaction):
 
     async def start(self, is_ctxmanager: bool = False) -> AsyncTransaction:
         sync = self.connection._proxied
-        self.sync_transaction = self._assign_proxied(
-            sync.begin_nested() if self.nested else sync.begin()
-        )
+        if self.nested:
+            self.sync_transaction = self._assign_proxied(sync.begin_nested())
+        else:
+            engine: InlineAsyncEngine = self.connection.engine  # type: ignore[assignment]
+            if engine.immediate:
+                await engine._lock(sync)
+            # pysqlite's dialect emits no BEGIN of its own (the connection is in autocommit
+            # mode): this only opens SQLAlchemy's transaction around the lock just taken.
+            self.sync_transaction = self._assign_proxied(sync.begin())
         if is_ctxmanager:
             self.sync_transaction.__enter__()
         return self
@@ -168,12 +180,40 @@ class InlineAsyncEngine(AsyncEngine):
 
     _connection_cls = InlineAsyncConnection
 
-    def __init__(self, sync_engine: Engine, *, connections: int, timeout: float) -> None:
+    def __init__(
+        self,
+        sync_engine: Engine,
+        *,
+        connections: int,
+        timeout: float,
+        immediate: bool = False,
+        lock_wait_s: float = 5.0,
+    ) -> None:
         # AsyncEngine.__init__ refuses a synchronous driver: the point here is to use one.
         self.sync_engine = self._assign_proxied(sync_engine)
         self._connections = connections
         self._timeout = timeout
         self._gate: asyncio.Semaphore | None = None
+        self.immediate = immediate
+        self.lock_wait_s = lock_wait_s
+
+    async def _lock(self, sync: Any) -> None:
+        """``BEGIN IMMEDIATE`` on ``sync``'s driver connection (straight to the driver: through
+        SQLAlchemy's execution it cost about as much as a statement of the transaction),
+        waiting on the event loop while another process holds the write lock."""
+        dbapi_connection = sync.connection.dbapi_connection
+        waited, pause = 0.0, 0.001
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                busy = getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or waited >= self.lock_wait_s:
+                    raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 0.02)
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._gate is None:
@@ -210,8 +250,12 @@ def create_inline_engine(
     max_overflow: int = 0,
     pool_timeout: float = 30.0,
     busy_timeout_s: float = 5.0,
+    immediate: bool = False,
 ) -> InlineAsyncEngine:
-    """The engine of ``url`` (any ``sqlite`` URL: its driver name is not used)."""
+    """The engine of ``url`` (any ``sqlite`` URL: its driver name is not used). With
+    ``immediate``, every transaction takes the write lock at its start, waiting for another
+    process's on the event loop, ``busy_timeout_s`` at most; SQLite's own busy handler (which
+    sleeps on the thread) is left to the other engines' rare waits."""
     database = url.database or ":memory:"
     uri = database.startswith("file:")
     if database != ":memory:" and not uri:
@@ -220,7 +264,7 @@ def create_inline_engine(
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(
             database,
-            timeout=busy_timeout_s,
+            timeout=0 if immediate else busy_timeout_s,
             isolation_level=None,
             check_same_thread=False,
             uri=uri,
@@ -235,5 +279,9 @@ def create_inline_engine(
         pool_timeout=pool_timeout,
     )
     return InlineAsyncEngine(
-        sync_engine, connections=pool_size + max_overflow, timeout=pool_timeout
+        sync_engine,
+        connections=pool_size + max_overflow,
+        timeout=pool_timeout,
+        immediate=immediate,
+        lock_wait_s=busy_timeout_s,
     )
