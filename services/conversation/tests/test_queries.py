@@ -12,6 +12,24 @@ from mes_conversation.testing import (
     address_of,
 )
 
+# What a conversation shows, to the patient and to the mailbox alike (only the correspondent
+# differs).
+CONVERSATION_FIELDS = {
+    "id",
+    "subject",
+    "state",
+    "correspondent",
+    "patient_ins",
+    "opened_by",
+    "opened_at",
+    "last_activity_at",
+    "closed_by",
+    "closed_at",
+    "close_reason",
+    "reply_allowed",
+    "closed_notice",
+}
+
 
 async def test_contacts_are_correspondents_whose_latest_exchange_is_open(harness):
     await harness.send()
@@ -48,21 +66,7 @@ async def test_patient_conversations_filter_and_view(harness):
     assert {c["correspondent"]["address"] for c in open_} == {DOCTOR, PHARMACY}
     one = (await harness.client.get(f"{url}/{open_[0]['id']}")).json()
     assert one == open_[0]
-    assert set(one) == {
-        "id",
-        "subject",
-        "state",
-        "correspondent",
-        "patient_ins",
-        "opened_by",
-        "opened_at",
-        "last_activity_at",
-        "closed_by",
-        "closed_at",
-        "close_reason",
-        "reply_allowed",
-        "closed_notice",
-    }
+    assert set(one) == CONVERSATION_FIELDS
 
 
 async def test_mailbox_conversations(harness):
@@ -82,21 +86,7 @@ async def test_the_mailboxs_correspondent_is_the_patient(harness):
     marie = {"address": address_of(PATIENT), "kind": "patient", "display_name": "Marie Dupont"}
     assert doctor["items"][0]["correspondent"] == marie
     assert pharmacy["items"][0]["correspondent"] == marie
-    assert set(doctor["items"][0]) == {
-        "id",
-        "subject",
-        "state",
-        "correspondent",
-        "patient_ins",
-        "opened_by",
-        "opened_at",
-        "last_activity_at",
-        "closed_by",
-        "closed_at",
-        "close_reason",
-        "reply_allowed",
-        "closed_notice",
-    }
+    assert set(doctor["items"][0]) == CONVERSATION_FIELDS
     # The name follows identity's latest answer, carried by the next message.
     harness.resolver.patient(PATIENT, display_name="Marie Durand")
     await harness.send(subject="Suite")
