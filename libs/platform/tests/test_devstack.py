@@ -244,3 +244,9 @@ def test_ports_are_chosen_outside_the_range_of_outgoing_connections() -> None:
         assert not low <= port <= high
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", port))
+
+
+def test_ports_chosen_in_a_row_are_all_different() -> None:
+    """A stack picks every port before any process binds one: none may be given twice."""
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)

@@ -15,6 +15,9 @@ __all__ = ["NatsServer", "find_nats_server", "free_port"]
 
 
 _PORTS_FROM = 10_000
+# Ports handed out by this process: a random pick must not give one twice (a stack picks all
+# its ports before any of its processes binds one).
+_given: set[int] = set()
 
 
 def _ephemeral_ports() -> tuple[int, int]:
@@ -47,7 +50,8 @@ def free_port() -> int:
     if low - _PORTS_FROM > 1000:
         for _ in range(100):
             port = random.randrange(_PORTS_FROM, low)
-            if _bindable(port):
+            if port not in _given and _bindable(port):
+                _given.add(port)
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
