@@ -192,7 +192,7 @@ def test_the_internal_token_is_random_and_kept_for_the_next_run(tmp_path: Path) 
     assert (tmp_path / "a" / ".internal-token").stat().st_mode & 0o077 == 0  # owner only
 
 
-_URL_KEYS = {spec.url_key.lower(): spec.name for spec in SERVICES}
+_URL_KEYS = {spec.url_key.lower(): spec.name for spec in SERVICES if spec.url_key}
 
 
 def _settings_class(spec: ServiceSpec) -> type[BaseSettings]:

@@ -89,6 +89,8 @@ def test_compose_sets_only_what_the_service_reads_and_production_accepts_it(
         assert values["nats_url"].startswith("nats://nats-")
     # Every URL of another service points at that service's compose name and port.
     for other in SERVICES:
+        if other.url_key is None:
+            continue
         field = f"{other.url_key.lower()}_url"
         if field in values:
             assert values[field] == f"http://{other.name}:{_port(other)}", field

@@ -18,7 +18,9 @@ class ServiceSpec:
     name: str  # what the stack calls it: log file var/log/<name>.log
     module: str  # run as ``python -m <module>``
     prefix: str  # environment prefix of its settings
-    url_key: str  # how the others name its base URL: <PREFIX><url_key>_URL
+    url_key: (
+        str | None
+    )  # how the others name its base URL (<PREFIX><url_key>_URL); None: no one calls it
     health_path: str = "/readyz"
     instance_of: str | None = None  # another process of that service: same code and database
     settings: tuple[tuple[str, str], ...] = ()  # (field, value) of its own, e.g. a role
@@ -52,7 +54,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "mailbox-delivery",
         "mes_mailbox",
         "MES_MAILBOX_",
-        "MAILBOX_DELIVERY",
+        None,
         instance_of="mailbox",
     ),
     ServiceSpec("conversation", "mes_conversation", "MES_CONVERSATION_", "CONVERSATION"),
@@ -61,12 +63,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("gateway", "mes_gateway", "MES_GATEWAY_", "GATEWAY", health_path="/health"),
     # The same public API, served apart for the patients' apps (a bulkhead): professionals'
     # software sending in bulk saturates the gateway it calls, and a patient's read waited
-    # behind those sends (a patient saw a new message about twice as late under that load).
+    # behind those sends (under the bench's load, a patient saw a new message about three times
+    # later at the median).
     ServiceSpec(
         "gateway-patients",
         "mes_gateway",
         "MES_GATEWAY_",
-        "GATEWAY_PATIENTS",
+        None,
         health_path="/health",
         instance_of="gateway",
     ),
@@ -109,7 +112,7 @@ def service_env(
         f"{p}SMTP_PORT": str(stack.smtp_port),
     }
     for other in SERVICES:
-        if other.name != spec.name:
+        if other.name != spec.name and other.url_key is not None:
             env[f"{p}{other.url_key}_URL"] = stack.url(other.name)
     env.update({f"{p}{field}": value for field, value in spec.settings})
     return env
