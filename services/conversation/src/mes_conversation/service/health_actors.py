@@ -235,7 +235,7 @@ class HealthActorMessages:
         elif not await uow.conversations.save(conversation):
             raise ConcurrentWrite(conversation.id)
         message_id = str(uuid.uuid4())
-        patient_address = PatientAddress(ins).format()
+        patient_address = conversation.patient_address
         await uow.messages.record(
             LoggedMessage(
                 message_id=message_id,
