@@ -38,9 +38,6 @@ class Principal:
     mailboxes: frozenset[str] = field(default_factory=frozenset)
     name: str | None = None
 
-    def may_use_mailbox(self, address: str) -> bool:
-        return address.strip().lower() in self.mailboxes
-
     def require_mailbox(self, address: str) -> str:
         """The mailbox's one spelling (lower case, as granted) if this principal holds it, else
         refuse with 403: the services, and the scope of an Idempotency-Key, see the same
