@@ -203,6 +203,23 @@ async def test_a_patients_recipient_is_trimmed(client, patient, fakes):
     assert fakes.bodies()[0]["to"] == pharmacy
 
 
+async def test_a_patients_messages_answer_what_was_admitted(client, patient, fakes):
+    """The services' answer, as the public model: declared fields only, with the route's
+    status."""
+    public = {**ADMITTED, "bounce_reason": None, "report_text": None}
+    reply = await client.post(
+        "/v1/me/conversations/c-1/messages", headers=patient, json={"body": "Merci"}
+    )
+    assert (reply.status_code, reply.json()) == (202, public)
+    started = await client.post(
+        "/v1/me/conversations",
+        headers=patient,
+        json={"to": "pharmacie@officine.mssante.fr", "subject": "Ordonnance", "body": "Voici"},
+    )
+    assert (started.status_code, started.json()) == (201, public)
+    assert started.headers["content-type"] == "application/json"
+
+
 # --- bodies ---------------------------------------------------------------------------------
 
 

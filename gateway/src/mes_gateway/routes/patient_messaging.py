@@ -169,7 +169,7 @@ async def reply(
     principal: PatientPrincipal,
     key: IdempotencyKey,
     services: ServicesDep,
-) -> MessageSendOut:
+) -> Response:
     """Only inside a conversation a health actor opened and has not closed. The body is text:
     no control character but tab and line breaks (422 `invalid_body`)."""
     check_body(body.body)
@@ -181,7 +181,7 @@ async def reply(
         json={"body": body.body, "attachments": attachments},
         headers=idempotency_headers(key),
     )
-    return MessageSendOut.model_validate(answer.json())
+    return relayed(MessageSendOut, answer, status_code=202)
 
 
 @router.post(
@@ -209,7 +209,7 @@ async def start_conversation(
     principal: PatientPrincipal,
     key: IdempotencyKey,
     services: ServicesDep,
-) -> MessageSendOut:
+) -> Response:
     """A patient cannot contact the professional of their choice: only a pharmacy's
     organisational mailbox (profile activated), or a professional who has written to them and
     has not ended the exchange. Otherwise 403 `initiation_not_allowed`. The body is text: no
@@ -228,7 +228,7 @@ async def start_conversation(
         },
         headers=idempotency_headers(key),
     )
-    return MessageSendOut.model_validate(answer.json())
+    return relayed(MessageSendOut, answer, status_code=201)
 
 
 @router.get(
