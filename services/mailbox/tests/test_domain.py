@@ -182,6 +182,18 @@ def test_an_accepted_message_makes_a_sent_and_an_inbox_copy(kit):
     assert sent.read and inbox.wants_receipt_on_first_read and not sent.wants_receipt_on_first_read
 
 
+def test_copies_hold_the_parties_in_their_one_spelling_whatever_the_event_wrote(kit):
+    envelope = kit.accepted(message_id="m1")
+    payload = dict(envelope.payload)
+    payload["sender"] = {**payload["sender"], "address": "Dr.Martin@Hopital-Exemple.MSSANTE.fr"}
+    payload["recipient"] = {**payload["recipient"], "address": "279035121518989@Patient.mssante.fr"}
+    typed = envelope.model_copy(update={"payload": payload})
+    sent, inbox = copies_for_accepted(typed.payload_as(MessageAccepted), kit.T0)
+    for copy in (sent, inbox):
+        assert (copy.sender_address, copy.recipient_address) == (kit.DOCTOR, kit.PATIENT)
+    assert (sent.mailbox_address, inbox.mailbox_address) == (kit.DOCTOR, kit.PATIENT)
+
+
 def test_a_bounce_makes_a_bounced_sent_copy_and_a_report_with_a_stable_id(kit):
     event = kit.bounced(message_id="m2").payload_as(MessageBounced)
     sent, report = copies_for_bounced(event, kit.T0)

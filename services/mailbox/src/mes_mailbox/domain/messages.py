@@ -117,19 +117,22 @@ class MessageCopy:
 
 
 def copies_for_accepted(event: MessageAccepted, delivered_at: datetime) -> list[MessageCopy]:
-    """The sender's ``sent`` copy and the recipient's ``inbox`` copy of an admitted message."""
-    recipient = stored_address(event.recipient.address)
+    """The sender's ``sent`` copy and the recipient's ``inbox`` copy of an admitted message.
+
+    The parties' addresses are already in their one spelling: the contracts' address type
+    normalised them when the event was read.
+    """
     inbox = MessageCopy(
-        mailbox_address=recipient,
+        mailbox_address=event.recipient.address,
         message_id=event.message_id,
         folder=Folder.INBOX,
         kind=MessageKind.MESSAGE,
         conversation_id=event.conversation_id,
         subject=event.subject,
         body=event.body,
-        sender_address=stored_address(event.sender.address),
+        sender_address=event.sender.address,
         sender_display_name=event.sender.display_name,
-        recipient_address=recipient,
+        recipient_address=event.recipient.address,
         recipient_display_name=event.recipient.display_name,
         sent_at=event.sent_at,
         delivered_at=delivered_at,
@@ -146,9 +149,11 @@ def copies_for_accepted(event: MessageAccepted, delivered_at: datetime) -> list[
 def copies_for_bounced(event: MessageBounced, delivered_at: datetime) -> list[MessageCopy]:
     """The sender's ``sent`` copy marked bounced, and the non-delivery report in its inbox.
 
-    The bounce event carries no body nor conversation: the message never reached one.
+    The bounce event carries no body nor conversation: the message never reached one. Its
+    sender's address is already in its one spelling (see :func:`copies_for_accepted`); the
+    recipient's is as the sender typed it.
     """
-    sender = stored_address(event.sender.address)
+    sender = event.sender.address
     recipient = stored_address(event.recipient_address)
     sent = MessageCopy(
         mailbox_address=sender,
