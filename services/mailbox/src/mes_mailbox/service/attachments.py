@@ -34,7 +34,10 @@ class Resolved:
     """The attachments a message may carry, in the order asked, and their total size."""
 
     items: list[AttachmentRef]
-    total_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(ref.size for ref in self.items)
 
 
 class AttachmentService:
@@ -94,8 +97,7 @@ class AttachmentService:
             raise AttachmentUnknown(
                 "Some attachments do not exist or are not yours to send.", ids=missing
             )
-        refs = [found[i].ref for i in wanted]
-        return Resolved(refs, sum(ref.size for ref in refs))
+        return Resolved([found[i].ref for i in wanted])
 
     async def open_for(self, mailbox: str, attachment_id: str) -> tuple[StoredAttachment, Path]:
         """The attachment and where its bytes are, if ``mailbox`` may see it. The answer for
