@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 
 from mes_contracts.events.parties import AttachmentRef
 
+from ..domain.identifiers import MAX_ID_LENGTH
 from ..domain.messages import Folder
 from ..service.attachments import AttachmentService
 from ..service.mailboxes import MailboxService
@@ -41,7 +42,7 @@ async def _attachments(request: Request) -> AttachmentService:
 MailboxServiceDep = Annotated[MailboxService, Depends(_mailboxes)]
 AttachmentServiceDep = Annotated[AttachmentService, Depends(_attachments)]
 Address = Annotated[str, Path(min_length=3, max_length=320)]
-MessageId = Annotated[str, Path(min_length=1, max_length=64)]
+MessageId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 @router.post("/attachments", status_code=201, response_model=AttachmentRef)
@@ -67,7 +68,7 @@ async def resolve_attachments(body: ResolveIn, service: AttachmentServiceDep) ->
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse)
 async def download_attachment(
-    attachment_id: Annotated[str, Path(min_length=1, max_length=64)],
+    attachment_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
     mailbox: Annotated[str, Query(min_length=3, max_length=320)],
     service: AttachmentServiceDep,
 ) -> FileResponse:
@@ -89,7 +90,7 @@ async def list_messages(
     address: Address,
     service: MailboxServiceDep,
     folder: Folder | None = None,
-    conversation_id: Annotated[str | None, Query(max_length=64)] = None,
+    conversation_id: Annotated[str | None, Query(max_length=MAX_ID_LENGTH)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
