@@ -78,13 +78,17 @@ class Database:
             # Take transaction control from the driver so BEGIN is ours to emit.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
+            # Setting up may wait, once per connection: at start-up another process of the
+            # service may hold the database (migrations).
+            cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={synchronous}")
-            # The writer waits for another process's lock on the event loop, not in SQLite's
-            # busy handler (sqlite_inline); a reader of a WAL database practically never waits.
-            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT_PAGES}")
+            # Then the writer waits for another process's lock on the event loop, not in
+            # SQLite's busy handler (sqlite_inline); a reader of a WAL database practically
+            # never waits.
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cursor.close()
 
     @asynccontextmanager

@@ -254,8 +254,8 @@ def create_inline_engine(
 ) -> InlineAsyncEngine:
     """The engine of ``url`` (any ``sqlite`` URL: its driver name is not used). With
     ``immediate``, every transaction takes the write lock at its start, waiting for another
-    process's on the event loop, ``busy_timeout_s`` at most; SQLite's own busy handler (which
-    sleeps on the thread) is left to the other engines' rare waits."""
+    process's on the event loop, ``busy_timeout_s`` at most: give its connections, once set up,
+    ``PRAGMA busy_timeout=0``, or SQLite's own busy handler sleeps on the thread first."""
     database = url.database or ":memory:"
     uri = database.startswith("file:")
     if database != ":memory:" and not uri:
@@ -264,7 +264,7 @@ def create_inline_engine(
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(
             database,
-            timeout=0 if immediate else busy_timeout_s,
+            timeout=busy_timeout_s,
             isolation_level=None,
             check_same_thread=False,
             uri=uri,
