@@ -53,17 +53,23 @@ def test_professional_writes_patient_reads_and_replies(api: Api) -> None:
     assert conv["state"] == "open" and conv["reply_allowed"] is True
 
     h = api.as_(patient_token)
+    # Listing the conversation's messages marks nothing; opening the message reads it.
+    listed = api.http.get(f"/v1/me/conversations/{conv['id']}/messages", headers=h)
+    assert [m["read"] for m in listed.json()["items"]] == [False]
     message = api.http.get(f"/v1/me/messages/{sent['message_id']}", headers=h)
     assert message.status_code == 200
     assert message.json()["body"] == "Vos résultats sont normaux."
-    assert api.http.post(f"/v1/me/messages/{sent['message_id']}/read", headers=h).status_code == 200
+    assert message.json()["read"] is True
     assert api.my_conversations(patient_token)[0]["unread_count"] == 0
 
     # The read receipt reaches the professional's inbox, once.
     receipts = eventually(
         lambda: [m for m in api.inbox(pro_token, sender) if m["kind"] == "read_receipt"]
     )
-    api.http.post(f"/v1/me/messages/{sent['message_id']}/read", headers=h)
+    again = api.http.get(f"/v1/me/messages/{sent['message_id']}", headers=h)
+    assert again.json()["read_at"] == message.json()["read_at"]
+    read = api.http.post(f"/v1/me/messages/{sent['message_id']}/read", headers=h)
+    assert read.status_code == 200 and read.json()["read_at"] == message.json()["read_at"]
     assert len([m for m in api.inbox(pro_token, sender) if m["kind"] == "read_receipt"]) == 1
     assert receipts[0]["subject"].endswith("Résultats")
 

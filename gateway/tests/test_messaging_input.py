@@ -309,7 +309,7 @@ async def test_a_dot_id_is_one_segment_for_the_service_and_not_found(
 ):
     me = f"/internal/mailboxes/{PATIENT}/messages/".encode()
     cases = [
-        ("GET", f"/v1/me/messages/{raw}", patient, b"mailbox", me + sent),
+        ("GET", f"/v1/me/messages/{raw}", patient, b"mailbox", me + sent + b"/open"),
         ("POST", f"/v1/me/messages/{raw}/read", patient, b"mailbox", me + sent + b"/read"),
         (
             "GET",

@@ -166,6 +166,29 @@ async def test_first_read_sends_one_receipt_and_is_idempotent(service, kit):
     assert item["read"] is True and item["read_at"] is not None
 
 
+async def test_opening_marks_read_once_and_sends_the_receipt(service, kit):
+    await service.deliver(kit.accepted(message_id="m1", receipt=True))
+    url = f"/internal/mailboxes/{kit.PATIENT}/messages/m1/open"
+    first, second = await service.client.post(url), await service.client.post(url)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["read"] is True and first.json()["read_at"] is not None
+    assert first.json()["body"] == second.json()["body"] and first.json()["body"]
+    assert first.json()["read_at"] == second.json()["read_at"]
+    # Marking it read afterwards keeps the first opening's time and sends nothing more.
+    read = await service.client.post(f"/internal/mailboxes/{kit.PATIENT}/messages/m1/read")
+    assert read.json()["read_at"] == first.json()["read_at"]
+    (receipt,) = (await service.listing(kit.DOCTOR, folder="inbox")).json()["items"]
+    assert receipt["kind"] == "read_receipt"
+    counts = await service.client.get(f"/internal/mailboxes/{kit.PATIENT}/unread-counts")
+    assert counts.json()["total"] == 0
+    # The sender opening its own sent copy marks nothing and sends nothing.
+    sent = await service.client.post(f"/internal/mailboxes/{kit.DOCTOR}/messages/m1/open")
+    assert sent.status_code == 200 and sent.json()["read_at"] is None
+    assert len((await service.listing(kit.DOCTOR, folder="inbox")).json()["items"]) == 1
+    other = await service.client.post(f"/internal/mailboxes/{kit.OTHER_PATIENT}/messages/m1/open")
+    assert (other.status_code, other.json()["code"]) == (404, "message_not_found")
+
+
 async def test_no_receipt_unless_asked(service, kit):
     await service.deliver(kit.accepted(message_id="m1"))
     assert (

@@ -111,14 +111,19 @@ async def my_conversation_messages(
 @router.get(
     "/messages/{message_id}",
     response_model=MessageDetail,
-    summary="One of my messages",
+    summary="Open one of my messages",
     responses=problem_responses(404),
 )
 async def my_message(
     message_id: Id, principal: PatientPrincipal, services: ServicesDep
 ) -> Response:
-    answer = await services.get(
-        "mailbox", f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}"
+    """Opening a message marks it read: the first opening sets `read_at` and, if the sender
+    asked for a read receipt, sends it (the patient cannot refuse it). Opening it again
+    changes nothing. Listing a conversation's messages marks nothing."""
+    answer = await services.send(
+        "mailbox",
+        "POST",
+        f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}/open",
     )
     return relayed(MessageDetail, answer)
 
@@ -132,8 +137,9 @@ async def my_message(
 async def read_message(
     message_id: Id, principal: PatientPrincipal, services: ServicesDep
 ) -> ReadOut:
-    """If the sender asked for a read receipt, it is sent on the first read (the patient
-    cannot refuse it)."""
+    """Marks it read without fetching it (opening it with `GET /v1/me/messages/{message_id}`
+    does the same). If the sender asked for a read receipt, it is sent on the first read (the
+    patient cannot refuse it)."""
     answer = await services.send(
         "mailbox",
         "POST",

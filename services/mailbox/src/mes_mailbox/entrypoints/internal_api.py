@@ -114,6 +114,16 @@ async def get_message(
     return Response(body.model_dump_json(), media_type="application/json")
 
 
+@router.post("/mailboxes/{address}/messages/{message_id}/open", response_model=MessageOut)
+async def open_message(
+    address: Address, message_id: MessageId, service: MailboxServiceDep
+) -> Response:
+    """The message as its owner opens it: the first opening marks it read (and sends the
+    receipt its sender asked for); idempotent."""
+    body = MessageOut.of(await service.open(address, message_id))
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
 @router.post("/mailboxes/{address}/messages/{message_id}/read", response_model=ReadOut)
 async def mark_read(address: Address, message_id: MessageId, service: MailboxServiceDep) -> ReadOut:
     """Idempotent; the first read of a message whose sender asked for it sends the receipt."""

@@ -71,6 +71,14 @@ class MailboxService:
             raise MessageNotFound("No such message in this mailbox.")
         return copy
 
+    async def open(self, mailbox: str, message_id: str) -> MessageCopy:
+        """A message as its owner opens it: the first opening marks it read, with the receipt
+        its sender asked for (:meth:`mark_read`); a later one only reads it."""
+        copy = await self.get(mailbox, message_id)
+        if copy.read:
+            return copy
+        return copy.mark_read(await self.mark_read(mailbox, message_id))
+
     async def mark_read(self, mailbox: str, message_id: str) -> datetime:
         """Mark a message read; idempotent. On the first read of a message whose sender asked
         for a receipt, the receipt lands in the sender's inbox in the same transaction, and
