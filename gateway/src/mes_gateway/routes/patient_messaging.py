@@ -95,17 +95,22 @@ async def my_conversation_messages(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessageList:
-    # Ownership first: another patient's conversation id is a 404, never a listing.
-    await services.get(
-        "conversation", f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}"
-    )
     params: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}
     if cursor:
         params["cursor"] = cursor
     answer = await services.get(
         "mailbox", f"/internal/mailboxes/{q(my_address(principal))}/messages", params=params
     )
-    return MessageList.model_validate(answer.json())
+    page = MessageList.model_validate(answer.json())
+    if not page.items:
+        # Only the patient's own mailbox was read, so messages listed prove the conversation
+        # is theirs; an empty page asks its owner: another patient's id is a 404, as an
+        # unknown one. A patient's reads do not wait on the service that admits the sends.
+        await services.get(
+            "conversation",
+            f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}",
+        )
+    return page
 
 
 @router.get(
