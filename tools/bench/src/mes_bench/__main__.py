@@ -138,7 +138,8 @@ def send_load(
 ) -> dict[str, Any]:
     """Professionals' sends through the gateway, from one process (``concurrency`` clients
     that never pause); beside it, in a process of its own as a patient's app is, the
-    visibility probes: a message sent, then the patient's reads until it is there. The reads
+    visibility probes: a message sent, then the patient's reads of the conversation until it is
+    listed there, then the patient opens it (marking it read). The reads
     go through the patients' gateway, as the patients' apps reach it, or with
     ``probe_ingress`` "shared" through the gateway the sends saturate. In one process, the
     probes measured the load generator's own queue too (up to 30 ms of a probe's p99)."""
@@ -161,7 +162,8 @@ def send_load(
     probes = {
         **common,
         "concurrency": 0,
-        "probe_get_template": reads + "/v1/me/messages/{id}",
+        "probe_get_template": reads + "/v1/me/conversations/{conversation_id}/messages?limit=5",
+        "probe_open_template": reads + "/v1/me/messages/{id}",
         "probe_headers": {"Authorization": f"Bearer {tokens['patient']}"},
         "probe_body": {
             "from": PROFESSIONAL,
@@ -174,6 +176,7 @@ def send_load(
         sent, probed = pool.map(run_load_process, [senders, probes])
     sent["sent_total"] += probed["sent_total"]  # the probes' messages cost CPU too
     sent["visibility"] = probed["visibility"]
+    sent["open"] = probed.get("open", {})
     sent["probe_accepted_at"] = probed["probe_accepted_at"]
     return sent
 
@@ -310,7 +313,9 @@ def main() -> None:
                 f"visible ({report['probe_ingress']} gateway) p50 {vis.get('p50_ms')}"
                 f" / p99 {vis.get('p99_ms')} ms"
                 f" ({vis.get('samples')} samples, {vis.get('failures')} missed);"
-                f" stored p50 {stored.get('p50_ms')} / p99 {stored.get('p99_ms')} ms",
+                f" stored p50 {stored.get('p50_ms')} / p99 {stored.get('p99_ms')} ms;"
+                f" opening it p50 {r.get('open', {}).get('p50_ms')}"
+                f" / p99 {r.get('open', {}).get('p99_ms')} ms",
             )
         )
     print()

@@ -31,9 +31,12 @@ class LoadConfig:
     warmup: float = 1.0
     headers: dict[str, str] = field(default_factory=dict)
     bodies: list[dict[str, Any]] = field(default_factory=list)  # cycled
-    # Visibility probe: after each probe's 202, poll GET probe_get_template.format(id=...) with
-    # probe_headers until 200; records the delay from the 202 to the first 200.
+    # Visibility probe: after each probe's 202, poll GET probe_get_template.format(id=...,
+    # conversation_id=...) with probe_headers until the answer's ``items`` list the message;
+    # records the delay from the 202 until it is listed. Then, with probe_open_template
+    # (``{id}``), opens it once and records that request's latency.
     probe_get_template: str | None = None
+    probe_open_template: str | None = None
     probe_headers: dict[str, str] = field(default_factory=dict)
     probe_body: dict[str, Any] | None = None
     probe_interval: float = 0.05
@@ -69,6 +72,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
     measure_from = start + cfg.warmup
     deadline = measure_from + cfg.duration
     visibility: list[float] = []
+    opened: list[float] = []
     probe_failures = 0
     accepted: dict[str, float] = {}  # probe message id -> wall-clock time of its 202
 
@@ -120,19 +124,28 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                     if recorded:
                         accepted[message_id] = accepted_wall
                     sent += 1  # a message too: counted in the CPU per message
-                    get_url = cfg.probe_get_template.format(id=message_id)
+                    get_url = cfg.probe_get_template.format(
+                        id=message_id, conversation_id=data["conversation_id"]
+                    )
                     seen = False
                     while time.perf_counter() - accepted_at < 5.0:
                         async with session.get(get_url, headers=cfg.probe_headers) as r:
-                            await r.read()
-                            if r.status == 200:
-                                if recorded:
-                                    visibility.append(time.perf_counter() - accepted_at)
-                                seen = True
-                                break
+                            listed = await r.json() if r.status == 200 else {}
+                        if any(item["id"] == message_id for item in listed.get("items", ())):
+                            if recorded:
+                                visibility.append(time.perf_counter() - accepted_at)
+                            seen = True
+                            break
                         await asyncio.sleep(cfg.probe_poll)
                     if not seen and recorded:
                         probe_failures += 1
+                    if seen and cfg.probe_open_template:
+                        open_url = cfg.probe_open_template.format(id=message_id)
+                        t0 = time.perf_counter()
+                        async with session.get(open_url, headers=cfg.probe_headers) as r:
+                            await r.read()
+                        if recorded and r.status == 200:
+                            opened.append(time.perf_counter() - t0)
                 except Exception:
                     if time.perf_counter() >= measure_from:
                         probe_failures += 1
@@ -160,6 +173,8 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
             "failures": probe_failures,
             **_summary(visibility),
         }
+        if cfg.probe_open_template:
+            result["open"] = {"samples": len(opened), **_summary(opened)}
         result["probe_accepted_at"] = accepted
     return result
 
