@@ -22,6 +22,7 @@ from mes_gateway.messaging_schemas import (
     PatientNewConversationIn,
 )
 from mes_gateway.principal import Principal, Role
+from mes_platform.testing.nats_server import free_port
 
 CLAIRE = "claire.martin@hopital-exemple.mssante.fr"
 INS = "279035121518989"
@@ -394,3 +395,55 @@ async def test_other_routes_keep_the_small_limit(client, dev_token):
         f"/v1/admin/patients/{INS}", headers=ops, content=b"{" + b" " * 1_100_000 + b"}"
     )
     assert response.status_code == 413
+
+
+# --- where the conversations are read -------------------------------------------------------
+
+
+async def test_conversation_reads_go_to_their_own_process_and_sends_to_admission(
+    settings, fakes, dev_token
+):
+    def reads(request: httpx.Request) -> httpx.Response:
+        answer = fakes.conversation(request)
+        fakes.requests[-1] = ("conversation_reads", request)
+        return answer
+
+    app = create_app(
+        settings.model_copy(update={"conversation_reads_url": f"http://127.0.0.1:{free_port()}"}),
+        transports={
+            "conversation": httpx.MockTransport(fakes.conversation),
+            "conversation_reads": httpx.MockTransport(reads),
+            "mailbox": httpx.MockTransport(fakes.mailbox),
+        },
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as client,
+    ):
+        patient = await dev_token(client, role="patient", ins=INS)
+        pro = await dev_token(client, role="professional", mailboxes=[CLAIRE])
+        # An empty page asks who owns the conversation: the reads process answers.
+        listed = await client.get("/v1/me/conversations/c-1/messages", headers=patient)
+        assert listed.status_code == 200
+        await client.get("/v1/me/contacts", headers=patient)
+        await client.get(f"/v1/mailboxes/{CLAIRE}/conversations", headers=pro)
+        reply = await client.post(
+            "/v1/me/conversations/c-1/messages", headers=patient, json={"body": "Merci"}
+        )
+        assert reply.status_code == 202
+        assert (await client.post("/v1/messages", headers=pro, json=message())).status_code == 202
+    conversation = f"/internal/patients/{INS}/conversations/c-1".encode()
+    assert fakes.paths("conversation_reads") == [
+        conversation,
+        f"/internal/patients/{INS}/contacts".encode(),
+        f"/internal/mailboxes/{CLAIRE}/conversations".encode(),
+    ]
+    assert fakes.paths("conversation") == [conversation + b"/messages", b"/internal/messages"]
+
+
+async def test_without_a_reads_process_the_conversation_service_serves_the_reads(
+    client, patient, fakes
+):
+    listed = await client.get("/v1/me/conversations/c-1/messages", headers=patient)
+    assert listed.status_code == 200
+    assert fakes.paths("conversation") == [f"/internal/patients/{INS}/conversations/c-1".encode()]

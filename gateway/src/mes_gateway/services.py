@@ -29,7 +29,7 @@ from mes_platform.clients import InternalClient, internal_client, propagate_requ
 from mes_platform.internal import INTERNAL_TOKEN_HEADER
 
 from .errors import ServiceUnavailable, UpstreamProblem
-from .settings import SERVICE_NAMES, GatewaySettings
+from .settings import CONVERSATION_READS, SERVICE_NAMES, GatewaySettings
 
 __all__ = ["ServiceClients", "ServicesDep", "raise_for_problem", "service_clients"]
 
@@ -95,11 +95,13 @@ class ServiceClients:
         settings: GatewaySettings,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
-        unknown = set(transports or {}) - set(SERVICE_NAMES)
+        unknown = set(transports or {}) - {*SERVICE_NAMES, CONVERSATION_READS}
         if unknown:
             raise ValueError(f"unknown services: {sorted(unknown)}")
         self.settings = settings
         self._transports = dict(transports or {})
+        if "conversation" in self._transports:
+            self._transports.setdefault(CONVERSATION_READS, self._transports["conversation"])
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._urls: OrderedDict[tuple[str, str], httpx.URL] = OrderedDict()
         self._open = False
@@ -129,7 +131,7 @@ class ServiceClients:
     async def aclose(self) -> None:
         self._open = False
         clients, self._clients = self._clients, {}
-        for client in clients.values():
+        for client in {id(c): c for c in clients.values()}.values():
             await client.aclose()
 
     def client(self, service: str) -> httpx.AsyncClient:
@@ -141,7 +143,11 @@ class ServiceClients:
             url = self.settings.service_urls.get(service)
             if not self._open or url is None:
                 raise ServiceUnavailable(service, f"No client for the {service} service.")
-            client = self._clients[service] = self._build(service, url)
+            if service == CONVERSATION_READS and self.settings.conversation_reads_url is None:
+                client = self.client("conversation")  # the same service: its pool too
+            else:
+                client = self._build(service, url)
+            self._clients[service] = client
         return client
 
     def _url(self, service: str, client: httpx.AsyncClient, path: str) -> httpx.URL:

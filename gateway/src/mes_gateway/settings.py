@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mes_platform.settings import DEV_INTERNAL_TOKEN
 
 __all__ = [
+    "CONVERSATION_READS",
     "DEV_JWT_SIGNING_KEY",
     "MESSAGE_PATHS",
     "SERVICE_NAMES",
@@ -26,6 +27,10 @@ __all__ = [
 DEV_JWT_SIGNING_KEY = "dev-jwt-signing-key-change-me-0123456789"
 
 SERVICE_NAMES = ("identity", "mailbox", "conversation", "directory", "notifier")
+# Where the conversations are read (patients' lists, contacts, a mailbox's conversations): a
+# process of the conversation service of its own when ``conversation_reads_url`` is set, else
+# the conversation service itself.
+CONVERSATION_READS = "conversation_reads"
 
 # Attachment uploads may carry up to the 25 Mo of a message (+ multipart overhead).
 UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments")
@@ -49,6 +54,12 @@ class GatewaySettings(BaseSettings):
     identity_url: str = "http://127.0.0.1:8101"
     mailbox_url: str = "http://127.0.0.1:8102"
     conversation_url: str = "http://127.0.0.1:8103"
+    conversation_reads_url: str | None = Field(
+        default=None,
+        description="A process of the conversation service that serves the conversations' "
+        "reads, so that they never wait behind the admission of professionals' sends (unset: "
+        "the conversation service serves them)",
+    )
     directory_url: str = "http://127.0.0.1:8104"
     notifier_url: str = "http://127.0.0.1:8105"
     upstream_timeout_seconds: float = 10.0
@@ -103,7 +114,14 @@ class GatewaySettings(BaseSettings):
 
     @property
     def service_urls(self) -> dict[str, str]:
-        return {name: getattr(self, f"{name}_url") for name in SERVICE_NAMES}
+        urls = {name: getattr(self, f"{name}_url") for name in SERVICE_NAMES}
+        urls[CONVERSATION_READS] = self.conversation_reads_url or self.conversation_url
+        return urls
+
+    @property
+    def health_targets(self) -> tuple[str, ...]:
+        """The services ``/health`` asks: the conversations' reads when they are apart."""
+        return SERVICE_NAMES + ((CONVERSATION_READS,) if self.conversation_reads_url else ())
 
     @property
     def body_limit_overrides(self) -> dict[str, int]:

@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from mes_platform.health import health_router
 
 from ..deps import ServicesDep
-from ..settings import SERVICE_NAMES
 
 __all__ = ["TAGS", "router"]
 
@@ -68,14 +67,16 @@ router.include_router(health_router("gateway", {"gateway": _serving}))
     },
 )
 async def health(services: ServicesDep) -> JSONResponse:
-    """Asks every service's `/readyz` at once (2 s each); 200 if all ready, else 503."""
-    results = await asyncio.gather(*(services.readiness(name) for name in SERVICE_NAMES))
+    """Asks every service's `/readyz` at once (2 s each); 200 if all ready, else 503.
+    `conversation_reads` is reported when the conversations' reads have a process of their
+    own."""
+    targets = services.settings.health_targets
+    results = await asyncio.gather(*(services.readiness(name) for name in targets))
     ready = all(ok for ok, _ in results)
     report = HealthReport(
         status="ready" if ready else "degraded",
         services={
-            name: ServiceHealth(**body)
-            for name, (_, body) in zip(SERVICE_NAMES, results, strict=True)
+            name: ServiceHealth(**body) for name, (_, body) in zip(targets, results, strict=True)
         },
     )
     return JSONResponse(report.model_dump(mode="json"), status_code=200 if ready else 503)

@@ -17,6 +17,7 @@ from ..messaging_schemas import (
     MessageSendOut,
 )
 from ..openapi import problem_example, problem_responses
+from ..settings import CONVERSATION_READS
 from ._messaging_common import (
     check_body,
     check_recipient,
@@ -228,6 +229,6 @@ async def list_conversations(
     if cursor:
         params["cursor"] = cursor
     answer = await services.get(
-        "conversation", f"/internal/mailboxes/{q(mailbox)}/conversations", params=params
+        CONVERSATION_READS, f"/internal/mailboxes/{q(mailbox)}/conversations", params=params
     )
     return await with_unread_counts(services, mailbox, answer.json())

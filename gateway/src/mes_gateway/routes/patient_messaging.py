@@ -22,6 +22,7 @@ from ..messaging_schemas import (
 )
 from ..openapi import problem_example, problem_responses
 from ..principal import Principal
+from ..settings import CONVERSATION_READS
 from ._messaging_common import (
     check_body,
     q,
@@ -59,7 +60,7 @@ async def my_conversations(
     if cursor:
         params["cursor"] = cursor
     answer = await services.get(
-        "conversation", f"/internal/patients/{principal.ins}/conversations", params=params
+        CONVERSATION_READS, f"/internal/patients/{principal.ins}/conversations", params=params
     )
     return await with_unread_counts(services, my_address(principal), answer.json())
 
@@ -74,7 +75,8 @@ async def my_conversation(
     conversation_id: Id, principal: PatientPrincipal, services: ServicesDep
 ) -> ConversationOut:
     answer = await services.get(
-        "conversation", f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}"
+        CONVERSATION_READS,
+        f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}",
     )
     item = answer.json()
     counts = await unread_by_conversation(services, my_address(principal), [conversation_id])
@@ -107,7 +109,7 @@ async def my_conversation_messages(
         # is theirs; an empty page asks its owner: another patient's id is a 404, as an
         # unknown one. A patient's reads do not wait on the service that admits the sends.
         await services.get(
-            "conversation",
+            CONVERSATION_READS,
             f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}",
         )
     return page
@@ -249,5 +251,5 @@ async def start_conversation(
 )
 async def my_contacts(principal: PatientPrincipal, services: ServicesDep) -> ContactList:
     """Those who wrote to me and have not ended the exchange."""
-    answer = await services.get("conversation", f"/internal/patients/{principal.ins}/contacts")
+    answer = await services.get(CONVERSATION_READS, f"/internal/patients/{principal.ins}/contacts")
     return ContactList.model_validate(answer.json())

@@ -58,6 +58,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         instance_of="mailbox",
     ),
     ServiceSpec("conversation", "mes_conversation", "MES_CONVERSATION_", "CONVERSATION"),
+    # The conversations' reads (a patient's list and contacts, a mailbox's conversations), in
+    # a process of the conversation service of its own, on its database: they never wait
+    # behind the admission of professionals' bulk sends (under the bench's load, a patient's
+    # list of conversations took 117 ms at the median and 470 ms at the 99th percentile).
+    ServiceSpec(
+        "conversation-reads",
+        "mes_conversation",
+        "MES_CONVERSATION_",
+        "CONVERSATION_READS",
+        instance_of="conversation",
+    ),
     ServiceSpec("pharmacy-directory", "mes_pharmacy_directory", "MES_DIRECTORY_", "DIRECTORY"),
     ServiceSpec("notifier", "mes_notifier", "MES_NOTIFIER_", "NOTIFIER"),
     ServiceSpec("gateway", "mes_gateway", "MES_GATEWAY_", "GATEWAY", health_path="/health"),

@@ -164,6 +164,7 @@ def send_load(
         "concurrency": 0,
         "probe_get_template": reads + "/v1/me/conversations/{conversation_id}/messages?limit=5",
         "probe_open_template": reads + "/v1/me/messages/{id}",
+        "probe_reads": {"conversations": reads + "/v1/me/conversations?limit=20"},
         "probe_headers": {"Authorization": f"Bearer {tokens['patient']}"},
         "probe_body": {
             "from": PROFESSIONAL,
@@ -177,6 +178,7 @@ def send_load(
     sent["sent_total"] += probed["sent_total"]  # the probes' messages cost CPU too
     sent["visibility"] = probed["visibility"]
     sent["open"] = probed.get("open", {})
+    sent["reads"] = probed.get("reads", {})
     sent["probe_accepted_at"] = probed["probe_accepted_at"]
     return sent
 
@@ -322,6 +324,12 @@ def main() -> None:
     print(f"{'measure':42} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  notes")
     for name, rps, p50, p99, note in rows:
         print(f"{name:42} {fmt(rps):>9} {fmt(p50):>8} {fmt(p99):>8}  {note}")
+    for transport, r in report["send"].items():
+        for name, read in r.get("reads", {}).items():
+            print(
+                f"patient's {name} under the load via {transport}: p50 {read.get('p50_ms')}"
+                f" / p99 {read.get('p99_ms')} ms ({read.get('samples')} samples)"
+            )
     for transport, r in report["send"].items():
         cpu = r.get("cpu_ms_per_message") or {}
         if cpu:

@@ -37,6 +37,8 @@ class LoadConfig:
     # (``{id}``), opens it once and records that request's latency.
     probe_get_template: str | None = None
     probe_open_template: str | None = None
+    # Then each of these reads (name -> URL), once, timed: the patient's other screens.
+    probe_reads: dict[str, str] = field(default_factory=dict)
     probe_headers: dict[str, str] = field(default_factory=dict)
     probe_body: dict[str, Any] | None = None
     probe_interval: float = 0.05
@@ -73,6 +75,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
     deadline = measure_from + cfg.duration
     visibility: list[float] = []
     opened: list[float] = []
+    reads: dict[str, list[float]] = {name: [] for name in cfg.probe_reads}
     probe_failures = 0
     accepted: dict[str, float] = {}  # probe message id -> wall-clock time of its 202
 
@@ -146,6 +149,12 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                             await r.read()
                         if recorded and r.status == 200:
                             opened.append(time.perf_counter() - t0)
+                    for name, url in cfg.probe_reads.items():
+                        t0 = time.perf_counter()
+                        async with session.get(url, headers=cfg.probe_headers) as r:
+                            await r.read()
+                        if recorded and r.status == 200:
+                            reads[name].append(time.perf_counter() - t0)
                 except Exception:
                     if time.perf_counter() >= measure_from:
                         probe_failures += 1
@@ -175,6 +184,9 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         }
         if cfg.probe_open_template:
             result["open"] = {"samples": len(opened), **_summary(opened)}
+        result["reads"] = {
+            name: {"samples": len(times), **_summary(times)} for name, times in reads.items()
+        }
         result["probe_accepted_at"] = accepted
     return result
 
