@@ -106,17 +106,23 @@ def test_restart_in_the_middle_loses_and_duplicates_nothing(own_stack: Stack, vi
     assert sorted(ids) == sorted(accepted), "every accepted message delivered exactly once"
 
 
+def _conversation(api: Api, name: str) -> tuple[str, str, str, str, str]:
+    """A new patient's address and token, a new professional's address and token, and the
+    conversation the professional opened with the patient."""
+    patient, patient_token = api.patient()
+    sender = f"pro.{uuid.uuid4().hex[:8]}@hopital-test.mssante.fr"
+    token = api.mailbox(sender, "PER", name)
+    first = api.send(token, **{"from": sender, "to": patient, "subject": "Suivi", "body": "x"})
+    assert first.status_code == 202, first.text
+    return patient, patient_token, sender, token, first.json()["conversation_id"]
+
+
 @pytest.mark.parametrize("victim", ["conversation", "mailbox", "mailbox-delivery", "nats"])
 def test_patient_replies_across_a_restart_reach_the_professional_once(
     own_stack: Stack, victim: str
 ) -> None:
     api = Api(own_stack.url)
-    patient, patient_token = api.patient()
-    sender = f"pro.{uuid.uuid4().hex[:8]}@hopital-test.mssante.fr"
-    token = api.mailbox(sender, "PER", "Dr Replies")
-    first = api.send(token, **{"from": sender, "to": patient, "subject": "Suivi", "body": "x"})
-    assert first.status_code == 202, first.text
-    conversation_id = first.json()["conversation_id"]
+    _, patient_token, sender, token, conversation_id = _conversation(api, "Dr Replies")
     accepted: list[str] = []
 
     def reply(i: int) -> httpx.Response:
@@ -146,12 +152,7 @@ def test_patient_replies_across_a_restart_reach_the_professional_once(
 
 def test_a_patients_conversations_read_while_admission_is_down(own_stack: Stack) -> None:
     api = Api(own_stack.url)
-    patient, patient_token = api.patient()
-    sender = f"pro.{uuid.uuid4().hex[:8]}@hopital-test.mssante.fr"
-    token = api.mailbox(sender, "PER", "Dr Reads")
-    sent = api.send(token, **{"from": sender, "to": patient, "subject": "Suivi", "body": "x"})
-    assert sent.status_code == 202, sent.text
-    conversation_id = sent.json()["conversation_id"]
+    patient, patient_token, sender, token, conversation_id = _conversation(api, "Dr Reads")
     eventually(lambda: api.my_conversations(patient_token))
     h = api.as_(patient_token)
     own_stack.kill_service("conversation")
