@@ -55,7 +55,7 @@ DEMO_PATIENTS: tuple[DemoPatient, ...] = (
         "Camille",
         "MARTIN",
         False,
-        "created, never activated: e-mail notification only",
+        "created, never activated: messages delivered",
     ),
     DemoPatient(
         "2790351215189",
@@ -63,7 +63,7 @@ DEMO_PATIENTS: tuple[DemoPatient, ...] = (
         "Louise Anne",
         "BERNARD",
         True,
-        "activated, mobile app installed: e-mail and app notification",
+        "activated, mobile app installed: messages delivered",
     ),
     DemoPatient(
         "2920613055012",
@@ -71,7 +71,7 @@ DEMO_PATIENTS: tuple[DemoPatient, ...] = (
         "Hugo",
         "PETIT",
         False,
-        "activated, no mobile app: e-mail only",
+        "activated, no mobile app: messages delivered",
     ),
     DemoPatient(
         "1710169123045",
