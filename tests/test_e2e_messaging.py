@@ -81,6 +81,26 @@ def test_professional_writes_patient_reads_and_replies(api: Api) -> None:
     assert got[0]["conversation_id"] == conv["id"]
     assert got[0]["sender"]["address"] == patient
 
+    # The professional opens the reply, then the read receipt: each is read once opened, and
+    # the conversation's unread count goes down with them.
+    ph = api.as_(pro_token)
+
+    def pro_unread() -> int:
+        listed = api.http.get(f"/v1/mailboxes/{sender}/conversations", headers=ph).json()
+        (item,) = [c for c in listed["items"] if c["id"] == conv["id"]]
+        return int(item["unread_count"])
+
+    assert pro_unread() == 2
+    opened = api.http.get(f"/v1/mailboxes/{sender}/messages/{got[0]['id']}", headers=ph)
+    assert opened.status_code == 200 and opened.json()["read"] is True
+    assert opened.json()["body"] == "Merci docteur."
+    assert pro_unread() == 1
+    receipt = api.http.get(f"/v1/mailboxes/{sender}/messages/{receipts[0]['id']}", headers=ph)
+    assert receipt.json()["kind"] == "read_receipt" and receipt.json()["read"] is True
+    assert pro_unread() == 0
+    again = api.http.post(f"/v1/mailboxes/{sender}/messages/{got[0]['id']}/read", headers=ph)
+    assert again.status_code == 200 and again.json()["read_at"] == opened.json()["read_at"]
+
 
 def test_fin_closes_and_patient_can_no_longer_reply(api: Api) -> None:
     patient, patient_token = api.patient()

@@ -331,7 +331,14 @@ async def test_a_dot_id_is_one_segment_for_the_service_and_not_found(
             f"/v1/mailboxes/{CLAIRE}/messages/{raw}",
             pro,
             b"mailbox",
-            f"/internal/mailboxes/{CLAIRE}/messages/".encode() + sent,
+            f"/internal/mailboxes/{CLAIRE}/messages/".encode() + sent + b"/open",
+        ),
+        (
+            "POST",
+            f"/v1/mailboxes/{CLAIRE}/messages/{raw}/read",
+            pro,
+            b"mailbox",
+            f"/internal/mailboxes/{CLAIRE}/messages/".encode() + sent + b"/read",
         ),
     ]
     for method, path, headers, service, internal in cases:

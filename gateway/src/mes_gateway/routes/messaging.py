@@ -15,6 +15,7 @@ from ..messaging_schemas import (
     MessageList,
     MessageSendIn,
     MessageSendOut,
+    ReadOut,
 )
 from ..openapi import problem_example, problem_responses
 from ..settings import CONVERSATION_READS
@@ -193,7 +194,7 @@ async def list_messages(
 @router.get(
     "/v1/mailboxes/{address}/messages/{message_id}",
     response_model=MessageDetail,
-    summary="One message of a mailbox",
+    summary="Open one message of a mailbox",
     responses=problem_responses(404),
 )
 async def get_message(
@@ -202,11 +203,34 @@ async def get_message(
     principal: MailboxHolder,
     services: ServicesDep,
 ) -> Response:
+    """Opening a message marks it read, as fetching a message does in IMAP: the first opening
+    sets `read_at` and lowers the conversation's unread count; opening it again changes
+    nothing."""
     mailbox = principal.require_mailbox(address)
-    answer = await services.get(
-        "mailbox", f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}"
+    answer = await services.send(
+        "mailbox", "POST", f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/open"
     )
     return relayed(MessageDetail, answer)
+
+
+@router.post(
+    "/v1/mailboxes/{address}/messages/{message_id}/read",
+    response_model=ReadOut,
+    summary="Mark one message of a mailbox as read",
+    responses=problem_responses(404),
+)
+async def read_message(
+    address: Address,
+    message_id: Annotated[str, Path(max_length=64)],
+    principal: MailboxHolder,
+    services: ServicesDep,
+) -> ReadOut:
+    """Without fetching it; idempotent (the first read's time stays)."""
+    mailbox = principal.require_mailbox(address)
+    answer = await services.send(
+        "mailbox", "POST", f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/read"
+    )
+    return ReadOut.model_validate(answer.json())
 
 
 @router.get(
