@@ -11,7 +11,9 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from mes_gateway.deps import IdempotencyKey, ServicesDep, idempotency_headers
+from mes_gateway.errors import ServiceUnavailable
 from mes_gateway.main import create_app
+from mes_gateway.services import ServiceClients
 
 seen: list[httpx.Request] = []
 router = APIRouter()
@@ -185,3 +187,25 @@ async def test_paths_are_called_on_the_service_base_url_whatever_was_called_befo
                 assert response.json() == {"path": f"/internal/answer/{status}"}
     assert calls[-2:] == ["/internal/answer/200", "/internal/answer/201"]
     assert len(app.state.services._urls) <= 256
+
+
+async def test_an_idempotent_call_whose_connection_failed_is_tried_again_and_no_other(settings):
+    attempts: list[str] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.method)
+        if len(attempts) % 3:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"read_at": "2026-11-26T10:00:00Z"})
+
+    services = ServiceClients(settings, transports={"mailbox": httpx.MockTransport(flaky)})
+    await services.open()
+    try:
+        opened = await services.send("mailbox", "POST", "/internal/x/open", idempotent=True)
+        assert opened.status_code == 200 and attempts == ["POST"] * 3
+        # A send that is not idempotent fails at once: its caller retries with its key.
+        with pytest.raises(ServiceUnavailable):
+            await services.send("mailbox", "POST", "/internal/messages")
+        assert len(attempts) == 4
+    finally:
+        await services.aclose()

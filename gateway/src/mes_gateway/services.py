@@ -179,21 +179,26 @@ class ServiceClients:
         try:
             response = await client.get(url, params=params, headers=headers)
         except _RETRIED:
-            response = await self._get_retried(service, client, url, params, headers)
+            response = await self._retried(
+                service, client, "GET", url, params=params, headers=headers
+            )
         except httpx.TransportError as exc:
             raise self._unavailable(service, exc) from exc
         raise_for_problem(service, response)
         return response
 
-    async def _get_retried(
+    async def _retried(
         self,
         service: str,
         client: httpx.AsyncClient,
+        method: str,
         url: httpx.URL,
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """The two more attempts of a GET whose connection failed, each after a short pause."""
+        """The two more attempts of a call whose connection failed, each after a short pause."""
         await asyncio.sleep(_FIRST_RETRY_PAUSE)
         try:
             async for attempt in AsyncRetrying(
@@ -203,7 +208,9 @@ class ServiceClients:
                 reraise=True,
             ):
                 with attempt:
-                    return await client.get(url, params=params, headers=headers)
+                    return await client.request(
+                        method, url, params=params, json=json, headers=headers
+                    )
         except httpx.TransportError as exc:
             raise self._unavailable(service, exc) from exc
         raise AssertionError("unreachable: tenacity reraises the last failure")
@@ -216,14 +223,19 @@ class ServiceClients:
         *,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool = False,
     ) -> httpx.Response:
         """A state-changing call: never retried here (the caller may retry with its
-        Idempotency-Key); raises the mapped problem on error."""
+        Idempotency-Key), unless ``idempotent`` (opening a message), which is retried twice on
+        connection failure as a GET is; raises the mapped problem on error."""
         client = self.client(service)
+        url = self._url(service, client, path)
         try:
-            response = await client.request(
-                method, self._url(service, client, path), json=json, headers=headers
-            )
+            response = await client.request(method, url, json=json, headers=headers)
+        except _RETRIED as exc:
+            if not idempotent:
+                raise self._unavailable(service, exc) from exc
+            response = await self._retried(service, client, method, url, json=json, headers=headers)
         except httpx.TransportError as exc:
             raise self._unavailable(service, exc) from exc
         raise_for_problem(service, response)

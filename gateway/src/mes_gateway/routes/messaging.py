@@ -208,7 +208,10 @@ async def get_message(
     nothing."""
     mailbox = principal.require_mailbox(address)
     answer = await services.send(
-        "mailbox", "POST", f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/open"
+        "mailbox",
+        "POST",
+        f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/open",
+        idempotent=True,
     )
     return relayed(MessageDetail, answer)
 
@@ -228,7 +231,10 @@ async def read_message(
     """Without fetching it; idempotent (the first read's time stays)."""
     mailbox = principal.require_mailbox(address)
     answer = await services.send(
-        "mailbox", "POST", f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/read"
+        "mailbox",
+        "POST",
+        f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/read",
+        idempotent=True,
     )
     return ReadOut.model_validate(answer.json())
 

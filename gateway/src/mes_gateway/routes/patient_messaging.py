@@ -131,6 +131,7 @@ async def my_message(
         "mailbox",
         "POST",
         f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}/open",
+        idempotent=True,
     )
     return relayed(MessageDetail, answer)
 
@@ -151,6 +152,7 @@ async def read_message(
         "mailbox",
         "POST",
         f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}/read",
+        idempotent=True,
     )
     return ReadOut.model_validate(answer.json())
 
