@@ -173,3 +173,19 @@ def test_a_patients_conversations_read_while_admission_is_down(own_stack: Stack)
     finally:
         own_stack.restart_service("conversation")
         own_stack.wait_ready()
+
+
+def test_a_patients_conversations_read_while_the_reads_process_is_down(own_stack: Stack) -> None:
+    api = Api(own_stack.url)
+    _, patient_token, sender, token, conversation_id = _conversation(api, "Dr Failover")
+    eventually(lambda: api.my_conversations(patient_token))
+    own_stack.kill_service("conversation-reads")
+    try:
+        # The gateway reads from the conversation service itself meanwhile.
+        (conv,) = api.my_conversations(patient_token)
+        assert conv["id"] == conversation_id
+        listed = api.http.get(f"/v1/mailboxes/{sender}/conversations", headers=api.as_(token))
+        assert [c["id"] for c in listed.json()["items"]] == [conversation_id]
+    finally:
+        own_stack.restart_service("conversation-reads")
+        own_stack.wait_ready()

@@ -209,3 +209,29 @@ async def test_an_idempotent_call_whose_connection_failed_is_tried_again_and_no_
         assert len(attempts) == 4
     finally:
         await services.aclose()
+
+
+async def test_a_read_the_reads_process_cannot_take_goes_to_the_conversation_service(settings):
+    calls: list[str] = []
+
+    def reads(request: httpx.Request) -> httpx.Response:
+        calls.append("reads")
+        raise httpx.ConnectError("refused", request=request)
+
+    def conversation(request: httpx.Request) -> httpx.Response:
+        calls.append("conversation")
+        return httpx.Response(200, json={"items": []})
+
+    services = ServiceClients(
+        settings.model_copy(update={"conversation_reads_url": "http://127.0.0.1:9"}),
+        transports={
+            "conversation": httpx.MockTransport(conversation),
+            "conversation_reads": httpx.MockTransport(reads),
+        },
+    )
+    await services.open()
+    try:
+        answer = await services.get("conversation_reads", "/internal/patients/x/conversations")
+        assert answer.json() == {"items": []} and calls == ["reads", "conversation"]
+    finally:
+        await services.aclose()
