@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import Response
@@ -19,6 +19,7 @@ from ..services import ServiceClients
 __all__ = [
     "check_body",
     "check_recipient",
+    "mark_message",
     "q",
     "relayed",
     "resolve_attachments",
@@ -69,6 +70,19 @@ def relayed(model: type[BaseModel], answer: httpx.Response, status_code: int = 2
         model.model_validate_json(answer.content).model_dump_json(by_alias=True),
         status_code=status_code,
         media_type="application/json",
+    )
+
+
+async def mark_message(
+    services: ServiceClients, mailbox: str, message_id: str, action: Literal["open", "read"]
+) -> httpx.Response:
+    """The mailbox's ``open`` (the message, marked read) or ``read`` (only the mark) of one of
+    ``mailbox``'s messages: idempotent, so retried on a failed connection."""
+    return await services.send(
+        "mailbox",
+        "POST",
+        f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/{action}",
+        idempotent=True,
     )
 
 

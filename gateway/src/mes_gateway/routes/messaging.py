@@ -22,6 +22,7 @@ from ..settings import CONVERSATION_READS
 from ._messaging_common import (
     check_body,
     check_recipient,
+    mark_message,
     q,
     relayed,
     resolve_attachments,
@@ -207,13 +208,7 @@ async def get_message(
     sets `read_at` and lowers the conversation's unread count; opening it again changes
     nothing."""
     mailbox = principal.require_mailbox(address)
-    answer = await services.send(
-        "mailbox",
-        "POST",
-        f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/open",
-        idempotent=True,
-    )
-    return relayed(MessageDetail, answer)
+    return relayed(MessageDetail, await mark_message(services, mailbox, message_id, "open"))
 
 
 @router.post(
@@ -230,12 +225,7 @@ async def read_message(
 ) -> ReadOut:
     """Without fetching it; idempotent (the first read's time stays)."""
     mailbox = principal.require_mailbox(address)
-    answer = await services.send(
-        "mailbox",
-        "POST",
-        f"/internal/mailboxes/{q(mailbox)}/messages/{q(message_id)}/read",
-        idempotent=True,
-    )
+    answer = await mark_message(services, mailbox, message_id, "read")
     return ReadOut.model_validate(answer.json())
 
 

@@ -25,6 +25,7 @@ from ..principal import Principal
 from ..settings import CONVERSATION_READS
 from ._messaging_common import (
     check_body,
+    mark_message,
     q,
     relayed,
     resolve_attachments,
@@ -127,12 +128,7 @@ async def my_message(
     """Opening a message marks it read: the first opening sets `read_at` and, if the sender
     asked for a read receipt, sends it (the patient cannot refuse it). Opening it again
     changes nothing. Listing a conversation's messages marks nothing."""
-    answer = await services.send(
-        "mailbox",
-        "POST",
-        f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}/open",
-        idempotent=True,
-    )
+    answer = await mark_message(services, my_address(principal), message_id, "open")
     return relayed(MessageDetail, answer)
 
 
@@ -148,12 +144,7 @@ async def read_message(
     """Marks it read without fetching it (opening it with `GET /v1/me/messages/{message_id}`
     does the same). If the sender asked for a read receipt, it is sent on the first read (the
     patient cannot refuse it)."""
-    answer = await services.send(
-        "mailbox",
-        "POST",
-        f"/internal/mailboxes/{q(my_address(principal))}/messages/{q(message_id)}/read",
-        idempotent=True,
-    )
+    answer = await mark_message(services, my_address(principal), message_id, "read")
     return ReadOut.model_validate(answer.json())
 
 
