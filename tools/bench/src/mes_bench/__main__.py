@@ -278,11 +278,12 @@ def main() -> None:
                 flush=True,
             )
             assert stack.process is not None
-            cpu_before = process_cpu_seconds(stack.process.pid)
+            names = stack.process_names()
+            cpu_before = process_cpu_seconds(stack.process.pid, names)
             result = send_load(
                 stack, tokens, args.patients, args.concurrency, args.duration, args.probe_ingress
             )
-            cpu_after = process_cpu_seconds(stack.process.pid)
+            cpu_after = process_cpu_seconds(stack.process.pid, names)
             result["stored_after_accept"] = stored_after_accept(
                 data_dir / "mailbox.db", result.pop("probe_accepted_at", {})
             )

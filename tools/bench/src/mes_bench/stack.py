@@ -50,12 +50,14 @@ def _name(pid: int) -> str | None:
     return None
 
 
-def process_cpu_seconds(root: int) -> dict[str, float]:
+def process_cpu_seconds(root: int, names: dict[int, str] | None = None) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each process of the stack under ``root``,
-    by name; empty where /proc is not available."""
+    by name (``names``: what mes-dev calls each pid, so that two processes of one service
+    are told apart; else the service whose module it runs); empty where /proc is not
+    available."""
     used: dict[str, float] = {}
     for pid in _children(root):
-        name, cpu = _name(pid), _cpu_seconds(pid)
+        name, cpu = (names or {}).get(pid) or _name(pid), _cpu_seconds(pid)
         if name is not None and cpu is not None:
             used[name] = used.get(name, 0.0) + cpu
     return used
@@ -92,6 +94,14 @@ class Stack:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def process_names(self) -> dict[int, str]:
+        """What mes-dev calls each of its processes, by pid (from its state file)."""
+        try:
+            state = json.loads((self.data_dir / "devstack.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {int(pid): name for name, pid in state.get("pids", {}).items() if pid}
 
     @property
     def patient_url(self) -> str:
