@@ -95,13 +95,18 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def process_names(self) -> dict[int, str]:
-        """What mes-dev calls each of its processes, by pid (from its state file)."""
-        try:
-            state = json.loads((self.data_dir / "devstack.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return {int(pid): name for name, pid in state.get("pids", {}).items() if pid}
+    def process_names(self, timeout: float = 10.0) -> dict[int, str]:
+        """What mes-dev calls each of its processes, by pid, from its state file: written
+        once mes-dev found everything ready, which may be just after the gateway answered."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                state = json.loads((self.data_dir / "devstack.json").read_text("utf-8"))
+            except (OSError, ValueError):
+                state = {}
+            if "pids" in state or time.monotonic() > deadline:
+                return {int(pid): name for name, pid in state.get("pids", {}).items() if pid}
+            time.sleep(0.1)
 
     @property
     def patient_url(self) -> str:
