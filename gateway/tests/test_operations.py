@@ -10,6 +10,7 @@ import pytest
 from mes_gateway import openapi
 from mes_gateway.main import create_app
 from mes_gateway.settings import GatewaySettings
+from mes_platform.testing.nats_server import free_port
 
 
 async def test_health_reports_identity_ready_and_the_others_unreachable(stack, identity_app):
@@ -114,3 +115,19 @@ def test_openapi_documents_auth_problems_and_idempotency():
         "wrong_key",
     }
     assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+async def test_health_reports_the_conversations_reads_when_they_have_a_process(settings):
+    alone = create_app(settings)
+    apart = create_app(
+        settings.model_copy(update={"conversation_reads_url": f"http://127.0.0.1:{free_port()}"})
+    )
+    reports = []
+    for app in (alone, apart):
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as c,
+        ):
+            reports.append((await c.get("/health")).json()["services"])
+    assert "conversation_reads" not in reports[0]
+    assert reports[1]["conversation_reads"]["status"] == "unreachable"
