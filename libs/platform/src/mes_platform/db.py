@@ -63,8 +63,8 @@ class Database:
             self.read_engine: AsyncEngine = sqlite_inline.create_inline_engine(
                 self.url, pool_size=2, max_overflow=2
             )
-            self._setup_sqlite(self.engine, sqlite_synchronous, busy_timeout_ms=0)
-            self._setup_sqlite(self.read_engine, sqlite_synchronous, busy_timeout_ms=5000)
+            self._setup_sqlite(self.engine, sqlite_synchronous)
+            self._setup_sqlite(self.read_engine, sqlite_synchronous)
         else:
             self.engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -72,7 +72,11 @@ class Database:
             self.read_engine = self.engine
 
     @staticmethod
-    def _setup_sqlite(engine: AsyncEngine, synchronous: str, *, busy_timeout_ms: int) -> None:
+    def _setup_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+        # A write engine waits for another process's lock itself (sqlite_inline), on the event
+        # loop: SQLite's busy handler, which sleeps on the thread, must not wait first.
+        busy_timeout_ms = 0 if getattr(engine, "immediate", False) else 5000
+
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             # Take transaction control from the driver so BEGIN is ours to emit.
