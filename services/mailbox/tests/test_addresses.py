@@ -26,7 +26,7 @@ async def test_any_spelling_of_a_health_actor_reads_the_same_mailbox(service, ki
     for spelling in (MIXED_DOCTOR, kit.DOCTOR.upper(), f" {MIXED_DOCTOR} "):
         r = await service.listing(spelling, folder="sent")
         assert r.status_code == 200 and r.json() == lower.json(), spelling
-        r = await service.client.get(f"/internal/mailboxes/{spelling}/messages/m1")
+        r = await service.client.post(f"/internal/mailboxes/{spelling}/messages/m1/open")
         assert r.status_code == 200 and r.json()["sender"]["address"] == kit.DOCTOR
 
     # The patient reads it: the receipt lands in the one mailbox, read under any spelling.
@@ -94,7 +94,7 @@ async def test_an_address_no_mailbox_can_have_is_refused(service, kit, address):
     base = f"/internal/mailboxes/{quote(address, safe='@')}"
     answers = [
         await service.client.get(f"{base}/messages"),
-        await service.client.get(f"{base}/messages/m1"),
+        await service.client.post(f"{base}/messages/m1/open"),
         await service.client.post(f"{base}/messages/m1/read"),
         await service.client.get(f"{base}/unread-counts"),
         await service.upload(kit.FILES["pdf"], "ordonnance.pdf", owner=address),

@@ -47,7 +47,7 @@ async def test_accepted_and_bounced_events_reach_the_mailboxes(service, kit, pub
         "display_name": "Mon espace santé",
     }
     full = (
-        await service.client.get(f"/internal/mailboxes/{kit.DOCTOR}/messages/{report['id']}")
+        await service.client.post(f"/internal/mailboxes/{kit.DOCTOR}/messages/{report['id']}/open")
     ).json()
     assert full["body"] == (
         f"Le message que vous avez envoyé à l'adresse \"{kit.PATIENT}\" n'a pas pu être "

@@ -55,7 +55,7 @@ async def test_summary_and_full_message(service, kit):
         None,
     )
     assert "body" not in item
-    full = (await service.client.get(f"/internal/mailboxes/{kit.PATIENT}/messages/m1")).json()
+    full = (await service.client.post(f"/internal/mailboxes/{kit.PATIENT}/messages/m1/open")).json()
     assert full["body"] == "Bonjour, voici vos résultats."
     assert full["read_receipt_requested"] is True and full["in_reply_to"] is None
 
@@ -125,7 +125,7 @@ async def test_ids_no_message_can_have_are_unknown(service, kit):
     base = f"/internal/mailboxes/{kit.PATIENT}"
     for message_id in ("m1%00", "%00", "m%0A1"):
         for r in (
-            await service.client.get(f"{base}/messages/{message_id}"),
+            await service.client.post(f"{base}/messages/{message_id}/open"),
             await service.client.post(f"{base}/messages/{message_id}/read"),
         ):
             assert (r.status_code, r.json()["code"]) == (404, "message_not_found"), message_id
@@ -159,7 +159,7 @@ async def test_first_read_sends_one_receipt_and_is_idempotent(service, kit):
     assert receipt["subject"] == "Accusé de lecture : Résultats d'analyses"
     assert receipt["sender"]["display_name"] == "Marie Dupont"
     body = (
-        await service.client.get(f"/internal/mailboxes/{kit.DOCTOR}/messages/{receipt['id']}")
+        await service.client.post(f"/internal/mailboxes/{kit.DOCTOR}/messages/{receipt['id']}/open")
     ).json()["body"]
     assert "a été lu le" in body and "par Marie Dupont" in body
     item = (await service.listing(kit.PATIENT)).json()["items"][0]
@@ -200,7 +200,7 @@ async def test_no_receipt_unless_asked(service, kit):
 async def test_another_mailbox_sees_nothing(service, kit):
     await service.deliver(kit.accepted(message_id="m1", receipt=True))
     base = f"/internal/mailboxes/{kit.OTHER_PATIENT}/messages/m1"
-    for r in [await service.client.get(base), await service.client.post(base + "/read")]:
+    for r in [await service.client.post(base + "/open"), await service.client.post(base + "/read")]:
         assert (r.status_code, r.json()["code"]) == (404, "message_not_found")
     assert (await service.listing(kit.OTHER_PATIENT)).json()["items"] == []
     assert (await service.listing(kit.DOCTOR, folder="inbox")).json()["items"] == []

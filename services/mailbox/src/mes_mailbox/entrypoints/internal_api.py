@@ -105,21 +105,13 @@ async def list_messages(
     return Response(body.model_dump_json(), media_type="application/json")
 
 
-@router.get("/mailboxes/{address}/messages/{message_id}", response_model=MessageOut)
-async def get_message(
-    address: Address, message_id: MessageId, service: MailboxServiceDep
-) -> Response:
-    """What a patient's app reads as soon as a message arrives: serialised once here too."""
-    body = MessageOut.of(await service.get(address, message_id))
-    return Response(body.model_dump_json(), media_type="application/json")
-
-
 @router.post("/mailboxes/{address}/messages/{message_id}/open", response_model=MessageOut)
 async def open_message(
     address: Address, message_id: MessageId, service: MailboxServiceDep
 ) -> Response:
-    """The message as its owner opens it: the first opening marks it read (and sends the
-    receipt its sender asked for); idempotent."""
+    """The message as its owner opens it (the only way to fetch one: a professional's software
+    as a patient's app): the first opening marks it read and sends the receipt its sender
+    asked for; idempotent. Serialised once here, as the listing is."""
     body = MessageOut.of(await service.open(address, message_id))
     return Response(body.model_dump_json(), media_type="application/json")
 
