@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
-from fastapi import Response
+from fastapi import Path, Response
 from pydantic import BaseModel
 
 from mes_contracts.addresses import AddressError, AddressInvalidReason, parse_address
@@ -17,6 +17,7 @@ from ..messaging_schemas import ConversationList
 from ..services import ServiceClients
 
 __all__ = [
+    "Id",
     "check_body",
     "check_recipient",
     "mark_message",
@@ -26,6 +27,9 @@ __all__ = [
     "unread_by_conversation",
     "with_unread_counts",
 ]
+
+# A message's or a conversation's id in a path: the services' id width.
+Id = Annotated[str, Path(max_length=64)]
 
 # C0 control characters but TAB, LF and CR: not text. PostgreSQL's text type refuses NUL, so
 # such a body would fail after its 202; the others would reach the recipient's software as is.

@@ -20,6 +20,7 @@ from ..messaging_schemas import (
 from ..openapi import problem_example, problem_responses
 from ..settings import CONVERSATION_READS
 from ._messaging_common import (
+    Id,
     check_body,
     check_recipient,
     mark_message,
@@ -200,7 +201,7 @@ async def list_messages(
 )
 async def get_message(
     address: Address,
-    message_id: Annotated[str, Path(max_length=64)],
+    message_id: Id,
     principal: MailboxHolder,
     services: ServicesDep,
 ) -> Response:
@@ -219,7 +220,7 @@ async def get_message(
 )
 async def read_message(
     address: Address,
-    message_id: Annotated[str, Path(max_length=64)],
+    message_id: Id,
     principal: MailboxHolder,
     services: ServicesDep,
 ) -> ReadOut:

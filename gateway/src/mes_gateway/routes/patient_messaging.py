@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from mes_contracts.addresses import PatientAddress
 
@@ -24,6 +24,7 @@ from ..openapi import problem_example, problem_responses
 from ..principal import Principal
 from ..settings import CONVERSATION_READS
 from ._messaging_common import (
+    Id,
     check_body,
     mark_message,
     q,
@@ -36,8 +37,6 @@ from ._messaging_common import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=problem_responses(401, 403, 503))
-
-Id = Annotated[str, Path(max_length=64)]
 
 
 def my_address(principal: Principal) -> str:
