@@ -292,6 +292,15 @@ def main() -> None:
                 name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / sent, 3)
                 for name in sorted(cpu_after)
             }
+            client_cpu = float(result.get("client_cpu_s", 0.0))
+            result["cpu_ms_per_message"]["load generator"] = round(1000 * client_cpu / sent, 3)
+            # Of the machine's cores, how many the stack and the load generator kept busy
+            # while the load ran: near os.cpu_count(), the stack is short of CPU, not waiting.
+            # (The stack is idle while the load generator starts, outside its elapsed time.)
+            stack_cpu = sum(cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after)
+            elapsed = float(result.get("elapsed_s") or 0.0)
+            if elapsed > 0:
+                result["cores_busy"] = round((stack_cpu + client_cpu) / elapsed, 2)
             result["stack_ready_s"] = round(ready_s, 1)
             report["send"][transport] = result
         finally:
@@ -336,6 +345,10 @@ def main() -> None:
         if cpu:
             parts = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
             print(f"CPU per message via {transport} (ms): {parts}")
+            print(
+                f"cores busy during the load via {transport}: {r.get('cores_busy')}"
+                f" of {report['machine']['cpus']}"
+            )
     for line in report["listing"].get("output", []):
         print(f"listing: {line}")
     print(f"\nfigures written to {out}")

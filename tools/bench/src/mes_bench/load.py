@@ -80,6 +80,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
     accepted: dict[str, float] = {}  # probe message id -> wall-clock time of its 202
 
     encoded = [json.dumps(body).encode() for body in cfg.bodies] or [b"{}"]
+    cpu_start = time.process_time()
     post_headers = {**cfg.headers, "Content-Type": "application/json"}
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -174,6 +175,9 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "client_errors": errors,
         "sent_total": sent,  # warm-up and probes included
+        # What the load generator itself took of the machine it shares with the stack.
+        "client_cpu_s": round(time.process_time() - cpu_start, 3),
+        "elapsed_s": round(time.perf_counter() - start, 3),
         **_summary(latencies),
     }
     if cfg.probe_get_template:
