@@ -224,7 +224,20 @@ async def test_a_patients_messages_answer_what_was_admitted(client, patient, fak
 # --- bodies ---------------------------------------------------------------------------------
 
 
-CONTROL = ["\x00", "a\x00b", "\x01", "\x08", "\x0b", "\x0c", "\x1b[31m", "\x1f"]
+# C0 but tab and line breaks, DEL, and C1 (as the subject refuses them).
+CONTROL = [
+    "\x00",
+    "a\x00b",
+    "\x01",
+    "\x08",
+    "\x0b",
+    "\x0c",
+    "\x1b[31m",
+    "\x1f",
+    "bad\x7f",
+    "NEL \x85",
+    "CSI \x9b31m",
+]
 
 
 @pytest.mark.parametrize("text", CONTROL)

@@ -31,9 +31,10 @@ __all__ = [
 # A message's or a conversation's id in a path: the services' id width.
 Id = Annotated[str, Path(max_length=64)]
 
-# C0 control characters but TAB, LF and CR: not text. PostgreSQL's text type refuses NUL, so
-# such a body would fail after its 202; the others would reach the recipient's software as is.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Control characters (C0, DEL and C1: Unicode's Cc) but TAB, LF and CR: not text. PostgreSQL's
+# text type refuses NUL, so such a body would fail after its 202; the others would reach the
+# recipient's software as is (C1 codes are what mis-decoded Windows-1252 text leaves behind).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def check_body(body: str) -> str:
