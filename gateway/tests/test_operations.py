@@ -117,6 +117,24 @@ def test_openapi_documents_auth_problems_and_idempotency():
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
+def test_openapi_documents_what_any_body_may_get_and_a_patients_message_too_large():
+    document = json.loads(openapi.render())
+    with_body = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+    assert len(with_body) >= 6
+    for path, method, operation in with_body:
+        assert {"400", "413"} <= set(operation["responses"]), (method, path)
+    for path in ("/v1/me/conversations", "/v1/me/conversations/{conversation_id}/messages"):
+        examples = document["paths"][path]["post"]["responses"]["413"]["content"][
+            "application/problem+json"
+        ]["examples"]
+        assert {"message_too_large", "payload_too_large"} <= set(examples)
+
+
 async def test_health_reports_the_conversations_reads_when_they_have_a_process(settings):
     alone = create_app(settings)
     apart = create_app(

@@ -78,6 +78,14 @@ def problem_example(
 
 
 _COMMON_EXAMPLES: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
+    400: (
+        "The body could not be read (malformed JSON or multipart)",
+        {
+            "bad_request": problem_example(
+                400, "bad_request", "Bad request", "There was an error parsing the body"
+            ),
+        },
+    ),
     401: (
         "Missing or invalid bearer token",
         {
@@ -173,6 +181,12 @@ def _problem_components() -> dict[str, Any]:
 
 
 def _rewrite_operation(operation: dict[str, Any]) -> None:
+    if "requestBody" in operation:
+        # Whatever the route, a body may be unreadable (400) or over the size limit (413).
+        responses = operation.setdefault("responses", {})
+        for status, response in problem_responses(400, 413).items():
+            responses.setdefault(str(status), response)
+        operation["responses"] = dict(sorted(responses.items()))
     params = operation.get("parameters", [])
     for i, param in enumerate(params):
         if param.get("in") == "header" and param.get("name") == IDEMPOTENCY_HEADER:

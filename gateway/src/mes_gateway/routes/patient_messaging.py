@@ -155,8 +155,20 @@ async def read_message(
     responses=problem_responses(
         404,
         409,
+        413,
         422,
         examples={
+            413: {
+                "message_too_large": problem_example(
+                    413,
+                    "message_too_large",
+                    "Message too large",
+                    "The message (subject, text and attachments) is 27263080 bytes; the limit is "
+                    "26214400 bytes.",
+                    size_bytes=27263080,
+                    max_bytes=26214400,
+                ),
+            },
             409: {
                 "conversation_closed": problem_example(
                     409,
@@ -164,7 +176,7 @@ async def read_message(
                     "Conflict",
                     "Dr Claire Martin a mis fin à vos échanges.",
                 ),
-            }
+            },
         },
     ),
 )
@@ -196,8 +208,20 @@ async def reply(
     summary="Start a conversation (a pharmacy, or a professional who wrote to me)",
     responses=problem_responses(
         403,
+        413,
         422,
         examples={
+            413: {
+                "message_too_large": problem_example(
+                    413,
+                    "message_too_large",
+                    "Message too large",
+                    "The message (subject, text and attachments) is 27263080 bytes; the limit is "
+                    "26214400 bytes.",
+                    size_bytes=27263080,
+                    max_bytes=26214400,
+                ),
+            },
             403: {
                 "initiation_not_allowed": problem_example(
                     403,
@@ -205,7 +229,7 @@ async def reply(
                     "Forbidden",
                     "You can write only to a pharmacy or to a professional who wrote to you.",
                 ),
-            }
+            },
         },
     ),
 )
