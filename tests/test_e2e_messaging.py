@@ -151,6 +151,40 @@ def test_fin_closes_and_patient_can_no_longer_reply(api: Api) -> None:
     assert again["conversation_id"] != first["conversation_id"]
 
 
+def test_a_closed_profile_is_offered_no_reply(api: Api) -> None:
+    """Once the patient closes their profile, every reply is refused: no open conversation
+    may still show one as allowed."""
+    patient, patient_token = api.patient()
+    sender, pro_token = pro(api)
+    sent = api.send(pro_token, **{"from": sender, "to": patient, "subject": "Bilan", "body": "."})
+    assert sent.status_code == 202, sent.text
+    (conv,) = eventually(lambda: api.my_conversations(patient_token))
+    assert conv["reply_allowed"] is True
+    ins = patient.split("@")[0]
+    closed = api.http.put(
+        f"/v1/admin/patients/{ins}",
+        headers=api.as_(api.ops),
+        json={
+            "state": "closed",
+            "birth_name": "MARTIN",
+            "first_names": "Jeanne",
+            "email": f"p{ins}@example.org",
+        },
+    )
+    assert closed.status_code == 200, closed.text
+    (conv,) = eventually(
+        lambda: [c for c in api.my_conversations(patient_token) if not c["reply_allowed"]]
+    )
+    assert conv["state"] == "open"
+    h = api.as_(patient_token)
+    one = api.http.get(f"/v1/me/conversations/{conv['id']}", headers=h).json()
+    assert one["reply_allowed"] is False
+    reply = api.http.post(
+        f"/v1/me/conversations/{conv['id']}/messages", headers=h, json={"body": "Merci"}
+    )
+    assert reply.status_code == 403 and reply.json()["code"] == "patient_profile_inactive"
+
+
 @pytest.mark.parametrize(
     ("state", "reason"), [("opposed", "not_found"), ("closed", "closed"), (None, "not_found")]
 )

@@ -184,7 +184,10 @@ class ConversationOut(BaseModel):
     closed_by: str | None = None
     closed_at: datetime | None = None
     close_reason: str | None = None
-    reply_allowed: bool
+    reply_allowed: bool = Field(
+        description="Whether the patient may reply in it now: the conversation is open and, "
+        "in the patient's own lists, their profile is neither closed nor opposed"
+    )
     closed_notice: str | None = Field(
         default=None, description="e.g. « Dr Martin a mis fin à vos échanges. »"
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from mes_contracts.events.identity import PatientState
 from mes_conversation.testing import (
     DOCTOR,
     LAB,
@@ -67,6 +70,30 @@ async def test_patient_conversations_filter_and_view(harness):
     one = (await harness.client.get(f"{url}/{open_[0]['id']}")).json()
     assert one == open_[0]
     assert set(one) == CONVERSATION_FIELDS
+
+
+@pytest.mark.parametrize("state", [PatientState.CLOSED, PatientState.OPPOSED])
+async def test_a_patient_whose_profile_refuses_replies_is_shown_no_reply_allowed(harness, state):
+    """Their replies are refused (patient_profile_inactive): no conversation may offer one."""
+    await harness.send()
+    url = f"/internal/patients/{PATIENT}/conversations"
+    before = (await harness.client.get(url)).json()["items"]
+    assert [c["reply_allowed"] for c in before] == [True]
+    harness.resolver.patient(PATIENT, state)
+    listed = (await harness.client.get(url)).json()["items"]
+    one = (await harness.client.get(f"{url}/{before[0]['id']}")).json()
+    assert listed[0]["state"] == one["state"] == "open"
+    assert listed[0]["reply_allowed"] is False and one["reply_allowed"] is False
+    refused = await harness.reply(before[0]["id"])
+    assert refused.status_code == 403 and refused.json()["code"] == "patient_profile_inactive"
+
+
+async def test_identity_down_leaves_the_conversation_state_to_decide_reply_allowed(harness):
+    await harness.send()
+    harness.resolver.down = True
+    r = await harness.client.get(f"/internal/patients/{PATIENT}/conversations")
+    assert r.status_code == 200
+    assert [c["reply_allowed"] for c in r.json()["items"]] == [True]
 
 
 async def test_mailbox_conversations(harness):

@@ -88,7 +88,7 @@ def create_app(
                 uow, reader, resolver_, directory_, limits
             )
             app.state.patient_messages = PatientMessages(uow, reader, resolver_, directory_, limits)
-            app.state.conversation_queries = ConversationQueries(reader)
+            app.state.conversation_queries = ConversationQueries(reader, resolver_)
             app.state.idle_closer = IdleCloser(
                 uow,
                 after_seconds=settings.idle_close_after_seconds,

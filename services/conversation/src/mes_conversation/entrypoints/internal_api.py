@@ -78,9 +78,10 @@ def _answer(receipt: Receipt) -> JSONResponse:
     return JSONResponse(receipt.body, status_code=receipt.status_code)
 
 
-def _page(page: ConversationPage) -> ConversationPageOut:
+def _page(page: ConversationPage, *, patient_may_write: bool = True) -> ConversationPageOut:
     return ConversationPageOut(
-        items=[ConversationView.of(c) for c in page.items], next_cursor=page.next_cursor
+        items=[ConversationView.of(c, patient_may_write=patient_may_write) for c in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -160,16 +161,17 @@ async def patient_conversations(
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> ConversationPageOut:
-    return _page(
-        await queries.of_patient(ins, ConversationState(state) if state else None, cursor, limit)
-    )
+    page = await queries.of_patient(ins, ConversationState(state) if state else None, cursor, limit)
+    may_write = await queries.patient_may_write(ins) if page.items else True
+    return _page(page, patient_may_write=may_write)
 
 
 @router.get("/patients/{ins}/conversations/{conversation_id}", response_model=ConversationView)
 async def patient_conversation(
     ins: InsDep, conversation_id: ConversationId, queries: QueriesDep
 ) -> ConversationView:
-    return ConversationView.of(await queries.of_patient_by_id(ins, conversation_id))
+    found = await queries.of_patient_by_id(ins, conversation_id)
+    return ConversationView.of(found, patient_may_write=await queries.patient_may_write(ins))
 
 
 @router.get("/patients/{ins}/contacts", response_model=ContactsOut)

@@ -109,14 +109,17 @@ class _ConversationFields(BaseModel):
     closed_by: str | None
     closed_at: datetime | None
     close_reason: str | None = Field(description="fin or idle")
-    reply_allowed: bool = Field(description="Whether the patient may still reply in it.")
+    reply_allowed: bool = Field(
+        description="Whether the patient may reply in it now: it is open and, in the "
+        "patient's own views, their profile is neither closed nor opposed."
+    )
     closed_notice: str | None = Field(
         description='"<Nom> a mis fin à vos échanges.", what the patient reads once the health'
         " actor (or its software, for idleness) ended it."
     )
 
     @staticmethod
-    def _fields(c: Conversation) -> dict[str, object]:
+    def _fields(c: Conversation, patient_may_write: bool = True) -> dict[str, object]:
         return {
             "id": c.id,
             "subject": c.subject,
@@ -128,7 +131,7 @@ class _ConversationFields(BaseModel):
             "closed_by": c.closed_by,
             "closed_at": c.closed_at,
             "close_reason": c.close_reason.value if c.close_reason else None,
-            "reply_allowed": c.accepts_reply_from_patient(),
+            "reply_allowed": patient_may_write and c.accepts_reply_from_patient(),
             "closed_notice": c.closed_notice,
         }
 
@@ -139,13 +142,15 @@ class ConversationView(_ConversationFields):
     correspondent: CorrespondentOut
 
     @classmethod
-    def of(cls, c: Conversation) -> ConversationView:
+    def of(cls, c: Conversation, *, patient_may_write: bool = True) -> ConversationView:
+        """``patient_may_write``: false when the patient's profile refuses every reply."""
         correspondent = CorrespondentOut(
             address=c.correspondent.address,
             kind=c.correspondent.kind,
             display_name=c.correspondent.display_name,
         )
-        return cls.model_validate({**cls._fields(c), "correspondent": correspondent})
+        fields = cls._fields(c, patient_may_write)
+        return cls.model_validate({**fields, "correspondent": correspondent})
 
 
 class MailboxConversationView(_ConversationFields):

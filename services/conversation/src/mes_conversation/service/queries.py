@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
-from mes_contracts.addresses import AddressError
+from mes_contracts.addresses import AddressError, PatientAddress
 from mes_platform.errors import NotFound, Unprocessable
 
 from ..domain.model import Conversation, ConversationState, actor_address
 from .patients import conversation_not_found
-from .ports import ConversationReader, PageCursor
+from .ports import ConversationReader, DependencyUnavailable, PageCursor, PatientResolver
 
 __all__ = ["ConversationPage", "ConversationQueries", "decode_cursor", "encode_cursor"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,24 @@ def decode_cursor(cursor: str) -> PageCursor:
 
 
 class ConversationQueries:
-    def __init__(self, reader: ConversationReader) -> None:
+    def __init__(self, reader: ConversationReader, resolver: PatientResolver | None = None) -> None:
         self.reader = reader
+        self.resolver = resolver
+
+    async def patient_may_write(self, ins: str) -> bool:
+        """Whether the patient's profile lets them write at all: a closed or opposed profile
+        (or none) is refused every reply, so none of their conversations may show a reply as
+        allowed. A deliverable answer is cached (dropped on any change of the profile), so
+        this costs a call to identity only for the others. Identity unreachable: the
+        conversation's own state decides what is shown, and a reply attempt answers 503."""
+        if self.resolver is None:
+            return True
+        try:
+            resolution = await self.resolver.resolve(PatientAddress(ins).format())
+        except DependencyUnavailable:
+            log.info("identity unreachable: reply_allowed from the conversations' state only")
+            return True
+        return resolution.deliverable
 
     async def of_patient(
         self, ins: str, state: ConversationState | None, cursor: str | None, limit: int
