@@ -54,6 +54,26 @@ def test_a_dot_id_is_not_found_on_every_route(api: Api) -> None:
             assert r.json()["code"].endswith("not_found"), (path, r.text)
 
 
+def test_a_forged_cursor_gets_one_answer_on_every_listing(api: Api) -> None:
+    _, patient_token = api.patient()
+    sender, pro_token = pro(api)
+    listings = [
+        ("/v1/me/conversations", patient_token),
+        ("/v1/me/conversations/c-1/messages", patient_token),
+        (f"/v1/mailboxes/{sender}/messages", pro_token),
+        (f"/v1/mailboxes/{sender}/conversations", pro_token),
+    ]
+    answers = set()
+    for path, token in listings:
+        r = api.http.get(path, headers=api.as_(token), params={"cursor": "eyJ0IjogMX0"})
+        assert r.status_code == 422, (path, r.text)
+        problem = r.json()
+        answers.add((problem["code"], problem["title"], problem["detail"]))
+    assert answers == {
+        ("invalid_cursor", "Invalid cursor", "The cursor is not one this service issued.")
+    }
+
+
 def test_the_same_key_with_the_mailbox_in_upper_case_sends_once(api: Api) -> None:
     patient, patient_token = api.patient()
     sender, pro_token = pro(api)

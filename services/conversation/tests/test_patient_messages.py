@@ -136,7 +136,10 @@ async def test_a_closed_profile_starts_nothing_with_the_same_code(harness):
         "initiation_not_allowed",
         "patient_profile_inactive",
     )
-    assert problem["detail"] == "This patient profile is closed or was opposed."
+    assert (
+        problem["detail"]
+        == "This patient has no active Mon espace santé profile (none, closed or opposed)."
+    )
 
 
 async def test_patient_cannot_contact_a_professional_of_their_choice(harness):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Conflict", "DomainError", "Forbidden", "NotFound", "Unprocessable"]
+__all__ = ["Conflict", "DomainError", "Forbidden", "InvalidCursor", "NotFound", "Unprocessable"]
 
 
 class DomainError(Exception):
@@ -56,3 +56,13 @@ class Unprocessable(DomainError):
     status = 422
     code = "unprocessable"
     title = "Unprocessable request"
+
+
+class InvalidCursor(Unprocessable):
+    """A page cursor the service did not issue, or altered: one answer for every listing."""
+
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+    def __init__(self, detail: str = "The cursor is not one this service issued.") -> None:
+        super().__init__(detail)

@@ -77,7 +77,9 @@ _REFUSALS = {
     Initiation.PATIENT_NOT_ACTIVATED: (
         "Writing to a pharmacy requires an activated Mon espace santé profile."
     ),
-    Initiation.PROFILE_INACTIVE: "This patient profile is closed or was opposed.",
+    Initiation.PROFILE_INACTIVE: (
+        "This patient has no active Mon espace santé profile (none, closed or opposed)."
+    ),
     Initiation.RECIPIENT_IS_PATIENT: (
         "A patient may only write to a pharmacy, or to a health actor who wrote to them and"
         " has not ended the exchange; not to another patient."

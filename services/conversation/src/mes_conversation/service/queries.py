@@ -11,7 +11,7 @@ from datetime import datetime
 import orjson
 
 from mes_contracts.addresses import AddressError, PatientAddress
-from mes_platform.errors import NotFound, Unprocessable
+from mes_platform.errors import InvalidCursor, NotFound, Unprocessable
 
 from ..domain.model import Conversation, ConversationState, actor_address
 from .patients import conversation_not_found
@@ -42,9 +42,7 @@ def decode_cursor(cursor: str) -> PageCursor:
             raise ValueError("naive time or bad id")
         return PageCursor(last_activity_at=at, id=data["id"])
     except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError) as exc:
-        raise Unprocessable(
-            "The cursor is not one this service gave out.", code="invalid_cursor"
-        ) from exc
+        raise InvalidCursor() from exc
 
 
 class ConversationQueries:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from mes_platform.errors import DomainError, NotFound, Unprocessable
+from mes_platform.errors import DomainError, InvalidCursor, NotFound, Unprocessable
 
 __all__ = [
     "AttachmentEmpty",
@@ -51,11 +51,6 @@ class AttachmentUnknown(Unprocessable):
 class InvalidAddress(Unprocessable):
     code = "invalid_address"
     title = "Invalid address"
-
-
-class InvalidCursor(Unprocessable):
-    code = "invalid_cursor"
-    title = "Invalid cursor"
 
 
 class AttachmentNotFound(NotFound):

@@ -255,5 +255,5 @@ class Cursor:
             if cursor.encode() != token:
                 raise ValueError("not written by this service")
         except (ValueError, TypeError, OverflowError) as exc:
-            raise InvalidCursor("The cursor is not one this service issued.") from exc
+            raise InvalidCursor() from exc
         return cursor

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mes_platform.errors import NotFound, Unprocessable
+from mes_platform.errors import InvalidCursor, NotFound, Unprocessable
 from mes_platform.names import InvalidName, NameTooLong  # shared by every service's names
 
 __all__ = [
@@ -36,11 +36,6 @@ class InvalidRpps(Unprocessable):
 class InvalidFiness(Unprocessable):
     code = "invalid_finess"
     title = "Invalid FINESS number"
-
-
-class InvalidCursor(Unprocessable):
-    code = "invalid_cursor"
-    title = "Invalid cursor"
 
 
 class InvalidQuery(Unprocessable):

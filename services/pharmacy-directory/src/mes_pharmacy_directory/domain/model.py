@@ -161,13 +161,13 @@ def decode_cursor(token: str) -> str:
     try:
         address = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("The cursor is not one this service issued.") from exc
+        raise InvalidCursor() from exc
     # The last address of a page is a stored, hence canonical, address: anything else (a NUL
     # that PostgreSQL cannot compare, say) was not issued here.
     try:
         canonical = MssanteAddress.parse(address).format()
     except AddressError as exc:
-        raise InvalidCursor("The cursor is not one this service issued.") from exc
+        raise InvalidCursor() from exc
     if canonical != address:
-        raise InvalidCursor("The cursor is not one this service issued.")
+        raise InvalidCursor()
     return address
