@@ -55,6 +55,18 @@ def mailbox(request: httpx.Request) -> httpx.Response:
         )
     if status == 404:
         return httpx.Response(404, text="no such thing")
+    if status == 503:
+        return httpx.Response(
+            503,
+            headers={"content-type": "application/problem+json"},
+            json={
+                "title": "A service this decision depends on is unavailable",
+                "status": 503,
+                "code": "dependency_unavailable",
+                "detail": "The identity service cannot be reached.",
+                "dependency": "identity",
+            },
+        )
     return httpx.Response(status, text="Traceback (most recent call last): ...")
 
 
@@ -124,6 +136,14 @@ async def test_failing_or_unreachable_service_is_503_naming_it(client, service, 
     assert response.status_code == 503
     assert (problem["code"], problem["service"]) == ("service_unavailable", service)
     assert "Traceback" not in response.text
+
+
+async def test_a_service_waiting_for_another_names_the_one_unavailable(client):
+    response = await client.get("/v1/test/mailbox/503")
+    problem = response.json()
+    assert response.status_code == 503
+    assert (problem["code"], problem["service"]) == ("service_unavailable", "identity")
+    assert problem["detail"] == "The identity service is unavailable; retry later."
 
 
 @asynccontextmanager

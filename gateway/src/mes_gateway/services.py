@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -43,6 +44,7 @@ _RETRIED = (httpx.ConnectError, httpx.ConnectTimeout)
 # it with the base URL on every call (about 25 us of the gateway's CPU per call).
 _URL_CACHE_SIZE = 256
 _FIRST_RETRY_PAUSE = 0.05
+_SERVICE_NAME = re.compile(r"[a-z][a-z-]{0,39}")
 
 
 def _json(response: httpx.Response) -> Any:
@@ -50,6 +52,16 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _unavailable_behind(service: str, status: int, body: Any) -> str:
+    """The service to name in a 503: the one ``service`` could not reach to decide, when it
+    says so (conversation waiting for identity), else ``service`` itself."""
+    if status == 503 and isinstance(body, dict) and body.get("code") == "dependency_unavailable":
+        dependency = body.get("dependency")
+        if isinstance(dependency, str) and _SERVICE_NAME.fullmatch(dependency):
+            return dependency
+    return service
 
 
 def raise_for_problem(service: str, response: httpx.Response) -> None:
@@ -69,7 +81,7 @@ def raise_for_problem(service: str, response: httpx.Response) -> None:
                 "upstream_code": body.get("code") if isinstance(body, dict) else None,
             },
         )
-        raise ServiceUnavailable(service)
+        raise ServiceUnavailable(_unavailable_behind(service, status, body))
     if isinstance(body, dict) and isinstance(body.get("code"), str):
         extra = {k: v for k, v in body.items() if k not in _PROBLEM_MEMBERS}
         raise UpstreamProblem(
