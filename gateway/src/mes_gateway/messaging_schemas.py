@@ -141,8 +141,14 @@ class MessageSummary(BaseModel):
     sender: Correspondent
     recipient_address: str | None = None
     sent_at: datetime
-    read: bool
-    read_at: datetime | None = None
+    read: bool = Field(
+        description="Whether this mailbox's owner has opened it; always true in `sent`"
+    )
+    read_at: datetime | None = Field(
+        default=None,
+        description="When this mailbox's owner first opened it; null in `sent` (whether the "
+        "recipient read it comes as a read receipt, when one was asked for)",
+    )
     status: str | None = None
     bounce_reason: str | None = None
     attachments: list[AttachmentOut] = Field(default_factory=list)

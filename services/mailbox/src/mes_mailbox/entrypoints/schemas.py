@@ -34,8 +34,11 @@ class MessageSummary(BaseModel):
     sender: SenderOut
     recipient_address: str
     sent_at: datetime
-    read: bool
-    read_at: datetime | None
+    read: bool = Field(description="Whether the owner opened it; always true in sent")
+    read_at: datetime | None = Field(
+        description="When the owner first opened it; null in sent (the recipient's reading "
+        "comes as a read receipt)"
+    )
     status: SentStatus | None = Field(description="accepted or bounced, for sent copies")
     bounce_reason: str | None
     attachments: list[AttachmentRef]
