@@ -317,6 +317,9 @@ async def test_idempotency_key_replays_the_first_answer_and_emits_once(harness):
     assert len(await harness.events(MessageAccepted.SUBJECT)) == 1
     other = await harness.send(headers=key, body="Autre chose")
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    # The same recipient in capitals is the same request.
+    shouted = await harness.send(headers=key, to=address_of(PATIENT).upper())
+    assert shouted.json() == first.json()
     # The key belongs to the sender: another sender may use the same one.
     colleague = await harness.send(headers=key, **{"from": OTHER_DOCTOR})
     assert colleague.json()["message_id"] != first.json()["message_id"]

@@ -106,6 +106,11 @@ def fingerprint_of(kind: str, command: object) -> str:
     """What a replay must repeat exactly for its key to return the first answer."""
     assert dataclasses.is_dataclass(command)
     fields = {f.name: _plain(getattr(command, f.name)) for f in dataclasses.fields(command)}
+    recipient = fields.get("recipient")
+    if isinstance(recipient, str):
+        # Addresses are case-insensitive: the same recipient in other letters is the same
+        # request (as the sender's own address is, once the gateway has normalised it).
+        fields["recipient"] = recipient.lower()
     return request_fingerprint({"kind": kind, **fields})
 
 
