@@ -32,6 +32,18 @@ async def test_patient_replies_in_an_open_conversation(harness):
     assert reply.subject == "Re: Résultats"
 
 
+async def test_a_patients_message_with_nothing_in_it_is_refused(harness):
+    opened = (await harness.send()).json()
+    before = len(await harness.events())
+    blank_reply = await harness.reply(opened["conversation_id"], body="  \n ")
+    blank_start = await harness.start(PHARMACY, subject=" ", body="\t")
+    for r in (blank_reply, blank_start):
+        assert (r.status_code, r.json()["code"]) == (422, "empty_message")
+    assert len(await harness.events()) == before
+    # A subject is enough to start one, as for a health actor.
+    assert (await harness.start(PHARMACY, subject="Ordonnance", body=" ")).status_code == 201
+
+
 async def test_reply_subject_is_kept_or_not_doubled(harness):
     opened = (await harness.send(subject="Re: Résultats")).json()
     await harness.reply(opened["conversation_id"])

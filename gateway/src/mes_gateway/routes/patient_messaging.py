@@ -188,7 +188,8 @@ async def reply(
     services: ServicesDep,
 ) -> Response:
     """Only inside a conversation a health actor opened and has not closed. The body is text:
-    no control character but tab and line breaks (422 `invalid_body`)."""
+    no control character but tab and line breaks (422 `invalid_body`); blanks alone, with no
+    attachment, are no message (422 `empty_message`)."""
     check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(
@@ -242,7 +243,8 @@ async def start_conversation(
     """A patient cannot contact the professional of their choice: only a pharmacy's
     organisational mailbox (profile activated), or a professional who has written to them and
     has not ended the exchange. Otherwise 403 `initiation_not_allowed`. The body is text: no
-    control character but tab and line breaks (422 `invalid_body`)."""
+    control character but tab and line breaks (422 `invalid_body`); a subject and a body of
+    blanks alone, with no attachment, are no message (422 `empty_message`)."""
     check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(

@@ -20,7 +20,7 @@ from mes_contracts.events.parties import AttachmentRef, Party
 from mes_platform.errors import Conflict, DomainError, Unprocessable
 from mes_platform.idempotency import StoredResponse, request_fingerprint
 
-from ..domain.admission import MAX_MESSAGE_BYTES, InvalidSubject, check_subject
+from ..domain.admission import MAX_MESSAGE_BYTES, InvalidSubject, check_subject, has_content
 from ..domain.model import Conversation
 from .ports import ConcurrentWrite, ConversationReader, ConversationUnitOfWork
 
@@ -85,6 +85,16 @@ class Limits:
             return check_subject(subject, self.max_subject_chars)
         except InvalidSubject as exc:
             raise Unprocessable(exc.detail, code=exc.code) from exc
+
+    @staticmethod
+    def check_content(subject: str, body: str, attachment_count: int) -> None:
+        """A message must carry something: a subject, a text or an attachment (blanks are
+        nothing), whoever writes it."""
+        if not has_content(subject, body, attachment_count):
+            raise Unprocessable(
+                "The message is empty: give it a subject, a text or an attachment.",
+                code="empty_message",
+            )
 
     def check_body(self, body: str) -> str:
         if len(body) > self.max_body_chars:

@@ -14,7 +14,7 @@ from mes_contracts.ins import InsError
 from mes_contracts.nondelivery import NonDeliveryReason, non_delivery_text
 from mes_platform.errors import Unprocessable
 
-from ..domain.admission import Admission, conversation_for_message, has_content, message_size
+from ..domain.admission import Admission, conversation_for_message, message_size
 from ..domain.model import (
     Conversation,
     DirectoryEntry,
@@ -93,11 +93,7 @@ class HealthActorMessages:
             ) from exc
         self.limits.check_subject(m.subject)
         self.limits.check_body(m.body)
-        if not has_content(m.subject, m.body, len(m.attachments)):
-            raise Unprocessable(
-                "The message is empty: give it a subject, a text or an attachment.",
-                code="empty_message",
-            )
+        self.limits.check_content(m.subject, m.body, len(m.attachments))
         if not is_patient_address(m.recipient):
             raise Unprocessable(
                 "Messages are accepted for patients' addresses only.", code="recipient_not_patient"

@@ -126,6 +126,7 @@ class PatientMessages:
         """A patient replies only in their own conversation, and only while it is open."""
         subject = self.limits.check_subject(r.subject) if r.subject is not None else None
         self.limits.check_body(r.body)
+        self.limits.check_content(subject or "", r.body, len(r.attachments))
         scope = "patient:" + r.ins
         replay = await replayed(self.reader, scope, idempotency)
         if replay is not None:
@@ -172,6 +173,7 @@ class PatientMessages:
         and not ended their latest exchange."""
         self.limits.check_subject(s.subject)
         self.limits.check_body(s.body)
+        self.limits.check_content(s.subject, s.body, len(s.attachments))
         self.limits.check_size(s.size_bytes)
         try:
             to = actor_address(s.recipient)
