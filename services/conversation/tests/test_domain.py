@@ -99,12 +99,28 @@ def test_a_message_over_25_mo_bounces_as_too_large():
 
 
 @pytest.mark.parametrize(
-    "subject", ["a\rb", "a\nb", "Bcc: x\r\n", "a\tb", "a\x00", "a\x7f", "a\u2028b"]
+    "subject",
+    [
+        "a\rb",
+        "a\nb",
+        "Bcc: x\r\n",
+        "a\tb",
+        "a\x00",
+        "a\x7f",
+        "a\u2028b",
+        "Résultats\u202efdp.exe",  # right-to-left override: reads "Résultatsexe.pdf"
+        "a\u2066b\u2069",  # isolates
+    ],
 )
 def test_subjects_with_control_characters_are_refused(subject):
     with pytest.raises(InvalidSubject) as err:
         check_subject(subject, 998)
     assert err.value.code == "invalid_subject"
+
+
+@pytest.mark.parametrize("subject", ["مرحبا Dupont", "Résultats 👩\u200d⚕️", "a\u200fb"])
+def test_subjects_in_any_script_with_emoji_and_marks_are_text(subject):
+    assert check_subject(subject, 998) == subject
 
 
 def test_subject_length_limit():

@@ -13,7 +13,7 @@ import unicodedata
 
 from .errors import Unprocessable
 
-__all__ = ["NAME_MAX_LENGTH", "InvalidName", "NameTooLong", "shown_name"]
+__all__ = ["NAME_MAX_LENGTH", "InvalidName", "NameTooLong", "breaks_a_line", "shown_name"]
 
 NAME_MAX_LENGTH = 200
 """In characters, for every name: the display name travels in events to the mailbox service,
@@ -35,7 +35,9 @@ class NameTooLong(Unprocessable):
     title = "Name too long"
 
 
-def _is_refused(char: str) -> bool:
+def breaks_a_line(char: str) -> bool:
+    """Whether ``char`` has no place in one line of text shown to people (a name, a subject):
+    a control character, a line break, or a bidirectional embedding, override or isolate."""
     return char in _BIDI_CONTROLS or unicodedata.category(char) in _REFUSED_CATEGORIES
 
 
@@ -45,7 +47,7 @@ def shown_name(value: str, *, field: str) -> str:
     name = value.strip()
     if not name:
         raise InvalidName(f"{field} must not be empty.", field=field, reason="empty")
-    refused = next((c for c in name if _is_refused(c)), None)
+    refused = next((c for c in name if breaks_a_line(c)), None)
     if refused is not None:
         raise InvalidName(
             f"{field} must be one line of text, without control characters "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from mes_contracts.fin import is_fin_subject
 from mes_contracts.nondelivery import MAX_MESSAGE_SIZE_MO, NonDeliveryReason
+from mes_platform.names import breaks_a_line
 
 from .model import Conversation, DirectoryEntry, PatientResolution, ResolutionStatus
 
@@ -45,9 +45,14 @@ class InvalidSubject(ValueError):
 
 
 def check_subject(subject: str, max_chars: int) -> str:
-    """A subject is one header line: a CR or LF in it would let a sender forge mail headers."""
-    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in subject):
-        raise InvalidSubject("invalid_subject", "The subject must not contain control characters.")
+    """A subject is one header line: a CR or LF in it would let a sender forge mail headers,
+    and a bidirectional override makes it read differently from what it is (as a name)."""
+    if any(breaks_a_line(c) for c in subject):
+        raise InvalidSubject(
+            "invalid_subject",
+            "The subject must be one line of text, without control or bidirectional override "
+            "characters.",
+        )
     if len(subject) > max_chars:
         raise InvalidSubject(
             "subject_too_long", f"The subject must be at most {max_chars} characters."
