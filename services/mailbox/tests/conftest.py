@@ -53,13 +53,51 @@ def _png() -> bytes:
     )
 
 
+def _compound_file(stream: str) -> bytes:
+    """An OLE2 compound file (version 3, 512-byte sectors) holding one stream named
+    ``stream`` of 4,096 bytes: the container of .doc ("WordDocument"), .xls ("Workbook")
+    and .msi files alike."""
+    end, free, fat_sector, no_stream = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    data_sectors = 8  # sectors 2-9; sector 0 is the FAT, sector 1 the directory
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + bytes(16)
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + bytes(6)
+        + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+        + struct.pack("<109I", 0, *[free] * 108)
+    )
+    chain = [fat_sector, end] + [3 + i for i in range(data_sectors - 1)] + [end]
+    fat = struct.pack("<128I", *chain, *[free] * (128 - len(chain)))
+
+    def entry(name: str, kind: int, child: int, start: int, size: int) -> bytes:
+        encoded = name.encode("utf-16-le") + b"\x00\x00" if name else b""
+        return (
+            encoded.ljust(64, b"\x00")
+            + struct.pack("<HBB", len(encoded), kind, 1 if name else 0)
+            + struct.pack("<III", no_stream, no_stream, child)
+            + bytes(16 + 4 + 16)
+            + struct.pack("<IQ", start, size)
+        )
+
+    directory = (
+        entry("Root Entry", 5, 1, end, 0)
+        + entry(stream, 2, no_stream, 2, 512 * data_sectors)
+        + entry("", 0, no_stream, 0, 0) * 2
+    )
+    return header + fat + directory + b"\x00" * (512 * data_sectors)
+
+
 FILES: dict[str, bytes] = {
     "pdf": b"%PDF-1.4\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n",
     "png": _png(),
     "jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9",
     "tiff": b"II*\x00\x08\x00\x00\x00\x00\x00",
     "rtf": b"{\\rtf1\\ansi Ordonnance}",
-    "doc": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 24,
+    "doc": _compound_file("WordDocument"),
+    # The same container, not a Word document: a spreadsheet, and a bare signature.
+    "xls": _compound_file("Workbook"),
+    "ole-signature": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 24,
     "txt": "Bonjour, voici mon ordonnance à renouveler.\n".encode(),
     "exe": b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00",
 }

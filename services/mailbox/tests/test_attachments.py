@@ -24,6 +24,8 @@ REFUSED = [
     ("pdf", "ordonnance", 415, "attachment_type_mismatch"),
     ("exe", "setup.exe", 415, "attachment_type_not_allowed"),
     ("exe", "ordonnance.pdf", 415, "attachment_type_not_allowed"),
+    ("xls", "ordonnance.doc", 415, "attachment_type_not_allowed"),
+    ("ole-signature", "lettre.doc", 415, "attachment_type_not_allowed"),
 ]
 
 

@@ -3,7 +3,9 @@
 The allowed types are those the patient space accepts (DOMAIN.md, public sources): pdf,
 jpg/jpeg, png, tiff, txt, rtf, doc. A file is typed by its first bytes (magic numbers); the
 name's extension must then agree, so a PNG named ``ordonnance.pdf`` is refused rather than
-shown to a pharmacist as something it is not.
+shown to a pharmacist as something it is not. The signature of a .doc is that of every OLE2
+compound file (.xls, .ppt, .msi installers…): such a file is a .doc only if it holds a Word
+document stream.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import BinaryIO
+
+import olefile
 
 from mes_contracts.events.parties import AttachmentRef
 
@@ -30,6 +35,7 @@ __all__ = [
     "StoredAttachment",
     "check_extension",
     "detect_magic",
+    "holds_a_word_document",
     "sanitize_filename",
 ]
 
@@ -175,6 +181,17 @@ class ContentSniffer:
             "Only pdf, jpg/jpeg, png, tiff, txt, rtf and doc files may be attached.",
             allowed=sorted(ext for t in AttachmentType for ext in t.extensions),
         )
+
+
+def holds_a_word_document(file: BinaryIO) -> bool:
+    """Whether an OLE2 compound file holds the stream every Word 97-2003 document has; a
+    file whose structure cannot be read holds none. Reads the file's directory, not all of
+    it."""
+    try:
+        with olefile.OleFileIO(file) as ole:
+            return bool(ole.exists("WordDocument"))
+    except Exception:  # olefile reports a malformed file with whatever error it runs into
+        return False
 
 
 def check_extension(filename: str, detected: AttachmentType) -> None:

@@ -15,12 +15,14 @@ from typing import BinaryIO
 from mes_contracts.events.parties import AttachmentRef
 
 from ..domain.attachments import (
+    AttachmentType,
     ContentSniffer,
     StoredAttachment,
     check_extension,
+    holds_a_word_document,
     sanitize_filename,
 )
-from ..domain.errors import AttachmentNotFound, AttachmentUnknown
+from ..domain.errors import AttachmentNotFound, AttachmentTypeNotAllowed, AttachmentUnknown
 from ..domain.identifiers import could_be_id, mailbox_address
 from .ports import BlobStorage, ReadSide, UnitOfWorkFactory
 
@@ -38,6 +40,11 @@ class Resolved:
     @property
     def total_bytes(self) -> int:
         return sum(ref.size for ref in self.items)
+
+
+def _is_word_document(path: Path) -> bool:
+    with path.open("rb") as file:
+        return holds_a_word_document(file)
 
 
 class AttachmentService:
@@ -61,6 +68,14 @@ class AttachmentService:
         pending = await asyncio.to_thread(self.blobs.receive, source, sniffer)
         try:
             kind = sniffer.finish()
+            if kind is AttachmentType.DOC and not await asyncio.to_thread(
+                _is_word_document, pending.temp_path
+            ):
+                raise AttachmentTypeNotAllowed(
+                    "This compound file is not a Word document: only pdf, jpg/jpeg, png, "
+                    "tiff, txt, rtf and doc files may be attached.",
+                    allowed=sorted(ext for t in AttachmentType for ext in t.extensions),
+                )
             check_extension(name, kind)
         except BaseException:
             await asyncio.to_thread(self.blobs.discard, pending)
