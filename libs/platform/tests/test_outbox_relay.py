@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+import pytest
 from nats.aio.msg import Msg
 from sqlalchemy import func, select
 
@@ -13,7 +15,10 @@ from mes_contracts.events.identity import PatientCreated
 from mes_platform.bus import EventBus
 from mes_platform.db import Database
 from mes_platform.outbox import OutboxRelay, write_events
+from mes_platform.runtime import ServiceRuntime
+from mes_platform.settings import ServiceSettings
 from mes_platform.tables import outbox
+from mes_platform.testing import NatsServer
 from mes_platform.uow import UnitOfWork
 
 Reader = Callable[..., Awaitable[list[Msg]]]
@@ -146,3 +151,39 @@ async def test_rows_of_a_commit_that_could_not_be_published_go_from_the_table(
         await relay.stop()
     msgs = await stream_reader(bus, "MES_IDENTITY")
     assert [m.headers["Nats-Msg-Id"] for m in msgs if m.headers] == [event.id]
+
+
+@pytest.mark.parametrize("background_work", [True, False])
+async def test_only_a_process_doing_the_background_work_publishes_the_outbox(
+    tmp_path: Path,
+    nats_server: NatsServer,
+    migrations: str,
+    event_payload: Callable[[int], PatientCreated],
+    background_work: bool,
+) -> None:
+    """A row left in the table (its writer died before handing it over) is published by a
+    process that runs the relay; a process that only serves reads on the same database
+    leaves it to the writer, rather than publish the writer's events a second time."""
+    settings = ServiceSettings(
+        service_name="platformtest",
+        data_dir=tmp_path,
+        nats_url=nats_server.url,
+        background_work=background_work,
+        relay_poll_seconds=0.05,
+        log_json=False,
+    )
+    runtime = ServiceRuntime(settings, migrations=migrations)
+    await runtime.start()
+    try:
+        await runtime.bus.wait_connected(timeout=5)
+        async with UnitOfWork(runtime.db, "test") as uow:  # nothing handed to a relay
+            uow.emit(event_payload(1))
+            await uow.commit()
+        if background_work:
+            await _drained(runtime.db)
+            assert await _pending(runtime.db) == 0
+        else:
+            await asyncio.sleep(0.5)  # ten polls of a relay, had it run
+            assert await _pending(runtime.db) == 1
+    finally:
+        await runtime.stop()

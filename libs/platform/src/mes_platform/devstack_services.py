@@ -68,6 +68,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "MES_CONVERSATION_",
         "CONVERSATION_READS",
         instance_of="conversation",
+        settings=(("BACKGROUND_WORK", "false"),),
     ),
     ServiceSpec("pharmacy-directory", "mes_pharmacy_directory", "MES_DIRECTORY_", "DIRECTORY"),
     ServiceSpec("notifier", "mes_notifier", "MES_NOTIFIER_", "NOTIFIER"),

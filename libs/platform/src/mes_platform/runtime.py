@@ -62,7 +62,8 @@ class ServiceRuntime:
             if hasattr(result, "__await__"):
                 await result
         self.bus.start()
-        self.relay.start()
+        if self.settings.background_work:
+            self.relay.start()  # else rows committed here wait in the table for the writer's
         for consumer in self.consumers:
             consumer.start()
         log.info("service started", extra={"database": self.db.url.get_backend_name()})

@@ -37,6 +37,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     max_body_bytes: int = 1_048_576
+    background_work: bool = Field(
+        default=True,
+        description="Whether this process runs the service's background work: the outbox "
+        "relay, and the service's own (closing idle conversations). Off for a process that "
+        "only serves reads beside the one that writes (conversation-reads): it has no events "
+        "of its own to publish, and reading the writer's outbox it would publish them twice "
+        "and take the write lock to delete them",
+    )
     relay_batch_size: int = 256
     relay_poll_seconds: float = 0.5
     consumer_max_deliver: int = 5

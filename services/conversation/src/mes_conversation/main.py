@@ -94,7 +94,7 @@ def create_app(
                 after_seconds=settings.idle_close_after_seconds,
                 interval_seconds=settings.idle_check_interval_seconds,
             )
-            if settings.idle_close_after_seconds > 0:
+            if settings.idle_close_after_seconds > 0 and settings.background_work:
                 app.state.idle_closer.start()
                 stack.push_async_callback(app.state.idle_closer.stop)
             yield

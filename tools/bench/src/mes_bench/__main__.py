@@ -15,9 +15,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +137,13 @@ def send_load(
     concurrency: int,
     duration: float,
     probe_ingress: str = "patients",
+    *,
+    probes: bool = True,
 ) -> dict[str, Any]:
     """Professionals' sends through the gateway, from one process (``concurrency`` clients
-    that never pause); beside it, in a process of its own as a patient's app is, the
-    visibility probes: a message sent, then the patient's reads of the conversation until it is
-    listed there, then the patient opens it (marking it read). The reads
+    that never pause); with ``probes``, beside it, in a process of its own as a patient's app
+    is, the visibility probes: a message sent, then the patient's reads of the conversation
+    until it is listed there, then the patient opens it (marking it read). The reads
     go through the patients' gateway, as the patients' apps reach it, or with
     ``probe_ingress`` "shared" through the gateway the sends saturate. In one process, the
     probes measured the load generator's own queue too (up to 30 ms of a probe's p99)."""
@@ -159,7 +163,9 @@ def send_load(
         "headers": {"Authorization": f"Bearer {tokens['pro']}"},
     }
     senders = {**common, "concurrency": concurrency, "bodies": bodies}
-    probes = {
+    if not probes:
+        return run_load_process(senders)
+    probing = {
         **common,
         "concurrency": 0,
         "probe_get_template": reads + "/v1/me/conversations/{conversation_id}/messages?limit=5",
@@ -174,13 +180,42 @@ def send_load(
         },
     }
     with ThreadPoolExecutor(2) as pool:
-        sent, probed = pool.map(run_load_process, [senders, probes])
+        sent, probed = pool.map(run_load_process, [senders, probing])
     sent["sent_total"] += probed["sent_total"]  # the probes' messages cost CPU too
+    sent["client_cpu_s"] = sent.get("client_cpu_s", 0.0) + probed.get("client_cpu_s", 0.0)
     sent["visibility"] = probed["visibility"]
     sent["open"] = probed.get("open", {})
     sent["reads"] = probed.get("reads", {})
     sent["probe_accepted_at"] = probed["probe_accepted_at"]
     return sent
+
+
+def measured_send(
+    stack: Stack,
+    names: dict[int, str],
+    run: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """``run`` (a send load) with the CPU each process of the stack, and the load generators,
+    spent per message meanwhile."""
+    assert stack.process is not None
+    cpu_before = process_cpu_seconds(stack.process.pid, names)
+    result = run()
+    cpu_after = process_cpu_seconds(stack.process.pid, names)
+    sent = max(1, int(result.get("sent_total", 0)))
+    result["cpu_ms_per_message"] = {
+        name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / sent, 3)
+        for name in sorted(cpu_after)
+    }
+    client_cpu = float(result.get("client_cpu_s", 0.0))
+    result["cpu_ms_per_message"]["load generator"] = round(1000 * client_cpu / sent, 3)
+    # Of the machine's cores, how many the stack and the load generators kept busy while the
+    # load ran: near os.cpu_count(), the stack is short of CPU, not waiting.
+    # (The stack is idle while a load generator starts, outside its elapsed time.)
+    stack_cpu = sum(cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after)
+    elapsed = float(result.get("elapsed_s") or 0.0)
+    if elapsed > 0:
+        result["cores_busy"] = round((stack_cpu + client_cpu) / elapsed, 2)
+    return result
 
 
 def stored_after_accept(mailbox_db: Path, accepted_at: dict[str, float]) -> dict[str, Any]:
@@ -222,6 +257,10 @@ def listing_bench() -> dict[str, Any]:
     )
     lines = [line for line in out.stdout.splitlines() if line.strip()]
     return {"output": lines, "returncode": out.returncode}
+
+
+def _figures(r: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return r["throughput_rps"], r["p50_ms"], r["p99_ms"]
 
 
 def fmt(v: Any) -> str:
@@ -273,36 +312,51 @@ def main() -> None:
         ready_s = stack.start()
         try:
             tokens = prepare(stack, args.patients)
+            names = stack.process_names()
+            # First the senders alone: the throughput and the accept latency, with nothing
+            # else on the machine. Then the same load with the patient's probes beside it:
+            # how soon the patient sees a message, and what the patient's reads cost the
+            # senders (each probe polls every 2 ms until its message is listed, then opens
+            # it and lists the conversations).
             print(
                 f"POST /v1/messages 1 KB, c={args.concurrency}, {args.duration:.0f}s ...",
                 flush=True,
             )
-            assert stack.process is not None
-            names = stack.process_names()
-            cpu_before = process_cpu_seconds(stack.process.pid, names)
-            result = send_load(
-                stack, tokens, args.patients, args.concurrency, args.duration, args.probe_ingress
+            alone = measured_send(
+                stack,
+                names,
+                partial(
+                    send_load,
+                    stack,
+                    tokens,
+                    args.patients,
+                    args.concurrency,
+                    args.duration,
+                    probes=False,
+                ),
             )
-            cpu_after = process_cpu_seconds(stack.process.pid, names)
-            result["stored_after_accept"] = stored_after_accept(
-                data_dir / "mailbox.db", result.pop("probe_accepted_at", {})
+            print("the same, with a patient's app reading beside it ...", flush=True)
+            probed = measured_send(
+                stack,
+                names,
+                partial(
+                    send_load,
+                    stack,
+                    tokens,
+                    args.patients,
+                    args.concurrency,
+                    args.duration,
+                    args.probe_ingress,
+                ),
             )
-            sent = max(1, int(result.get("sent_total", 0)))
-            result["cpu_ms_per_message"] = {
-                name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / sent, 3)
-                for name in sorted(cpu_after)
+            probed["stored_after_accept"] = stored_after_accept(
+                data_dir / "mailbox.db", probed.pop("probe_accepted_at", {})
+            )
+            report["send"][transport] = {
+                **alone,
+                "with_patient_reads": probed,
+                "stack_ready_s": round(ready_s, 1),
             }
-            client_cpu = float(result.get("client_cpu_s", 0.0))
-            result["cpu_ms_per_message"]["load generator"] = round(1000 * client_cpu / sent, 3)
-            # Of the machine's cores, how many the stack and the load generator kept busy
-            # while the load ran: near os.cpu_count(), the stack is short of CPU, not waiting.
-            # (The stack is idle while the load generator starts, outside its elapsed time.)
-            stack_cpu = sum(cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after)
-            elapsed = float(result.get("elapsed_s") or 0.0)
-            if elapsed > 0:
-                result["cores_busy"] = round((stack_cpu + client_cpu) / elapsed, 2)
-            result["stack_ready_s"] = round(ready_s, 1)
-            report["send"][transport] = result
         finally:
             stack.stop()
     print("listing: page of 50 among 100,000 messages ...", flush=True)
@@ -314,20 +368,19 @@ def main() -> None:
     b = report["baseline"]
     rows = [("trivial FastAPI POST (baseline)", b["throughput_rps"], b["p50_ms"], b["p99_ms"], "")]
     for transport, r in report["send"].items():
-        vis = r.get("visibility", {})
-        stored = r.get("stored_after_accept", {})
+        rows.append((f"POST /v1/messages via {transport}", *_figures(r), "the senders alone"))
+        p = r["with_patient_reads"]
+        vis, stored = p.get("visibility", {}), p.get("stored_after_accept", {})
         rows.append(
             (
-                f"POST /v1/messages via {transport}",
-                r["throughput_rps"],
-                r["p50_ms"],
-                r["p99_ms"],
+                "  with a patient's app reading",
+                *_figures(p),
                 f"visible ({report['probe_ingress']} gateway) p50 {vis.get('p50_ms')}"
                 f" / p99 {vis.get('p99_ms')} ms"
                 f" ({vis.get('samples')} samples, {vis.get('failures')} missed);"
                 f" stored p50 {stored.get('p50_ms')} / p99 {stored.get('p99_ms')} ms;"
-                f" opening it p50 {r.get('open', {}).get('p50_ms')}"
-                f" / p99 {r.get('open', {}).get('p99_ms')} ms",
+                f" opening it p50 {p.get('open', {}).get('p50_ms')}"
+                f" / p99 {p.get('open', {}).get('p99_ms')} ms",
             )
         )
     print()
@@ -335,19 +388,18 @@ def main() -> None:
     for name, rps, p50, p99, note in rows:
         print(f"{name:42} {fmt(rps):>9} {fmt(p50):>8} {fmt(p99):>8}  {note}")
     for transport, r in report["send"].items():
-        for name, read in r.get("reads", {}).items():
+        for name, read in r["with_patient_reads"].get("reads", {}).items():
             print(
                 f"patient's {name} under the load via {transport}: p50 {read.get('p50_ms')}"
                 f" / p99 {read.get('p99_ms')} ms ({read.get('samples')} samples)"
             )
     for transport, r in report["send"].items():
-        cpu = r.get("cpu_ms_per_message") or {}
-        if cpu:
+        for label, phase in (("alone", r), ("with the patient's app", r["with_patient_reads"])):
+            cpu = phase.get("cpu_ms_per_message") or {}
             parts = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
-            print(f"CPU per message via {transport} (ms): {parts}")
+            print(f"CPU per message via {transport}, {label} (ms): {parts}")
             print(
-                f"cores busy during the load via {transport}: {r.get('cores_busy')}"
-                f" of {report['machine']['cpus']}"
+                f"  cores busy: {phase.get('cores_busy')} of {report['machine']['cpus']}",
             )
     for line in report["listing"].get("output", []):
         print(f"listing: {line}")
