@@ -36,6 +36,19 @@ from ._messaging_common import (
 
 __all__ = ["router"]
 
+# A patient's message over the size limit is refused (a health actor's bounces instead).
+_MESSAGE_TOO_LARGE = {
+    "message_too_large": problem_example(
+        413,
+        "message_too_large",
+        "Message too large",
+        "The message (subject, text and attachments) is 27263080 bytes; the limit is "
+        "26214400 bytes.",
+        size_bytes=27263080,
+        max_bytes=26214400,
+    ),
+}
+
 router = APIRouter(prefix="/v1/me", tags=["patient"], responses=problem_responses(401, 403, 503))
 
 
@@ -158,17 +171,7 @@ async def read_message(
         413,
         422,
         examples={
-            413: {
-                "message_too_large": problem_example(
-                    413,
-                    "message_too_large",
-                    "Message too large",
-                    "The message (subject, text and attachments) is 27263080 bytes; the limit is "
-                    "26214400 bytes.",
-                    size_bytes=27263080,
-                    max_bytes=26214400,
-                ),
-            },
+            413: _MESSAGE_TOO_LARGE,
             409: {
                 "conversation_closed": problem_example(
                     409,
@@ -212,17 +215,7 @@ async def reply(
         413,
         422,
         examples={
-            413: {
-                "message_too_large": problem_example(
-                    413,
-                    "message_too_large",
-                    "Message too large",
-                    "The message (subject, text and attachments) is 27263080 bytes; the limit is "
-                    "26214400 bytes.",
-                    size_bytes=27263080,
-                    max_bytes=26214400,
-                ),
-            },
+            413: _MESSAGE_TOO_LARGE,
             403: {
                 "initiation_not_allowed": problem_example(
                     403,

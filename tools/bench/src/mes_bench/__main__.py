@@ -322,33 +322,10 @@ def main() -> None:
                 f"POST /v1/messages 1 KB, c={args.concurrency}, {args.duration:.0f}s ...",
                 flush=True,
             )
-            alone = measured_send(
-                stack,
-                names,
-                partial(
-                    send_load,
-                    stack,
-                    tokens,
-                    args.patients,
-                    args.concurrency,
-                    args.duration,
-                    probes=False,
-                ),
-            )
+            load = partial(send_load, stack, tokens, args.patients, args.concurrency, args.duration)
+            alone = measured_send(stack, names, partial(load, probes=False))
             print("the same, with a patient's app reading beside it ...", flush=True)
-            probed = measured_send(
-                stack,
-                names,
-                partial(
-                    send_load,
-                    stack,
-                    tokens,
-                    args.patients,
-                    args.concurrency,
-                    args.duration,
-                    args.probe_ingress,
-                ),
-            )
+            probed = measured_send(stack, names, partial(load, args.probe_ingress))
             probed["stored_after_accept"] = stored_after_accept(
                 data_dir / "mailbox.db", probed.pop("probe_accepted_at", {})
             )
