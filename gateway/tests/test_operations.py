@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -41,6 +42,23 @@ async def test_request_id_is_echoed_in_header_and_problem(gateway):
     assert response.json()["request_id"] == "trace-42"
     generated = await gateway.get("/healthz")
     assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_the_docs_pages_load_nothing_from_outside(gateway):
+    """Swagger UI and ReDoc work on a machine without internet: every file they load is the
+    gateway's own."""
+    for page, asset in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
+        html = (await gateway.get(page)).text
+        assert "https://" not in html and "http://" not in html, page
+        urls = re.findall(r'(?:src|href)="?([^"\s>]+)', html) + re.findall(r"url: '([^']+)'", html)
+        assert f"/docs/assets/{asset}" in urls, (page, urls)
+        for url in urls:
+            if url.startswith("/"):
+                fetched = await gateway.get(url)
+                assert fetched.status_code == 200 and fetched.content, url
+    bundle = (await gateway.get("/docs/assets/swagger-ui-bundle.js")).text
+    assert "SwaggerUIBundle" in bundle
+    assert (await gateway.get("/docs/oauth2-redirect")).status_code == 200
 
 
 async def test_upload_paths_accept_larger_bodies(gateway):

@@ -13,6 +13,7 @@ from mes_platform.middleware import BodyLimitMiddleware, RequestContextMiddlewar
 from mes_platform.problems import install_problem_handlers
 
 from .auth import VerifiedTokens, build_verifier, install_auth_handlers
+from .docs import install_docs
 from .openapi import install_openapi
 from .routes import discover_features
 from .services import ServiceClients
@@ -67,6 +68,8 @@ def create_app(
         lifespan=lifespan,
         openapi_tags=[tag for feature in features for tag in feature.tags],
         swagger_ui_parameters={"persistAuthorization": True},
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.services = services
@@ -88,4 +91,5 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     install_openapi(app)
+    install_docs(app)
     return app

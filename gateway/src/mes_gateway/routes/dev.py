@@ -57,8 +57,8 @@ _EXAMPLES: dict[str, Any] = {
         "summary": "A professional",
         "value": {
             "role": "professional",
-            "mailboxes": ["dr.martin@medecin.mssante.fr"],
-            "name": "Dr Paul Martin",
+            "mailboxes": ["claire.martin@hopital-exemple.mssante.fr"],
+            "name": "Dr Claire Martin",
         },
     },
     "ops": {"summary": "Operations", "value": {"role": "ops"}},
