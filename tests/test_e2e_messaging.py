@@ -421,4 +421,7 @@ def test_the_patients_gateway_serves_the_same_api_apart(api: Api, stack: Stack) 
     assert reply.status_code == 202, reply.text
     got = eventually(lambda: [m for m in api.inbox(pro_token, sender) if m["kind"] == "message"])
     assert got[0]["sender"]["address"] == patient
-    assert patients_api.http.get("/health").json()["status"] == "ready"
+    health = patients_api.http.get("/health").json()
+    assert health["status"] == "ready"
+    # The processes that run apart are reported too, delivery among them.
+    assert {"conversation_reads", "mailbox_delivery"} <= set(health["services"])

@@ -153,10 +153,17 @@ def test_openapi_documents_what_any_body_may_get_and_a_patients_message_too_larg
         assert {"message_too_large", "payload_too_large"} <= set(examples)
 
 
-async def test_health_reports_the_conversations_reads_when_they_have_a_process(settings):
+async def test_health_reports_the_processes_apart_when_they_run_apart(settings):
+    """The conversations' reads and the mailbox's delivery, when each has a process of its
+    own: while delivery is down, sends are accepted and nothing reaches the mailboxes."""
     alone = create_app(settings)
     apart = create_app(
-        settings.model_copy(update={"conversation_reads_url": f"http://127.0.0.1:{free_port()}"})
+        settings.model_copy(
+            update={
+                "conversation_reads_url": f"http://127.0.0.1:{free_port()}",
+                "mailbox_delivery_url": f"http://127.0.0.1:{free_port()}",
+            }
+        )
     )
     reports = []
     for app in (alone, apart):
@@ -165,5 +172,6 @@ async def test_health_reports_the_conversations_reads_when_they_have_a_process(s
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as c,
         ):
             reports.append((await c.get("/health")).json()["services"])
-    assert "conversation_reads" not in reports[0]
+    assert not {"conversation_reads", "mailbox_delivery"} & set(reports[0])
     assert reports[1]["conversation_reads"]["status"] == "unreachable"
+    assert reports[1]["mailbox_delivery"]["status"] == "unreachable"

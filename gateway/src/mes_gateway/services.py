@@ -30,7 +30,7 @@ from mes_platform.clients import InternalClient, internal_client, propagate_requ
 from mes_platform.internal import INTERNAL_TOKEN_HEADER
 
 from .errors import ServiceUnavailable, UpstreamProblem
-from .settings import CONVERSATION_READS, SERVICE_NAMES, GatewaySettings
+from .settings import CONVERSATION_READS, MAILBOX_DELIVERY, SERVICE_NAMES, GatewaySettings
 
 __all__ = ["ServiceClients", "ServicesDep", "raise_for_problem", "service_clients"]
 
@@ -107,7 +107,7 @@ class ServiceClients:
         settings: GatewaySettings,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
-        unknown = set(transports or {}) - {*SERVICE_NAMES, CONVERSATION_READS}
+        unknown = set(transports or {}) - {*SERVICE_NAMES, CONVERSATION_READS, MAILBOX_DELIVERY}
         if unknown:
             raise ValueError(f"unknown services: {sorted(unknown)}")
         self.settings = settings

@@ -16,6 +16,7 @@ from mes_platform.settings import DEV_INTERNAL_TOKEN
 __all__ = [
     "CONVERSATION_READS",
     "DEV_JWT_SIGNING_KEY",
+    "MAILBOX_DELIVERY",
     "MESSAGE_PATHS",
     "SERVICE_NAMES",
     "UPLOAD_PATHS",
@@ -31,6 +32,10 @@ SERVICE_NAMES = ("identity", "mailbox", "conversation", "directory", "notifier")
 # process of the conversation service of its own when ``conversation_reads_url`` is set, else
 # the conversation service itself.
 CONVERSATION_READS = "conversation_reads"
+# The mailbox's process that stores the conversation events into the mailboxes: the gateway
+# never calls it, but ``/health`` asks it when ``mailbox_delivery_url`` is set (a send is
+# accepted while delivery is down, and nothing else would say that nothing is delivered).
+MAILBOX_DELIVERY = "mailbox_delivery"
 
 # Attachment uploads may carry up to the 25 Mo of a message (+ multipart overhead).
 UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments")
@@ -59,6 +64,11 @@ class GatewaySettings(BaseSettings):
         description="A process of the conversation service that serves the conversations' "
         "reads, so that they never wait behind the admission of professionals' sends (unset: "
         "the conversation service serves them)",
+    )
+    mailbox_delivery_url: str | None = Field(
+        default=None,
+        description="The mailbox's delivery process, when it runs apart from the mailbox's "
+        "API: /health reports it (unset: the mailbox's own readiness covers delivery)",
     )
     directory_url: str = "http://127.0.0.1:8104"
     notifier_url: str = "http://127.0.0.1:8105"
@@ -116,12 +126,19 @@ class GatewaySettings(BaseSettings):
     def service_urls(self) -> dict[str, str]:
         urls = {name: getattr(self, f"{name}_url") for name in SERVICE_NAMES}
         urls[CONVERSATION_READS] = self.conversation_reads_url or self.conversation_url
+        if self.mailbox_delivery_url:
+            urls[MAILBOX_DELIVERY] = self.mailbox_delivery_url
         return urls
 
     @property
     def health_targets(self) -> tuple[str, ...]:
-        """The services ``/health`` asks: the conversations' reads when they are apart."""
-        return SERVICE_NAMES + ((CONVERSATION_READS,) if self.conversation_reads_url else ())
+        """The services ``/health`` asks: the conversations' reads and the mailbox's delivery
+        when they run apart."""
+        apart = (
+            (CONVERSATION_READS, self.conversation_reads_url),
+            (MAILBOX_DELIVERY, self.mailbox_delivery_url),
+        )
+        return SERVICE_NAMES + tuple(name for name, url in apart if url)
 
     @property
     def body_limit_overrides(self) -> dict[str, int]:

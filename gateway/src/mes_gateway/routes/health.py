@@ -69,7 +69,8 @@ router.include_router(health_router("gateway", {"gateway": _serving}))
 async def health(services: ServicesDep) -> JSONResponse:
     """Asks every service's `/readyz` at once (2 s each); 200 if all ready, else 503.
     `conversation_reads` is reported when the conversations' reads have a process of their
-    own."""
+    own, `mailbox_delivery` when the mailbox's delivery does (`MES_GATEWAY_MAILBOX_DELIVERY_URL`):
+    while it is down, sends are still accepted but nothing reaches the mailboxes."""
     targets = services.settings.health_targets
     results = await asyncio.gather(*(services.readiness(name) for name in targets))
     ready = all(ok for ok, _ in results)

@@ -54,7 +54,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "mailbox-delivery",
         "mes_mailbox",
         "MES_MAILBOX_",
-        None,
+        "MAILBOX_DELIVERY",  # for the gateway's /health only: no one calls it
         instance_of="mailbox",
     ),
     ServiceSpec("conversation", "mes_conversation", "MES_CONVERSATION_", "CONVERSATION"),
