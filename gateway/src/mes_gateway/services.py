@@ -30,7 +30,7 @@ from mes_platform.clients import InternalClient, internal_client, propagate_requ
 from mes_platform.internal import INTERNAL_TOKEN_HEADER
 
 from .errors import ServiceUnavailable, UpstreamProblem
-from .settings import CONVERSATION_READS, MAILBOX_DELIVERY, SERVICE_NAMES, GatewaySettings
+from .settings import APART, SERVICE_NAMES, STANDS_IN_FOR, GatewaySettings
 
 __all__ = ["ServiceClients", "ServicesDep", "raise_for_problem", "service_clients"]
 
@@ -107,13 +107,14 @@ class ServiceClients:
         settings: GatewaySettings,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
-        unknown = set(transports or {}) - {*SERVICE_NAMES, CONVERSATION_READS, MAILBOX_DELIVERY}
+        unknown = set(transports or {}) - {*SERVICE_NAMES, *APART}
         if unknown:
             raise ValueError(f"unknown services: {sorted(unknown)}")
         self.settings = settings
         self._transports = dict(transports or {})
-        if "conversation" in self._transports:
-            self._transports.setdefault(CONVERSATION_READS, self._transports["conversation"])
+        for apart, service in STANDS_IN_FOR.items():
+            if service in self._transports:
+                self._transports.setdefault(apart, self._transports[service])
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._urls: OrderedDict[tuple[str, str], httpx.URL] = OrderedDict()
         self._open = False
@@ -153,12 +154,14 @@ class ServiceClients:
         client = self._clients.get(service)
         if client is None:
             url = self.settings.service_urls.get(service)
-            if not self._open or url is None:
-                raise ServiceUnavailable(service, f"No client for the {service} service.")
-            if service == CONVERSATION_READS and self.settings.conversation_reads_url is None:
-                client = self.client("conversation")  # the same service: its pool too
-            else:
+            stood_in = STANDS_IN_FOR.get(service)
+            if self._open and url is not None:
                 client = self._build(service, url)
+            elif self._open and stood_in is not None:
+                # Not run apart: the service it stands in for serves its calls, from its pool.
+                client = self.client(stood_in)
+            else:
+                raise ServiceUnavailable(service, f"No client for the {service} service.")
             self._clients[service] = client
         return client
 
@@ -186,16 +189,17 @@ class ServiceClients:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """GET, retried twice on connection failure; raises the mapped problem on error. A
-        read of the conversations' own process that cannot connect goes to the conversation
+        read of a process apart (:data:`STANDS_IN_FOR`) that cannot connect goes to its
         service at once: the same code on the same database."""
         client = self.client(service)
         url = self._url(service, client, path)
         try:
             response = await client.get(url, params=params, headers=headers)
         except _RETRIED:
-            if service == CONVERSATION_READS and self.settings.conversation_reads_url:
-                log.info("conversation reads unreachable, read from conversation")
-                return await self.get("conversation", path, params=params, headers=headers)
+            stood_in = STANDS_IN_FOR.get(service)
+            if stood_in is not None and service in self.settings.service_urls:
+                log.info("process apart unreachable", extra={"upstream": service})
+                return await self.get(stood_in, path, params=params, headers=headers)
             response = await self._retried(
                 service, client, "GET", url, params=params, headers=headers
             )

@@ -19,6 +19,7 @@ __all__ = [
     "MAILBOX_DELIVERY",
     "MESSAGE_PATHS",
     "SERVICE_NAMES",
+    "STANDS_IN_FOR",
     "UPLOAD_PATHS",
     "GatewaySettings",
 ]
@@ -36,6 +37,12 @@ CONVERSATION_READS = "conversation_reads"
 # never calls it, but ``/health`` asks it when ``mailbox_delivery_url`` is set (a send is
 # accepted while delivery is down, and nothing else would say that nothing is delivered).
 MAILBOX_DELIVERY = "mailbox_delivery"
+# Processes that may run apart, each known by its URL when it does (``<name>_url``).
+APART = (CONVERSATION_READS, MAILBOX_DELIVERY)
+# A process apart that serves part of a service's calls, and that service: without a URL of
+# its own, the service serves those calls, and it takes over any such call that cannot connect
+# (the same code on the same database).
+STANDS_IN_FOR = {CONVERSATION_READS: "conversation"}
 
 # Attachment uploads may carry up to the 25 Mo of a message (+ multipart overhead).
 UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments")
@@ -124,21 +131,11 @@ class GatewaySettings(BaseSettings):
 
     @property
     def service_urls(self) -> dict[str, str]:
+        """Every process the gateway knows a URL of, and so every one ``/health`` asks: the
+        services, and those of :data:`APART` that run apart."""
         urls = {name: getattr(self, f"{name}_url") for name in SERVICE_NAMES}
-        urls[CONVERSATION_READS] = self.conversation_reads_url or self.conversation_url
-        if self.mailbox_delivery_url:
-            urls[MAILBOX_DELIVERY] = self.mailbox_delivery_url
+        urls.update({name: url for name in APART if (url := getattr(self, f"{name}_url"))})
         return urls
-
-    @property
-    def health_targets(self) -> tuple[str, ...]:
-        """The services ``/health`` asks: the conversations' reads and the mailbox's delivery
-        when they run apart."""
-        apart = (
-            (CONVERSATION_READS, self.conversation_reads_url),
-            (MAILBOX_DELIVERY, self.mailbox_delivery_url),
-        )
-        return SERVICE_NAMES + tuple(name for name, url in apart if url)
 
     @property
     def body_limit_overrides(self) -> dict[str, int]:

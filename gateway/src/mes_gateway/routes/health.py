@@ -71,7 +71,7 @@ async def health(services: ServicesDep) -> JSONResponse:
     `conversation_reads` is reported when the conversations' reads have a process of their
     own, `mailbox_delivery` when the mailbox's delivery does (`MES_GATEWAY_MAILBOX_DELIVERY_URL`):
     while it is down, sends are still accepted but nothing reaches the mailboxes."""
-    targets = services.settings.health_targets
+    targets = tuple(services.settings.service_urls)
     results = await asyncio.gather(*(services.readiness(name) for name in targets))
     ready = all(ok for ok, _ in results)
     report = HealthReport(
