@@ -46,7 +46,7 @@ def decode_cursor(cursor: str) -> PageCursor:
 
 
 class ConversationQueries:
-    def __init__(self, reader: ConversationReader, resolver: PatientResolver | None = None) -> None:
+    def __init__(self, reader: ConversationReader, resolver: PatientResolver) -> None:
         self.reader = reader
         self.resolver = resolver
 
@@ -56,8 +56,6 @@ class ConversationQueries:
         allowed. A deliverable answer is cached (dropped on any change of the profile), so
         this costs a call to identity only for the others. Identity unreachable: the
         conversation's own state decides what is shown, and a reply attempt answers 503."""
-        if self.resolver is None:
-            return True
         try:
             resolution = await self.resolver.resolve(PatientAddress(ins).format())
         except DependencyUnavailable:

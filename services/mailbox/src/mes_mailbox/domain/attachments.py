@@ -37,6 +37,7 @@ __all__ = [
     "detect_magic",
     "holds_a_word_document",
     "sanitize_filename",
+    "type_not_allowed",
 ]
 
 MAX_FILENAME_LENGTH = 255
@@ -177,10 +178,15 @@ class ContentSniffer:
             self._check_text(b"", final=True)
         if self._text_possible:
             return AttachmentType.TXT
-        raise AttachmentTypeNotAllowed(
-            "Only pdf, jpg/jpeg, png, tiff, txt, rtf and doc files may be attached.",
-            allowed=sorted(ext for t in AttachmentType for ext in t.extensions),
-        )
+        raise type_not_allowed()
+
+
+def type_not_allowed(why: str = "") -> AttachmentTypeNotAllowed:
+    """The refusal of a file no message may carry; ``why`` comes before the rule."""
+    return AttachmentTypeNotAllowed(
+        why + "Only pdf, jpg/jpeg, png, tiff, txt, rtf and doc files may be attached.",
+        allowed=sorted(ext for t in AttachmentType for ext in t.extensions),
+    )
 
 
 def holds_a_word_document(file: BinaryIO) -> bool:

@@ -21,8 +21,9 @@ from ..domain.attachments import (
     check_extension,
     holds_a_word_document,
     sanitize_filename,
+    type_not_allowed,
 )
-from ..domain.errors import AttachmentNotFound, AttachmentTypeNotAllowed, AttachmentUnknown
+from ..domain.errors import AttachmentNotFound, AttachmentUnknown
 from ..domain.identifiers import could_be_id, mailbox_address
 from .ports import BlobStorage, ReadSide, UnitOfWorkFactory
 
@@ -71,11 +72,7 @@ class AttachmentService:
             if kind is AttachmentType.DOC and not await asyncio.to_thread(
                 _is_word_document, pending.temp_path
             ):
-                raise AttachmentTypeNotAllowed(
-                    "This compound file is not a Word document: only pdf, jpg/jpeg, png, "
-                    "tiff, txt, rtf and doc files may be attached.",
-                    allowed=sorted(ext for t in AttachmentType for ext in t.extensions),
-                )
+                raise type_not_allowed("This compound file is not a Word document. ")
             check_extension(name, kind)
         except BaseException:
             await asyncio.to_thread(self.blobs.discard, pending)
