@@ -109,6 +109,14 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                     if 200 <= status < 300:
                         latencies.append(t1 - t0)
 
+        async def timed_read(url: str, into: list[float] | None) -> None:
+            """GET ``url`` as the patient; its latency goes ``into`` the list if it is 200."""
+            t0 = time.perf_counter()
+            async with session.get(url, headers=cfg.probe_headers) as r:
+                await r.read()
+            if into is not None and r.status == 200:
+                into.append(time.perf_counter() - t0)
+
         async def probe() -> None:
             nonlocal probe_failures, sent
             assert cfg.probe_get_template is not None and cfg.probe_body is not None
@@ -145,17 +153,9 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                         probe_failures += 1
                     if seen and cfg.probe_open_template:
                         open_url = cfg.probe_open_template.format(id=message_id)
-                        t0 = time.perf_counter()
-                        async with session.get(open_url, headers=cfg.probe_headers) as r:
-                            await r.read()
-                        if recorded and r.status == 200:
-                            opened.append(time.perf_counter() - t0)
+                        await timed_read(open_url, opened if recorded else None)
                     for name, url in cfg.probe_reads.items():
-                        t0 = time.perf_counter()
-                        async with session.get(url, headers=cfg.probe_headers) as r:
-                            await r.read()
-                        if recorded and r.status == 200:
-                            reads[name].append(time.perf_counter() - t0)
+                        await timed_read(url, reads[name] if recorded else None)
                 except Exception:
                     if time.perf_counter() >= measure_from:
                         probe_failures += 1
