@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from fastapi.responses import StreamingResponse
 
 from mes_platform.clients import InternalClient, internal_client, path_segment
 from mes_platform.serve import CoalescingHttpProtocol
@@ -61,7 +62,23 @@ def _service() -> FastAPI:
     async def read(address: str, message_id: str) -> dict[str, str]:
         return {"route": "read", "address": address, "message_id": message_id}
 
+    @app.get("/internal/blobs/{size}")
+    async def blob(size: int, chunked: bool = False) -> Response:
+        data = _blob(size)
+        if chunked:  # no Content-Length: sent as it comes
+
+            async def parts() -> AsyncIterator[bytes]:
+                for start in range(0, size, 65_536):
+                    yield data[start : start + 65_536]
+
+            return StreamingResponse(parts(), media_type="application/octet-stream")
+        return Response(data, media_type="application/octet-stream")
+
     return app
+
+
+def _blob(size: int) -> bytes:
+    return bytes(i % 251 for i in range(size))
 
 
 @pytest.fixture
@@ -135,6 +152,28 @@ async def test_escapes_leave_the_client_as_written(service_url: str, transport: 
         got = await client.get(f"/internal/mailboxes/{path_segment('..')}", params={"q": "%2E"})
     assert seen == [b"/internal/mailboxes/%2E%2E?q=%252E"]
     assert got.json() == {"route": "mailbox", "address": ".."}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("size", [0, 1_000, 300_000, 3_000_000])
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_an_answer_arrives_whole_read_or_streamed(
+    service_url: str, transport: str, size: int, chunked: bool
+) -> None:
+    """A JSON answer and an attachment alike: read by the client, or streamed through as the
+    gateway relays a download (small answers are read at once under the stream)."""
+    params = {"chunked": "true"} if chunked else {}
+    async with internal_client(service_url, "token", transport=transport) as client:
+        read = await client.get(f"/internal/blobs/{size}", params=params)
+        assert read.status_code == 200
+        assert read.content == _blob(size)
+        streamed = await client.send(
+            client.build_request("GET", f"/internal/blobs/{size}", params=params), stream=True
+        )
+        try:
+            assert b"".join([part async for part in streamed.aiter_raw()]) == _blob(size)
+        finally:
+            await streamed.aclose()
 
 
 def test_a_path_segment_never_holds_a_separator_or_a_dot_segment() -> None:

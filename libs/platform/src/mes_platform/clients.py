@@ -76,6 +76,11 @@ def path_segment(value: str) -> str:
     return _DOT_SEGMENTS.get(value) or quote(value, safe="@")
 
 
+# Answers up to this size (every JSON answer) are read at once; bigger ones (an attachment)
+# are streamed.
+_READ_AT_ONCE = 256 * 1024
+
+
 class ExactUrlTransport(AiohttpTransport):
     """aiohttp's connection pool, sending each URL exactly as httpx built it.
 
@@ -111,9 +116,21 @@ class ExactUrlTransport(AiohttpTransport):
                 ),
                 server_hostname=request.extensions.get("sni_hostname"),
             ).__aenter__()
-        extensions = {"http_version": b"HTTP/1.1"}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode()
+            extensions = {"http_version": b"HTTP/1.1"}
+            if response.reason:
+                extensions["reason_phrase"] = response.reason.encode()
+            length = response.content_length
+            if length is not None and length <= _READ_AT_ONCE:
+                # Read whole: one call, not a stream read chunk by chunk through two layers.
+                # Still a stream to httpx, so a caller that streams (aiter_raw) gets it too.
+                body = await response.read()
+                return httpx.Response(
+                    status_code=response.status,
+                    headers=response.raw_headers,
+                    stream=httpx.ByteStream(body),
+                    request=request,
+                    extensions=extensions,
+                )
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
