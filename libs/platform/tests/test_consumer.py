@@ -238,12 +238,15 @@ async def test_an_unreadable_message_is_parked(
     assert (row.event_id, row.body) == ("junk-1", b"not json")
 
 
+@pytest.mark.parametrize("batched", [False, True])
 async def test_a_lone_event_is_handled_promptly_when_the_consumer_is_idle(
     bus: EventBus,
     effects: Table,
     start_consumer: Start,
     event_payload: Callable[[int], PatientCreated],
+    batched: bool,
 ) -> None:
+    """Batched too: an event after a pause longer than the linger does not wait for others."""
     handled: dict[str, float] = {}
     record = _recording(effects)
 
@@ -251,12 +254,19 @@ async def test_a_lone_event_is_handled_promptly_when_the_consumer_is_idle(
         await record(uow, envelope)
         handled[envelope.id] = time.perf_counter()
 
-    await start_consumer(handle)
+    async def handle_many(uow: UnitOfWork, envelopes: Sequence[EventEnvelope]) -> None:
+        for envelope in envelopes:
+            await handle(uow, envelope)
+
+    if batched:
+        await start_consumer(handle, batch_handler=handle_many, linger_seconds=0.25)
+    else:
+        await start_consumer(handle)
     await _publish(bus, _wrap(event_payload(0)))  # stream and consumer warmed up
     await _wait_for(lambda: _true_when(len(handled) == 1))
     latencies = []
     for n in range(1, 6):
-        await asyncio.sleep(0.15)  # idle: the consumer waits for a delivery
+        await asyncio.sleep(0.3)  # idle: the consumer waits for a delivery
         event = _wrap(event_payload(n))
         sent = time.perf_counter()
         await _publish(bus, event)

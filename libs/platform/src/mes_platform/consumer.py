@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -101,8 +102,12 @@ class EventConsumer(Generic[U]):
         # long stop() takes.
         self.poll_seconds = poll_seconds
         # With a batch handler: how long the first event of a batch waits for others to join
-        # it (a few milliseconds of delay for far fewer transactions under load).
+        # it (a few milliseconds of delay for far fewer transactions under load). Only an
+        # event that came less than this after the one before it waits: under a steady flow
+        # the batch fills, while a lone event, or the first after a pause, is handled at once.
         self.linger_seconds = linger_seconds
+        self._last_arrival = float("-inf")
+        self._lead_gap = float("inf")  # before the first event in the buffer, since the last
         self._task: asyncio.Task[None] | None = None
         self._sub: Any = None
         self._buffer: list[Msg] = []
@@ -190,6 +195,10 @@ class EventConsumer(Generic[U]):
         )
 
     async def _on_msg(self, msg: Msg) -> None:
+        now = time.monotonic()
+        if not self._buffer:
+            self._lead_gap = now - self._last_arrival
+        self._last_arrival = now
         self._buffer.append(msg)
         self._arrived.set()
 
@@ -226,7 +235,7 @@ class EventConsumer(Generic[U]):
                     continue  # woken for events already handled
                 if (
                     self.batch_handler is not None
-                    and self.linger_seconds > 0
+                    and self._lead_gap < self.linger_seconds
                     and len(self._buffer) < self.batch_size
                 ):
                     await asyncio.sleep(self.linger_seconds)

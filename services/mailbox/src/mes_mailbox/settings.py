@@ -32,14 +32,15 @@ class MailboxSettings(ServiceSettings):
     # 7,300 at 256).
     consumer_batch_size: int = 256
     consumer_linger_seconds: float = Field(
-        default=0.0,
+        default=0.005,
         ge=0,
         le=1,
         description="How long delivery waits for more events to store with the first one "
-        "(one transaction for all); adds at most this to the time until a message is listed. "
-        "0: the events that arrived meanwhile are stored together, without waiting (under "
-        "load they are many; measured with make bench, a wait of 10 ms added about 10 ms to "
-        "the time until a message is listed and saved no CPU)",
+        "(one transaction for all), when that event came less than this after the one before "
+        "it: under a steady flow of messages, batches fill; a message after a pause is stored "
+        "at once. Adds at most this to the time until a message is listed. Measured with make "
+        "bench at 32 senders: 5 ms took delivery from about 0.9 to 0.6 ms of CPU per message. "
+        "0: never wait (the events that arrived meanwhile are still stored together)",
     )
     blob_dir: Path | None = Field(
         default=None, description="Where attachment bytes live; empty means <data_dir>/blobs"
