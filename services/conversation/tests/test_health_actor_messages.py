@@ -325,6 +325,15 @@ async def test_idempotency_key_replays_the_first_answer_and_emits_once(harness):
     assert colleague.json()["message_id"] != first.json()["message_id"]
 
 
+async def test_an_idempotency_key_out_of_bounds_is_refused_and_nothing_is_sent(harness):
+    for key in ("", "k" * 201):
+        r = await harness.send(headers={"Idempotency-Key": key})
+        assert (r.status_code, r.json()["code"]) == (422, "validation_error"), key
+        assert r.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert await harness.events() == []
+    assert (await harness.send(headers={"Idempotency-Key": "k" * 200})).status_code == 202
+
+
 async def test_idempotency_key_replays_a_bounce_too(harness):
     key = {"Idempotency-Key": "k-2"}
     first = await harness.send(headers=key, to=address_of(CLOSED_PATIENT))
