@@ -270,6 +270,21 @@ def test_same_idempotency_key_never_sends_twice(api: Api) -> None:
     assert len(msgs) == 1
 
 
+def test_an_upload_retried_with_its_idempotency_key_is_stored_once(api: Api) -> None:
+    _, patient_token = api.patient()
+    _, pro_token = pro(api)
+    for url, token in (("/v1/attachments", pro_token), ("/v1/me/attachments", patient_token)):
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        h = {**api.as_(token), **key}
+        pdf = {"file": ("ordonnance.pdf", PDF, "application/pdf")}
+        first = api.http.post(url, headers=h, files=pdf)
+        again = api.http.post(url, headers=h, files=pdf)
+        assert first.status_code == again.status_code == 201, first.text
+        assert again.json() == first.json()
+        other = api.http.post(url, headers=h, files={"file": ("photo.png", PNG, "image/png")})
+        assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+
+
 def test_patient_writes_to_a_pharmacy_even_after_its_fin(api: Api) -> None:
     patient, patient_token = api.patient()
     pharmacy = f"pharmacie.{uuid.uuid4().hex[:8]}@officine-test.mssante.fr"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import text
 
 from mes_contracts.events.parties import AttachmentRef
 
@@ -142,3 +144,34 @@ async def test_internal_endpoints_need_the_internal_token(service, kit):
         f"/internal/mailboxes/{kit.PATIENT}/messages", headers={"X-Internal-Token": "wrong"}
     )
     assert (r.status_code, r.json()["code"]) == (401, "internal_credential_required")
+
+
+async def test_an_upload_retried_with_its_idempotency_key_is_stored_once(service, kit):
+    pdf, png = kit.FILES["pdf"], kit.FILES["png"]
+
+    async def upload(content: bytes, filename: str, key: str, owner: str | None = None) -> Any:
+        files = {"file": (filename, content, "application/octet-stream")}
+        return await service.client.post(
+            "/internal/attachments",
+            data={"owner": owner or kit.PATIENT},
+            files=files,
+            headers={"Idempotency-Key": key},
+        )
+
+    first = await upload(pdf, "ordonnance.pdf", "up-1")
+    again = await upload(pdf, "ordonnance.pdf", "up-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    # Other bytes, or another name, under the same key: refused, nothing stored.
+    for content, filename in ((png, "photo.png"), (pdf, "autre.pdf")):
+        reused = await upload(content, filename, "up-1")
+        assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+    # The key is the uploader's: another one may use the same key for its own upload.
+    other = await upload(pdf, "ordonnance.pdf", "up-1", owner=kit.DOCTOR)
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    # Without a key, the same file again is another attachment.
+    plain = await service.upload(pdf, "ordonnance.pdf")
+    assert plain.json()["id"] != first.json()["id"]
+    async with service.app.state.runtime.db.reading() as conn:
+        rows = (await conn.execute(text("SELECT uploaded_by FROM attachments"))).all()
+    assert sorted(r.uploaded_by for r in rows) == sorted([kit.PATIENT, kit.PATIENT, kit.DOCTOR])

@@ -18,7 +18,14 @@ from mes_contracts.addresses import PatientAddress
 from mes_platform.clients import path_segment
 from mes_platform.errors import NotFound, Unprocessable
 
-from ..deps import CurrentPrincipal, MailboxHolder, PatientPrincipal, ServicesDep
+from ..deps import (
+    CurrentPrincipal,
+    IdempotencyKey,
+    MailboxHolder,
+    PatientPrincipal,
+    ServicesDep,
+    idempotency_headers,
+)
 from ..errors import ServiceUnavailable
 from ..messaging_schemas import AttachmentOut
 from ..openapi import problem_example, problem_responses
@@ -126,9 +133,11 @@ def _size(file: UploadFile) -> int:
     return size
 
 
-async def _upload(services: ServiceClients, owner: str, file: UploadFile) -> AttachmentOut:
+async def _upload(
+    services: ServiceClients, owner: str, file: UploadFile, key: str | None
+) -> AttachmentOut:
     """The file to the mailbox service, streamed, in a form written here so that its name
-    arrives as the caller gave it."""
+    arrives as the caller gave it; the mailbox keeps the Idempotency-Key with the upload."""
     boundary = os.urandom(16).hex()
     content_type = file.content_type or ""
     if not content_type or not _printable(content_type):
@@ -151,6 +160,7 @@ async def _upload(services: ServiceClients, owner: str, file: UploadFile) -> Att
             headers={
                 "Content-Type": f"multipart/form-data; boundary={boundary}",
                 "Content-Length": str(len(head) + _size(file) + len(tail)),
+                **idempotency_headers(key),
             },
         )
     except httpx.TransportError as exc:
@@ -170,6 +180,7 @@ async def upload(
     principal: MailboxHolder,
     one_file: OneFilePart,
     services: ServicesDep,
+    key: IdempotencyKey,
     file: Annotated[UploadFile, File(description=_FILE_DESCRIPTION)],
     mailbox: Annotated[
         str | None,
@@ -188,7 +199,7 @@ async def upload(
                 code="mailbox_required",
             )
         (mailbox,) = principal.mailboxes
-    return await _upload(services, principal.require_mailbox(mailbox), file)
+    return await _upload(services, principal.require_mailbox(mailbox), file, key)
 
 
 @router.post(
@@ -202,10 +213,11 @@ async def upload_mine(
     principal: PatientPrincipal,
     one_file: OneFilePart,
     services: ServicesDep,
+    key: IdempotencyKey,
     file: Annotated[UploadFile, File(description=_FILE_DESCRIPTION)],
 ) -> AttachmentOut:
     assert principal.ins is not None
-    return await _upload(services, PatientAddress(principal.ins).format(), file)
+    return await _upload(services, PatientAddress(principal.ins).format(), file, key)
 
 
 def _mailboxes_of(principal: Principal, mailbox: str | None) -> list[str]:

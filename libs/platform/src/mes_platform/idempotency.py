@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import orjson
 from sqlalchemy import insert, select
@@ -17,6 +18,8 @@ from .tables import idempotency_keys
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "IdempotencyKeyReused",
+    "IdempotencyStore",
+    "SqlIdempotencyStore",
     "StoredResponse",
     "lookup",
     "remember",
@@ -76,3 +79,28 @@ async def remember(
             created_at=datetime.now(UTC),
         )
     )
+
+
+class IdempotencyStore(Protocol):
+    """Where a unit of work keeps the keys of the changes it makes."""
+
+    async def lookup(self, scope: str, key: str, fingerprint: str) -> StoredResponse | None: ...
+
+    async def remember(
+        self, scope: str, key: str, fingerprint: str, status_code: int, body: object
+    ) -> None: ...
+
+
+class SqlIdempotencyStore:
+    """Keys are stored in the change's own transaction, so a replay never acts twice."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lookup(self, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+        return await lookup(self.conn, scope, key, fingerprint)
+
+    async def remember(
+        self, scope: str, key: str, fingerprint: str, status_code: int, body: object
+    ) -> None:
+        await remember(self.conn, scope, key, fingerprint, status_code, body)

@@ -5,29 +5,13 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mes_platform import idempotency
-from mes_platform.idempotency import StoredResponse
+from mes_platform.idempotency import SqlIdempotencyStore
 from mes_platform.uow import UnitOfWork
 
 from ..service.ports import ConcurrentWrite
 from .repository import SqlConversationRepository, SqlMessageLog
 
 __all__ = ["SqlConversationUnitOfWork", "SqlIdempotencyStore"]
-
-
-class SqlIdempotencyStore:
-    """Keys are stored in the change's own transaction, so a replay never acts twice."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
-
-    async def lookup(self, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
-        return await idempotency.lookup(self.conn, scope, key, fingerprint)
-
-    async def remember(
-        self, scope: str, key: str, fingerprint: str, status_code: int, body: object
-    ) -> None:
-        await idempotency.remember(self.conn, scope, key, fingerprint, status_code, body)
 
 
 class SqlConversationUnitOfWork(UnitOfWork):

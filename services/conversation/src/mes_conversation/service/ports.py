@@ -8,7 +8,7 @@ from typing import Protocol
 
 from mes_contracts.nondelivery import NonDeliveryReason
 from mes_platform.errors import DomainError
-from mes_platform.idempotency import StoredResponse
+from mes_platform.idempotency import IdempotencyStore, StoredResponse
 from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.model import Conversation, ConversationState, DirectoryEntry, PatientResolution
@@ -104,14 +104,6 @@ class MessageLog(Protocol):
     async def record(self, message: LoggedMessage) -> None: ...
 
     async def conversation_of(self, message_id: str) -> str | None: ...
-
-
-class IdempotencyStore(Protocol):
-    async def lookup(self, scope: str, key: str, fingerprint: str) -> StoredResponse | None: ...
-
-    async def remember(
-        self, scope: str, key: str, fingerprint: str, status_code: int, body: object
-    ) -> None: ...
 
 
 class ConversationUnitOfWork(UnitOfWorkPort, Protocol):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_platform.db import Database
+from mes_platform.idempotency import SqlIdempotencyStore
 from mes_platform.uow import UnitOfWork
 
 from .repository import SqlAttachmentRepository, SqlMessageRepository
@@ -17,10 +18,12 @@ __all__ = ["MailboxUnitOfWork", "ReadRepositories", "read_side"]
 class MailboxUnitOfWork(UnitOfWork):
     messages: SqlMessageRepository
     attachments: SqlAttachmentRepository
+    idempotency: SqlIdempotencyStore
 
     def _open(self, conn: AsyncConnection) -> None:
         self.messages = SqlMessageRepository(conn)
         self.attachments = SqlAttachmentRepository(conn)
+        self.idempotency = SqlIdempotencyStore(conn)
 
 
 @dataclass(frozen=True)

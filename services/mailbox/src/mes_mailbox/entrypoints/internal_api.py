@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    Header,
+    Path,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import FileResponse
 
 from mes_contracts.events.parties import AttachmentRef
@@ -50,11 +61,14 @@ async def upload_attachment(
     file: Annotated[UploadFile, File(description="the attachment's bytes")],
     owner: Annotated[str, Form(min_length=3, max_length=320, description="uploader address")],
     service: AttachmentServiceDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+    ] = None,
 ) -> AttachmentRef:
     """Store an attachment. Its type is decided by its content (pdf, jpeg, png, tiff, rtf, doc,
-    UTF-8 text); the file name's extension must agree."""
-    stored = await service.upload(file.file, file.filename, owner)
-    return stored.ref
+    UTF-8 text); the file name's extension must agree. The same upload again with the same
+    Idempotency-Key answers the first reference."""
+    return await service.upload(file.file, file.filename, owner, idempotency_key)
 
 
 @router.post("/attachments/resolve", response_model=ResolveOut)

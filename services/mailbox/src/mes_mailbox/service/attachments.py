@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy.exc import IntegrityError
+
 from mes_contracts.events.parties import AttachmentRef
+from mes_platform.idempotency import request_fingerprint
 
 from ..domain.attachments import (
     AttachmentType,
@@ -61,8 +64,18 @@ class AttachmentService:
         self.blobs = blobs
         self.max_bytes = max_bytes
 
-    async def upload(self, source: BinaryIO, filename: str | None, owner: str) -> StoredAttachment:
-        """Store an attachment; its type is what its bytes are, and its name must agree."""
+    async def upload(
+        self,
+        source: BinaryIO,
+        filename: str | None,
+        owner: str,
+        idempotency_key: str | None = None,
+    ) -> AttachmentRef:
+        """Store an attachment; its type is what its bytes are, and its name must agree.
+
+        With ``idempotency_key``, the same upload again (same owner, name and bytes) answers
+        the first one's reference and stores nothing more; other bytes or another name under
+        the same key are refused (``idempotency_key_reused``)."""
         owner = mailbox_address(owner)
         name = sanitize_filename(filename)
         sniffer = ContentSniffer(self.max_bytes)
@@ -88,10 +101,31 @@ class AttachmentService:
             uploaded_by=owner,
             created_at=datetime.now(UTC),
         )
-        async with self.uow_factory() as uow:
-            await uow.attachments.add(stored)
-            await uow.commit()
-        return stored
+        if idempotency_key is None:
+            async with self.uow_factory() as uow:
+                await uow.attachments.add(stored)
+                await uow.commit()
+            return stored.ref
+        scope = f"upload:{owner}"
+        fingerprint = request_fingerprint(
+            {"filename": name, "sha256": stored.sha256, "size": stored.size}
+        )
+        for attempt in (1, 2):
+            try:
+                async with self.uow_factory() as uow:
+                    first = await uow.idempotency.lookup(scope, idempotency_key, fingerprint)
+                    if first is not None:
+                        return AttachmentRef.model_validate(first.body)
+                    await uow.attachments.add(stored)
+                    body = stored.ref.model_dump(mode="json")
+                    await uow.idempotency.remember(scope, idempotency_key, fingerprint, 201, body)
+                    await uow.commit()
+                return stored.ref
+            except IntegrityError:
+                # The same key stored meanwhile (another replica): its answer is the answer.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def resolve(self, owner: str, ids: Sequence[str]) -> Resolved:
         """The references a message from ``owner`` may carry: attachments it uploaded, or that

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from mes_platform.idempotency import IdempotencyStore
 from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.attachments import StoredAttachment
@@ -66,6 +67,9 @@ class Repositories(Protocol):
 
 class MailboxUnitOfWork(Repositories, UnitOfWorkPort, Protocol):
     """The repositories, in one write transaction with its events."""
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
 
 UnitOfWorkFactory = Callable[[], MailboxUnitOfWork]
