@@ -121,6 +121,46 @@ async def test_a_boolean_is_json_true_or_false_only(client, pro, fakes, name, va
     assert fakes.requests == []  # nothing was closed nor asked
 
 
+# --- bodies that are not JSON ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [b'{"from":', b"not json", b'{"to": "x",}'])
+async def test_a_body_that_is_not_json_is_a_bad_request(client, pro, fakes, raw):
+    headers = {**pro, "Content-Type": "application/json"}
+    response = await client.post("/v1/messages", headers=headers, content=raw)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "bad_request"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert fakes.requests == []
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+async def test_json_sent_under_another_media_type_is_unsupported(client, pro, fakes, content_type):
+    headers = {**pro, "Content-Type": content_type}
+    response = await client.post(
+        "/v1/messages", headers=headers, content=json.dumps(message()).encode()
+    )
+    assert response.status_code == 415, response.text
+    assert response.json()["code"] == "unsupported_media_type"
+    assert fakes.requests == []
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/x+json"])
+async def test_json_media_types_are_read(client, pro, fakes, content_type):
+    headers = {**pro, "Content-Type": content_type}
+    response = await client.post(
+        "/v1/messages", headers=headers, content=json.dumps(message()).encode()
+    )
+    assert response.status_code == 202, response.text
+
+
+async def test_a_form_route_given_json_asks_for_the_file(client, pro, fakes):
+    response = await client.post("/v1/attachments", headers=pro, json={"file": "x"})
+    assert (response.status_code, response.json()["code"]) == (422, "file_required")
+
+
 async def test_true_and_false_pass(client, pro, fakes):
     r = await client.post("/v1/messages", headers=pro, json=message(fin=True, read_receipt=False))
     assert r.status_code == 202, r.text

@@ -82,7 +82,7 @@ _COMMON_EXAMPLES: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
         "The body could not be read (malformed JSON or multipart)",
         {
             "bad_request": problem_example(
-                400, "bad_request", "Bad request", "There was an error parsing the body"
+                400, "bad_request", "Bad request", "The body is not valid JSON."
             ),
         },
     ),
@@ -129,6 +129,7 @@ _COMMON_EXAMPLES: dict[int, tuple[str, dict[str, dict[str, Any]]]] = {
             ),
         },
     ),
+    415: ("The body's media type, or the file's type, is not accepted", {}),
     422: (
         "The request is not valid",
         {
@@ -174,6 +175,18 @@ def problem_responses(
     return out
 
 
+_JSON_ONLY = {
+    415: {
+        "unsupported_media_type": problem_example(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "Send the body as JSON (Content-Type: application/json).",
+        )
+    }
+}
+
+
 def _problem_components() -> dict[str, Any]:
     schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
@@ -186,6 +199,9 @@ def _rewrite_operation(operation: dict[str, Any]) -> None:
         responses = operation.setdefault("responses", {})
         for status, response in problem_responses(400, 413).items():
             responses.setdefault(str(status), response)
+        if "application/json" in operation["requestBody"].get("content", {}):
+            # JSON sent under another media type (a form's, text/plain).
+            responses.setdefault("415", problem_responses(415, examples=_JSON_ONLY)[415])
         operation["responses"] = dict(sorted(responses.items()))
     params = operation.get("parameters", [])
     for i, param in enumerate(params):

@@ -49,6 +49,22 @@ _UPLOAD_RESPONSES = problem_responses(
     415,
     422,
     examples={
+        415: {
+            "attachment_type_not_allowed": problem_example(
+                415,
+                "attachment_type_not_allowed",
+                "Attachment type not allowed",
+                "Only pdf, jpg/jpeg, png, tiff, txt, rtf and doc files may be attached.",
+                allowed=["doc", "jpeg", "jpg", "pdf", "png", "rtf", "tif", "tiff", "txt"],
+            ),
+            "attachment_type_mismatch": problem_example(
+                415,
+                "attachment_type_mismatch",
+                "Attachment name does not match its content",
+                "The file content is png, which does not match the name 'ordonnance.pdf'.",
+                detected_type="png",
+            ),
+        },
         422: {
             "file_required": problem_example(
                 422,
@@ -69,7 +85,7 @@ _UPLOAD_RESPONSES = problem_responses(
                 "Unprocessable request",
                 "Send one file per upload (this request has 2 `file` parts).",
             ),
-        }
+        },
     },
 )
 _FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")

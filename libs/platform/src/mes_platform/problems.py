@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -82,6 +82,25 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     return cleaned[:50]
 
 
+def _takes_json(request: Request) -> bool:
+    """Whether the route called reads a JSON body (not a form, not no body at all)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    body_params = getattr(dependant, "body_params", None) or []
+    return bool(body_params) and not any(
+        isinstance(getattr(param, "field_info", None), params.Form) for param in body_params
+    )
+
+
+def _is_json(content_type: str | None) -> bool:
+    """What FastAPI reads as JSON: no Content-Type, ``application/json`` or ``*/*+json``."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -91,6 +110,23 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return problem_response(
+                400,
+                "bad_request",
+                "Bad request",
+                "The body is not valid JSON.",
+                instance=request.url.path,
+            )
+        if _takes_json(request) and not _is_json(request.headers.get("content-type")):
+            return problem_response(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the body as JSON (Content-Type: application/json).",
+                instance=request.url.path,
+            )
         return problem_response(
             422,
             "validation_error",
