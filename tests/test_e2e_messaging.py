@@ -185,6 +185,39 @@ def test_a_closed_profile_is_offered_no_reply(api: Api) -> None:
     assert reply.status_code == 403 and reply.json()["code"] == "patient_profile_inactive"
 
 
+@pytest.mark.parametrize(("state", "reason"), [("opposed", "not_found"), ("closed", "closed")])
+def test_a_profile_changed_after_a_message_bounces_the_very_next_one(
+    api: Api, state: str, reason: str
+) -> None:
+    """The answer of the change comes after every conversation process has heard of it: no
+    message sent after it meets the old state, and the patient is offered no reply at once."""
+    for _ in range(3):
+        patient, patient_token = api.patient()
+        sender, pro_token = pro(api)
+        first = api.send(pro_token, **{"from": sender, "to": patient, "subject": "A", "body": "."})
+        assert first.json()["status"] == "accepted", first.text
+        ins = patient.split("@")[0]
+        changed = api.http.put(
+            f"/v1/admin/patients/{ins}",
+            headers=api.as_(api.ops),
+            json={
+                "state": state,
+                "birth_name": "MARTIN",
+                "first_names": "Jeanne",
+                "email": f"p{ins}@example.org",
+            },
+        )
+        assert changed.status_code == 200, changed.text
+        next_ = api.send(pro_token, **{"from": sender, "to": patient, "subject": "B", "body": "."})
+        assert (next_.json()["status"], next_.json()["bounce_reason"]) == ("bounced", reason)
+        if state == "closed":
+            conv = api.http.get(
+                f"/v1/me/conversations/{first.json()['conversation_id']}",
+                headers=api.as_(patient_token),
+            ).json()
+            assert conv["reply_allowed"] is False
+
+
 @pytest.mark.parametrize(
     ("state", "reason"), [("opposed", "not_found"), ("closed", "closed"), (None, "not_found")]
 )

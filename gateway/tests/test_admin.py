@@ -3,9 +3,13 @@ a message to each address would meet (DOMAIN.md: profile states and non-delivery
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from mes_contracts.ins import ins_key
+from mes_gateway.main import create_app
+
+from .conftest import gateway_settings
 
 
 def make_ins(nir: str) -> str:
@@ -130,3 +134,45 @@ async def test_patient_reads_own_profile(stack, ops, dev_token):
     stranger = await dev_token(stack, role="patient", ins=make_ins("1840575123456"))
     missing = await stack.get("/v1/me", headers=stranger)
     assert missing.status_code == 404 and missing.json()["code"] == "patient_not_found"
+
+
+@pytest.mark.parametrize("reads_apart", [False, True])
+async def test_a_profile_change_is_passed_on_to_the_conversation_processes_before_the_answer(
+    identity_app, dev_token, reads_apart
+):
+    """So that a message sent right after the answer meets the new state (an opposed profile
+    bounces), whatever the time identity's event takes."""
+    told: list[tuple[str, str]] = []
+
+    def conversation(name: str) -> httpx.MockTransport:
+        def answer(request: httpx.Request) -> httpx.Response:
+            told.append((name, request.url.path))
+            return httpx.Response(204)
+
+        return httpx.MockTransport(answer)
+
+    overrides = {"conversation_reads_url": "http://127.0.0.1:9"} if reads_apart else {}
+    transports = {
+        "identity": httpx.ASGITransport(app=identity_app),
+        "conversation": conversation("conversation"),
+        "conversation_reads": conversation("conversation_reads"),
+    }
+    app = create_app(gateway_settings(**overrides), transports=transports)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+    ) as client:
+        ops = await dev_token(client, role="ops")
+        ins = make_ins("1840575123477")
+        put = await client.put(
+            f"/v1/admin/patients/{ins}", json={**PATIENT, "state": "opposed"}, headers=ops
+        )
+        assert put.status_code == 201, put.text
+    path = f"/internal/patients/{ins}/profile-changed"
+    expected = [("conversation", path)] + ([("conversation_reads", path)] if reads_apart else [])
+    assert sorted(told) == expected
+
+
+async def test_a_profile_change_is_answered_while_the_conversation_service_is_down(stack, ops):
+    ins = make_ins("1840575123488")
+    put = await stack.put(f"/v1/admin/patients/{ins}", json=PATIENT, headers=ops)
+    assert put.status_code == 201, put.text

@@ -348,3 +348,13 @@ async def test_internal_token_is_required(harness):
         "/internal/messages", json={}, headers={"X-Internal-Token": "wrong"}
     )
     assert (r.status_code, r.json()["code"]) == (401, "internal_credential_required")
+
+
+async def test_a_profile_change_told_by_the_gateway_is_heard_at_once(harness):
+    """The gateway that changed a profile says so before answering: the next message asks
+    identity again instead of trusting a kept answer."""
+    r = await harness.client.post(f"/internal/patients/{PATIENT}/profile-changed")
+    assert r.status_code == 204
+    assert harness.resolver.forgotten == [address_of(PATIENT)]
+    bad = await harness.client.post("/internal/patients/123/profile-changed")
+    assert (bad.status_code, bad.json()["code"]) == (422, "invalid_ins")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Response
@@ -11,12 +13,17 @@ from mes_platform.clients import path_segment
 from mes_platform.errors import Unprocessable
 
 from ..deps import OpsPrincipal, ServicesDep
+from ..errors import ServiceUnavailable, UpstreamProblem
 from ..openapi import problem_example, problem_responses
 from ..schemas import AddressResolution, PatientProfile, PatientUpsert
+from ..services import ServiceClients
+from ..settings import CONVERSATION_READS
 
 __all__ = ["TAGS", "router"]
 
 TAGS = [{"name": "admin", "description": "Patient profiles, for operations (role `ops`)."}]
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problem_responses(401, 403, 503))
 
@@ -110,8 +117,31 @@ async def put_patient(
     answer = await services.send(
         "identity", "PUT", f"/internal/patients/{ins}", json=body.model_dump(mode="json")
     )
+    await _profile_changed(services, ins)
     response.status_code = 201 if answer.status_code == 201 else 200
     return PatientProfile.model_validate(answer.json())
+
+
+async def _profile_changed(services: ServiceClients, ins: str) -> None:
+    """Tell the conversation service's processes, before answering, that the profile may have
+    changed: a message sent right after this answer is judged on the new state (an opposed or
+    closed profile bounces), not on an answer kept until identity's event arrives. If one
+    cannot be told, the event still reaches it a moment later."""
+    targets = ["conversation"]
+    if CONVERSATION_READS in services.settings.service_urls:
+        targets.append(CONVERSATION_READS)
+    path = f"/internal/patients/{path_segment(ins)}/profile-changed"
+
+    async def tell(service: str) -> None:
+        try:
+            await services.send(service, "POST", path)
+        except (ServiceUnavailable, UpstreamProblem) as exc:
+            log.warning(
+                "could not pass on a profile change",
+                extra={"upstream": service, "error": repr(exc)},
+            )
+
+    await asyncio.gather(*(tell(service) for service in targets))
 
 
 @router.get(

@@ -83,6 +83,7 @@ def create_app(
             limits = Limits(
                 settings.max_subject_chars, settings.max_body_chars, settings.max_message_bytes
             )
+            app.state.patient_resolver = resolver_
             reader = SqlConversationReader(runtime.db.reading)
             app.state.health_actor_messages = HealthActorMessages(
                 uow, reader, resolver_, directory_, limits

@@ -48,6 +48,7 @@ class FakeResolver:
         self.answers: dict[str, PatientResolution] = {}
         self.down = False
         self.calls: list[str] = []
+        self.forgotten: list[str] = []
 
     def patient(
         self,
@@ -71,6 +72,9 @@ class FakeResolver:
                 else (ResolutionStatus.NOT_FOUND)
             )
             self.answers[address] = PatientResolution(address, status, ins=ins)
+
+    def forget(self, address: str) -> None:
+        self.forgotten.append(address)
 
     async def resolve(self, address: str) -> PatientResolution:
         self.calls.append(address)

@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from mes_contracts.addresses import PatientAddress
 from mes_contracts.ins import InsError, validate_ins
 from mes_platform.errors import Unprocessable
 
@@ -15,6 +16,7 @@ from ..domain.model import ConversationState
 from ..service.common import Idempotency, Receipt, fingerprint_of
 from ..service.health_actors import HealthActorMessage, HealthActorMessages
 from ..service.patients import PatientMessages, PatientReply, PatientStart
+from ..service.ports import PatientResolver
 from ..service.queries import ConversationPage, ConversationQueries
 from .schemas import (
     AdmissionOut,
@@ -170,6 +172,16 @@ async def start_by_patient(ins: InsDep, body: PatientStartIn, request: Request) 
     )
     service: PatientMessages = _state(request, "patient_messages")
     return _answer(await service.start(command, _idempotency(request, "start", command)))
+
+
+@router.post("/patients/{ins}/profile-changed", status_code=204)
+async def patient_profile_changed(ins: InsDep, request: Request) -> Response:
+    """Identity has just changed this patient's profile (the gateway that made the change says
+    so before answering): the next message to the patient asks identity again, rather than
+    trust an answer kept until the change's event arrives."""
+    resolver: PatientResolver = _state(request, "patient_resolver")
+    resolver.forget(PatientAddress.for_ins(ins).format())
+    return Response(status_code=204)
 
 
 @router.get("/patients/{ins}/conversations", response_model=ConversationPageOut)

@@ -45,6 +45,10 @@ class PatientResolver(Protocol):
         """Whether a message to this address is deliverable; raises DependencyUnavailable."""
         ...
 
+    def forget(self, address: str) -> None:
+        """The patient's profile changed: the next resolution asks identity again."""
+        ...
+
 
 class MailboxDirectory(Protocol):
     async def get(self, address: str) -> DirectoryEntry | None:
