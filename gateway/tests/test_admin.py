@@ -158,9 +158,12 @@ async def test_a_profile_change_is_passed_on_to_the_conversation_processes_befor
         "conversation_reads": conversation("conversation_reads"),
     }
     app = create_app(gateway_settings(**overrides), transports=transports)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as client,
+    ):
         ops = await dev_token(client, role="ops")
         ins = make_ins("1840575123477")
         put = await client.put(
