@@ -70,13 +70,27 @@ def test_big_endian_tiff_and_accented_text_split_mid_character():
     [
         b"MZ\x90\x00binary",
         b"text with a NUL\x00 in it",
-        b"\xff\xfe latin-1 \xe9t\xe9",
+        b"\xff\xfe odd length",  # a UTF-16 byte order mark, then not UTF-16
+        "\ufeffUTF-16 with a NUL\x00".encode("utf-16-le"),
+        b"Windows-1252 leaves \x81 undefined",
         b"PK\x03\x04zip",
     ],
 )
 def test_other_content_is_refused(data):
     with pytest.raises(AttachmentTypeNotAllowed):
         sniff(data)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "latin-1", "utf-16", "utf-16-be"])
+def test_french_text_in_the_encodings_of_its_software_is_text(encoding):
+    text = "Posologie : 1 comprimé matin et soir, à renouveler — « Dr Müller »\r\n" * 30
+    if encoding == "latin-1":
+        text = text.replace("—", "-")  # Latin-1 has no dash; Windows-1252 has
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + text.encode(encoding)
+    else:
+        data = text.encode(encoding)
+    assert sniff(data, chunk=5) is AttachmentType.TXT
 
 
 def test_empty_and_oversize_files_are_refused():

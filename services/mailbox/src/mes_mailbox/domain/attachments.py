@@ -11,6 +11,7 @@ document stream.
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,6 +116,10 @@ _MAGIC: tuple[tuple[bytes, AttachmentType], ...] = (
 # Control characters a text file may hold: tab, line feed, form feed, carriage return.
 _TEXT_CONTROLS = frozenset(b"\t\n\x0c\r")
 _BINARY_CONTROLS = bytes(c for c in range(32) if c not in _TEXT_CONTROLS) + b"\x7f"
+# The five bytes Windows-1252 leaves undefined: a file holding one is not text in it.
+_CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_BINARY_CHARACTERS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def detect_magic(head: bytes) -> AttachmentType | None:
@@ -127,8 +132,10 @@ def detect_magic(head: bytes) -> AttachmentType | None:
 class ContentSniffer:
     """Types a file fed chunk by chunk, and enforces the size limit while it streams.
 
-    Text is only recognised after the last chunk: a file is text if all of it decodes as
-    UTF-8 and holds no NUL or other binary control character.
+    Text is only recognised after the last chunk: a file is text if it holds no NUL or other
+    binary control character and all of it is UTF-8, or Windows-1252 (the text files of
+    French software that predates UTF-8: "comprimé" in Latin-1 is Windows-1252 text too), or
+    UTF-16 after its byte order mark.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -138,9 +145,14 @@ class ContentSniffer:
         self._magic: AttachmentType | None = None
         self._decided = False
         self._text_possible = True
+        self._utf8 = True
+        self._cp1252 = True
         self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._utf16: codecs.IncrementalDecoder | None = None
 
     def feed(self, chunk: bytes) -> None:
+        if self.size == 0 and chunk[:2] in _UTF16_BOMS:
+            self._utf16 = codecs.getincrementaldecoder("utf-16")()
         self.size += len(chunk)
         if self.size > self.max_bytes:
             raise AttachmentTooLarge(
@@ -159,13 +171,26 @@ class ContentSniffer:
         self._magic = detect_magic(self._head)
 
     def _check_text(self, chunk: bytes, *, final: bool) -> None:
+        if self._utf16 is not None:
+            try:
+                text = self._utf16.decode(chunk, final=final)
+            except UnicodeDecodeError:
+                self._text_possible = False
+                return
+            if _BINARY_CHARACTERS.search(text) is not None:
+                self._text_possible = False
+            return
         if chunk.translate(None, _BINARY_CONTROLS) != chunk:
             self._text_possible = False
             return
-        try:
-            self._decoder.decode(chunk, final=final)
-        except UnicodeDecodeError:
-            self._text_possible = False
+        if self._utf8:
+            try:
+                self._decoder.decode(chunk, final=final)
+            except UnicodeDecodeError:
+                self._utf8 = False
+        if self._cp1252 and chunk.translate(None, _CP1252_UNDEFINED) != chunk:
+            self._cp1252 = False
+        self._text_possible = self._utf8 or self._cp1252
 
     def finish(self) -> AttachmentType:
         if self.size == 0:
