@@ -66,8 +66,8 @@ async def upload_attachment(
     ] = None,
 ) -> AttachmentRef:
     """Store an attachment. Its type is decided by its content (pdf, jpeg, png, tiff, rtf, doc,
-    text in UTF-8, Windows-1252 or UTF-16); the file name's extension must agree. The same upload again with the same
-    Idempotency-Key answers the first reference."""
+    text in UTF-8, Windows-1252 or UTF-16); the file name's extension must agree. The same
+    upload again with the same Idempotency-Key answers the first reference."""
     return await service.upload(file.file, file.filename, owner, idempotency_key)
 
 
