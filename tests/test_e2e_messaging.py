@@ -285,6 +285,21 @@ def test_patients_never_see_each_other(api: Api) -> None:
     assert r.status_code == 403
 
 
+def test_an_application_mailbox_sends_for_software_only(api: Api) -> None:
+    patient, _ = api.patient()
+    lab = f"resultats.{uuid.uuid4().hex[:8]}@labo-test.mssante.fr"
+    app_token = api.mailbox(lab, "APP", "Laboratoire Test", finess="750000001")
+    person, _ = pro(api)
+    body = {"to": patient, "subject": "Résultats", "body": "Disponibles."}
+    assert api.send(app_token, **{"from": lab, **body}).json()["status"] == "accepted"
+    for token, sender in (
+        (api.token("professional", mailboxes=[lab]), lab),
+        (api.token("application", mailboxes=[person]), person),
+    ):
+        r = api.send(token, **{"from": sender, **body})
+        assert (r.status_code, r.json()["code"]) == (403, "mailbox_type_not_allowed"), r.text
+
+
 def test_same_idempotency_key_never_sends_twice(api: Api) -> None:
     patient, patient_token = api.patient()
     sender, pro_token = pro(api)

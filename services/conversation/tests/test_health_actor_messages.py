@@ -358,3 +358,22 @@ async def test_a_profile_change_told_by_the_gateway_is_heard_at_once(harness):
     assert harness.resolver.forgotten == [address_of(PATIENT)]
     bad = await harness.client.post("/internal/patients/123/profile-changed")
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_ins")
+
+
+@pytest.mark.parametrize(
+    ("sender", "sent_by", "allowed"),
+    [
+        (DOCTOR, "professional", True),
+        (LAB, "application", True),
+        (DOCTOR, "application", False),  # software does not write from a person's mailbox
+        (LAB, "professional", False),  # nor a person from software's
+        (LAB, None, True),  # the caller did not say: no rule
+    ],
+)
+async def test_an_application_mailbox_is_for_application_tokens(harness, sender, sent_by, allowed):
+    r = await harness.send(**{"from": sender, "sent_by": sent_by})
+    if allowed:
+        assert r.status_code == 202, r.text
+    else:
+        assert (r.status_code, r.json()["code"]) == (403, "mailbox_type_not_allowed")
+        assert await harness.events() == []

@@ -81,9 +81,27 @@ def fin_header(value: str | None) -> bool:
             "the reason is then delivered to the sender's mailbox"
         },
         **problem_responses(
+            403,
             413,
             422,
             examples={
+                403: {
+                    "mailbox_not_granted": problem_example(
+                        403,
+                        "mailbox_not_granted",
+                        "Forbidden",
+                        "Your token does not grant the mailbox 'dr.durand@clinique.mssante.fr'.",
+                        address="dr.durand@clinique.mssante.fr",
+                    ),
+                    "mailbox_type_not_allowed": problem_example(
+                        403,
+                        "mailbox_type_not_allowed",
+                        "Forbidden",
+                        "An application token sends from an application mailbox (APP); "
+                        "dr.martin@hopital-exemple.mssante.fr is a PER mailbox.",
+                        mailbox_type="PER",
+                    ),
+                },
                 422: {
                     "recipient_not_patient": problem_example(
                         422,
@@ -119,7 +137,7 @@ def fin_header(value: str | None) -> bool:
                         "Unknown attachment ids.",
                         ids=["a1b2"],
                     ),
-                }
+                },
             },
         ),
     },
@@ -134,6 +152,10 @@ async def send_message(
     """Admission is synchronous: once this answers 202 the message is recorded and will be
     delivered (or bounced with the exact French non-delivery text). The same
     `Idempotency-Key` never sends twice.
+
+    **Sender.** `from` must be a mailbox your token grants (403 `mailbox_not_granted`). An
+    application mailbox (APP) sends with an `application` token, the other mailboxes with a
+    `professional` one (403 `mailbox_type_not_allowed`).
 
     **Closing.** A subject of exactly `[FIN]`, `"fin": true`, or MSSanté's header
     `X-MSS-MES: FIN` (value case-insensitive) closes the conversation; the patient can no
@@ -161,6 +183,7 @@ async def send_message(
             "read_receipt": body.read_receipt,
             "in_reply_to": body.in_reply_to,
             "fin": fin,
+            "sent_by": principal.role.value,
         },
         headers=idempotency_headers(key),
     )

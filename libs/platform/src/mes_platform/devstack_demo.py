@@ -157,7 +157,8 @@ def load_demo(gateway_url: str) -> list[str]:
             )
         lines.append(
             "Demo MSSanté mailboxes (get a token with "
-            '{"role":"professional","mailboxes":["<address>"]}):'
+            '{"role":"professional","mailboxes":["<address>"]}; role "application" for '
+            "the APP mailbox):"
         )
         for address, kind, name, extra, note in DEMO_MAILBOXES:
             response = client.put(

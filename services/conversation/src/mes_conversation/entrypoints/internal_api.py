@@ -127,6 +127,7 @@ async def send_from_health_actor(body: HealthActorMessageIn, request: Request) -
         read_receipt=body.read_receipt,
         in_reply_to=body.in_reply_to,
         fin=body.fin,
+        sent_by=body.sent_by,
     )
     service: HealthActorMessages = _state(request, "health_actor_messages")
     return _answer(await service.send(command, _idempotency(request, "send", command)))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +47,11 @@ class HealthActorMessageIn(BaseModel):
     read_receipt: bool = False
     in_reply_to: str | None = Field(default=None, max_length=100)
     fin: bool = Field(default=False, description="The X-MSS-MES: FIN header: ends the exchange.")
+    sent_by: Literal["professional", "application"] | None = Field(
+        default=None,
+        description="The token's role: an application sends from an APP mailbox, a "
+        "professional from the others (unchecked when absent).",
+    )
 
 
 class PatientReplyIn(BaseModel):

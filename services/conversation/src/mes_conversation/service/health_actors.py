@@ -7,12 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mes_contracts.addresses import AddressError, PatientAddress, is_patient_address
+from mes_contracts.addresses import (
+    AddressError,
+    MailboxType,
+    PatientAddress,
+    is_patient_address,
+)
 from mes_contracts.events.conversation import MessageBounced
 from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
 from mes_contracts.ins import InsError
 from mes_contracts.nondelivery import NonDeliveryReason, non_delivery_text
-from mes_platform.errors import Unprocessable
+from mes_platform.errors import Forbidden, Unprocessable
 
 from ..domain.admission import Admission, conversation_for_message, message_size
 from ..domain.model import (
@@ -54,10 +59,34 @@ class HealthActorMessage:
     read_receipt: bool = False
     in_reply_to: str | None = None
     fin: bool = False  # the X-MSS-MES: FIN header
+    # Who holds the token: a person ("professional") or software ("application"); None when
+    # the caller does not say (no rule on the mailbox's type then).
+    sent_by: str | None = None
 
     @property
     def size_bytes(self) -> int:
         return message_size(self.subject, self.body, (a.size for a in self.attachments))
+
+
+def _check_sent_by(sent_by: str | None, entry: DirectoryEntry) -> None:
+    """An application mailbox (APP) sends for software, with an application token; the other
+    mailboxes for people, with a professional's token."""
+    if sent_by is None:
+        return
+    application = entry.type is MailboxType.APP
+    if application and sent_by != "application":
+        raise Forbidden(
+            f"{entry.address} is an application mailbox (APP): it sends with an application token.",
+            code="mailbox_type_not_allowed",
+            mailbox_type=entry.type.value,
+        )
+    if not application and sent_by == "application":
+        raise Forbidden(
+            f"An application token sends from an application mailbox (APP); {entry.address} "
+            f"is a {entry.type.value} mailbox.",
+            code="mailbox_type_not_allowed",
+            mailbox_type=entry.type.value,
+        )
 
 
 class HealthActorMessages:
@@ -108,6 +137,7 @@ class HealthActorMessages:
                 "The sender's mailbox is not in the MSSanté directory.",
                 code="sender_not_registered",
             )
+        _check_sent_by(m.sent_by, entry)
         resolution = await self._resolve(m.recipient)
         admission = Admission.decide(
             resolution,
