@@ -49,6 +49,7 @@ __all__ = [
     "current_principal",
     "install_auth_handlers",
     "issue_dev_token",
+    "principal_in_roles",
     "require_roles",
 ]
 
@@ -268,6 +269,22 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def principal_in_roles(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    allowed: frozenset[Role],
+) -> Principal:
+    """The caller, if its role is one of ``allowed`` (403 ``forbidden_role`` otherwise)."""
+    principal = await current_principal(request, credentials)
+    if principal.role not in allowed:
+        raise ForbiddenRole(
+            f"This operation is for the role(s) {', '.join(sorted(allowed))}; "
+            f"your token has the role {principal.role.value}.",
+            allowed_roles=sorted(allowed),
+        )
+    return principal
+
+
 def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through (403 ``forbidden_role`` otherwise)."""
     allowed = frozenset(roles)
@@ -278,14 +295,7 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     ) -> Principal:
-        principal = await current_principal(request, credentials)
-        if principal.role not in allowed:
-            raise ForbiddenRole(
-                f"This operation is for the role(s) {', '.join(sorted(allowed))}; "
-                f"your token has the role {principal.role.value}.",
-                allowed_roles=sorted(allowed),
-            )
-        return principal
+        return await principal_in_roles(request, credentials, allowed)
 
     return dependency
 

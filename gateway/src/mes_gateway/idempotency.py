@@ -24,6 +24,8 @@ __all__ = [
     "IDEMPOTENCY_PARAMETER",
     "MAX_KEY_LENGTH",
     "IdempotencyKey",
+    "KeyHeader",
+    "checked_key",
     "idempotency_headers",
     "idempotency_key",
 ]
@@ -55,9 +57,8 @@ def _printable(value: str) -> bool:
     return all(" " <= c <= "~" for c in value)
 
 
-async def idempotency_key(
-    key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, description=_DESCRIPTION)] = None,
-) -> str | None:
+def checked_key(key: str | None) -> str | None:
+    """``key`` if it is absent or well formed (422 ``invalid_idempotency_key`` otherwise)."""
     if key is None:
         return None
     if not key or len(key) > MAX_KEY_LENGTH or not _printable(key):
@@ -66,6 +67,14 @@ async def idempotency_key(
             code="invalid_idempotency_key",
         )
     return key
+
+
+# The header as a route (or a dependency) declares it.
+KeyHeader = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, description=_DESCRIPTION)]
+
+
+async def idempotency_key(key: KeyHeader = None) -> str | None:
+    return checked_key(key)
 
 
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from mes_platform.errors import Unprocessable
 
-from ..deps import IdempotencyKey, MailboxHolder, ServicesDep, idempotency_headers
+from ..deps import MailboxHolder, ProfessionalSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
     ConversationList,
     MessageDetail,
@@ -143,11 +143,7 @@ def fin_header(value: str | None) -> bool:
     },
 )
 async def send_message(
-    body: MessageSendIn,
-    principal: MailboxHolder,
-    key: IdempotencyKey,
-    services: ServicesDep,
-    request: Request,
+    body: MessageSendIn, sending: ProfessionalSending, request: Request
 ) -> Response:
     """Admission is synchronous: once this answers 202 the message is recorded and will be
     delivered (or bounced with the exact French non-delivery text). The same
@@ -165,6 +161,7 @@ async def send_message(
     `invalid_recipient` otherwise); a patient address whose INS has a wrong length or key is
     accepted and bounces as invalid. The body is text: no control character but tab and line
     breaks (422 `invalid_body`)."""
+    principal, services = sending.principal, sending.services
     sender = principal.require_mailbox(body.sender)
     fin = fin_header(request.headers.get("x-mss-mes")) or body.fin
     to = check_recipient(body.to)
@@ -185,7 +182,7 @@ async def send_message(
             "fin": fin,
             "sent_by": principal.role.value,
         },
-        headers=idempotency_headers(key),
+        headers=idempotency_headers(sending.key),
     )
     return relayed(MessageSendOut, answer, status_code=202)
 

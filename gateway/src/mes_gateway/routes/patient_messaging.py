@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from mes_contracts.addresses import PatientAddress
 
-from ..deps import IdempotencyKey, PatientPrincipal, ServicesDep, idempotency_headers
+from ..deps import PatientPrincipal, PatientSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
     ContactList,
     ConversationList,
@@ -183,16 +183,11 @@ async def read_message(
         },
     ),
 )
-async def reply(
-    conversation_id: Id,
-    body: PatientMessageIn,
-    principal: PatientPrincipal,
-    key: IdempotencyKey,
-    services: ServicesDep,
-) -> Response:
+async def reply(conversation_id: Id, body: PatientMessageIn, sending: PatientSending) -> Response:
     """Only inside a conversation a health actor opened and has not closed. The body is text:
     no control character but tab and line breaks (422 `invalid_body`); blanks alone, with no
     attachment, are no message (422 `empty_message`)."""
+    principal, services = sending.principal, sending.services
     check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(
@@ -200,7 +195,7 @@ async def reply(
         "POST",
         f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}/messages",
         json={"body": body.body, "attachments": attachments},
-        headers=idempotency_headers(key),
+        headers=idempotency_headers(sending.key),
     )
     return relayed(MessageSendOut, answer, status_code=202)
 
@@ -227,17 +222,13 @@ async def reply(
         },
     ),
 )
-async def start_conversation(
-    body: PatientNewConversationIn,
-    principal: PatientPrincipal,
-    key: IdempotencyKey,
-    services: ServicesDep,
-) -> Response:
+async def start_conversation(body: PatientNewConversationIn, sending: PatientSending) -> Response:
     """A patient cannot contact the professional of their choice: only a pharmacy's
     organisational mailbox (profile activated), or a professional who has written to them and
     has not ended the exchange. Otherwise 403 `initiation_not_allowed`. The body is text: no
     control character but tab and line breaks (422 `invalid_body`); a subject and a body of
     blanks alone, with no attachment, are no message (422 `empty_message`)."""
+    principal, services = sending.principal, sending.services
     check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
     answer = await services.send(
@@ -250,7 +241,7 @@ async def start_conversation(
             "body": body.body,
             "attachments": attachments,
         },
-        headers=idempotency_headers(key),
+        headers=idempotency_headers(sending.key),
     )
     return relayed(MessageSendOut, answer, status_code=201)
 
