@@ -49,6 +49,20 @@ class Api:
     def as_(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
+    def set_state(self, patient: str, state: str) -> httpx.Response:
+        """Changes the state of the profile of ``patient`` (an address) as ops do."""
+        ins = patient.split("@")[0]
+        return self.http.put(
+            f"/v1/admin/patients/{ins}",
+            headers=self.as_(self.ops),
+            json={
+                "state": state,
+                "birth_name": "MARTIN",
+                "first_names": "Jeanne",
+                "email": f"p{ins}@example.org",
+            },
+        )
+
     def patient(self, state: str = "activated", app_installed: bool = True) -> tuple[str, str]:
         """Creates a patient; returns (address, token)."""
         ins = new_ins()

@@ -160,17 +160,7 @@ def test_a_closed_profile_is_offered_no_reply(api: Api) -> None:
     assert sent.status_code == 202, sent.text
     (conv,) = eventually(lambda: api.my_conversations(patient_token))
     assert conv["reply_allowed"] is True
-    ins = patient.split("@")[0]
-    closed = api.http.put(
-        f"/v1/admin/patients/{ins}",
-        headers=api.as_(api.ops),
-        json={
-            "state": "closed",
-            "birth_name": "MARTIN",
-            "first_names": "Jeanne",
-            "email": f"p{ins}@example.org",
-        },
-    )
+    closed = api.set_state(patient, "closed")
     assert closed.status_code == 200, closed.text
     (conv,) = eventually(
         lambda: [c for c in api.my_conversations(patient_token) if not c["reply_allowed"]]
@@ -196,17 +186,7 @@ def test_a_profile_changed_after_a_message_bounces_the_very_next_one(
         sender, pro_token = pro(api)
         first = api.send(pro_token, **{"from": sender, "to": patient, "subject": "A", "body": "."})
         assert first.json()["status"] == "accepted", first.text
-        ins = patient.split("@")[0]
-        changed = api.http.put(
-            f"/v1/admin/patients/{ins}",
-            headers=api.as_(api.ops),
-            json={
-                "state": state,
-                "birth_name": "MARTIN",
-                "first_names": "Jeanne",
-                "email": f"p{ins}@example.org",
-            },
-        )
+        changed = api.set_state(patient, state)
         assert changed.status_code == 200, changed.text
         next_ = api.send(pro_token, **{"from": sender, "to": patient, "subject": "B", "body": "."})
         assert (next_.json()["status"], next_.json()["bounce_reason"]) == ("bounced", reason)
