@@ -80,7 +80,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_auth_handlers(app)
-    for feature in features:
+    for feature in sorted(features, key=lambda f: not f.matched_first):  # stable
         app.include_router(feature.router)
     for router in extra_routers:
         app.include_router(router)

@@ -7,7 +7,10 @@ order). A module defines:
 - ``router``: an ``APIRouter``, usually ``APIRouter(prefix="/v1/...", tags=["<tag>"],
   responses=problem_responses(401, 403, 503))`` so the OpenAPI documents its problems;
 - ``TAGS`` (optional): ``[{"name": "<tag>", "description": "..."}]`` for Swagger UI;
-- ``DEVELOPMENT_ONLY = True`` (optional): the router is not registered in production (404).
+- ``DEVELOPMENT_ONLY = True`` (optional): the router is not registered in production (404);
+- ``MATCHED_FIRST = True`` (optional): its routes are tried before the other features' (the
+  router matches a request by trying the routes in order; a send was the 16th tried). Only for
+  routes on every message's path, whose paths no other feature's route could match.
 
 Inside, take what you need from ``mes_gateway.deps``::
 
@@ -50,6 +53,7 @@ class Feature:
     router: APIRouter
     tags: list[dict[str, Any]] = field(default_factory=list)
     development_only: bool = False
+    matched_first: bool = False
 
 
 def discover_features(*, production: bool) -> list[Feature]:
@@ -66,6 +70,7 @@ def discover_features(*, production: bool) -> list[Feature]:
             router,
             list(getattr(module, "TAGS", [])),
             bool(getattr(module, "DEVELOPMENT_ONLY", False)),
+            bool(getattr(module, "MATCHED_FIRST", False)),
         )
         if feature.development_only and production:
             continue

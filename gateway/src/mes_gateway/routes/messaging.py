@@ -30,7 +30,10 @@ from ._messaging_common import (
     with_unread_counts,
 )
 
-__all__ = ["TAGS", "router"]
+__all__ = ["MATCHED_FIRST", "TAGS", "router"]
+
+# On every message's path: tried before the other features' routes (no other path overlaps).
+MATCHED_FIRST = True
 
 TAGS = [
     {

@@ -34,7 +34,10 @@ from ._messaging_common import (
     with_unread_counts,
 )
 
-__all__ = ["router"]
+__all__ = ["MATCHED_FIRST", "router"]
+
+# On every message's path: tried before the other features' routes (no other path overlaps).
+MATCHED_FIRST = True
 
 # A patient's message over the size limit is refused (a health actor's bounces instead).
 _MESSAGE_TOO_LARGE = {
