@@ -53,6 +53,23 @@ async def test_contacts_are_correspondents_whose_latest_exchange_is_open(harness
     assert other == {"items": []}
 
 
+async def test_a_pharmacy_stays_a_contact_while_one_of_its_conversations_is_open(harness):
+    """Its [FIN] closes the conversation it is sent in, not the others: the contact leads to
+    the most recent one still open."""
+    older = (await harness.start(PHARMACY, subject="Ordonnance A")).json()
+    newer = (await harness.start(PHARMACY, subject="Ordonnance B")).json()
+    url = f"/internal/patients/{PATIENT}/contacts"
+    (contact,) = (await harness.client.get(url)).json()["items"]
+    assert contact["conversation_id"] == newer["conversation_id"]
+    fin = await harness.send(**{"from": PHARMACY}, subject="[FIN]", in_reply_to=newer["message_id"])
+    assert fin.json()["conversation_id"] == newer["conversation_id"]
+    (contact,) = (await harness.client.get(url)).json()["items"]
+    assert (contact["address"], contact["conversation_id"]) == (
+        PHARMACY,
+        older["conversation_id"],
+    )
+
+
 async def test_patient_conversations_filter_and_view(harness):
     await harness.send()
     await harness.send(**{"from": OTHER_DOCTOR}, subject="[FIN]")

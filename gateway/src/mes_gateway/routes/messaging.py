@@ -266,6 +266,9 @@ async def list_conversations(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationList:
+    """Most recent activity first: a conversation that receives a message while you page
+    through the list moves to the top of the first page, so fetch the first page again to see
+    it (the pages after it skip it)."""
     mailbox = principal.require_mailbox(address)
     params: dict[str, Any] = {"limit": limit}
     if state:

@@ -69,7 +69,9 @@ async def my_conversations(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationList:
     """Each with the correspondent, its state, who closed it, the unread count and whether a
-    reply is allowed."""
+    reply is allowed. Most recent activity first: a conversation that receives a message while
+    you page through the list moves to the top of the first page, so fetch the first page
+    again to see it (the pages after it skip it)."""
     params: dict[str, Any] = {"limit": limit}
     if state:
         params["state"] = state
@@ -255,6 +257,9 @@ async def start_conversation(body: PatientNewConversationIn, sending: PatientSen
     summary="Professionals and establishments I can write to",
 )
 async def my_contacts(principal: PatientPrincipal, services: ServicesDep) -> ContactList:
-    """Those who wrote to me and have not ended the exchange."""
+    """Those I have an exchange open with, one entry each, with the most recent of our open
+    conversations: the professionals who wrote to me and have not ended the exchange, and the
+    pharmacies with a conversation still open (a pharmacy's `[FIN]` closes one conversation,
+    not the others)."""
     answer = await services.get(CONVERSATION_READS, f"/internal/patients/{principal.ins}/contacts")
     return ContactList.model_validate(answer.json())

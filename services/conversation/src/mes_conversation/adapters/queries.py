@@ -50,8 +50,10 @@ class SqlConversationReader:
         query = select(conversations).where(_c.correspondent_address == address)
         return await self._all(conversation_pages(query, state, after, limit))
 
-    async def latest_per_correspondent(self, patient_ins: str) -> list[Conversation]:
-        """Each correspondent's most recently opened conversation with this patient."""
+    async def latest_open_per_correspondent(self, patient_ins: str) -> list[Conversation]:
+        """Each correspondent's most recently opened conversation with this patient among
+        those still open (a pharmacy's [FIN] closes one of its conversations, not the
+        others)."""
         ranked = (
             select(
                 conversations,
@@ -62,7 +64,7 @@ class SqlConversationReader:
                 )
                 .label("rank"),
             )
-            .where(_c.patient_ins == patient_ins)
+            .where(_c.patient_ins == patient_ins, _c.state == ConversationState.OPEN.value)
             .subquery()
         )
         query = (

@@ -98,9 +98,11 @@ class ConversationQueries:
         return found
 
     async def contacts(self, ins: str) -> list[Conversation]:
-        """Who the patient may write to besides pharmacies: the health actors who wrote and
-        whose latest exchange with the patient is still open (one entry each)."""
-        return [c for c in await self.reader.latest_per_correspondent(ins) if c.is_open]
+        """The correspondents the patient has an exchange open with, one entry each, with the
+        most recently opened of their open conversations: the health actors who wrote and
+        have not ended the exchange, and pharmacies (whose [FIN] closes one conversation,
+        not the exchange)."""
+        return await self.reader.latest_open_per_correspondent(ins)
 
 
 def _page(found: list[Conversation], limit: int) -> ConversationPage:
