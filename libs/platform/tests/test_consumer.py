@@ -280,6 +280,38 @@ async def _true_when(value: bool) -> bool:
     return value
 
 
+async def test_an_event_held_by_a_consumer_that_died_comes_to_the_next_after_ack_wait(
+    db: Database,
+    bus: EventBus,
+    effects: Table,
+    start_consumer: Start,
+    event_payload: Callable[[int], PatientCreated],
+) -> None:
+    """A process killed while handling an event neither acknowledges it nor gives it back:
+    the server sends it again after ``ack_wait``, to whichever process consumes then."""
+    received = asyncio.Event()
+
+    async def stuck(uow: UnitOfWork, envelope: EventEnvelope) -> None:
+        received.set()
+        await asyncio.Event().wait()  # never returns: the process dies in here
+
+    dying = await start_consumer(stuck, ack_wait=1.0)
+    event = _wrap(event_payload(0))
+    await _publish(bus, event)
+    await asyncio.wait_for(received.wait(), 5)
+    # Killed: no acknowledgement, no negative one, the subscription gone with the process.
+    assert dying._task is not None
+    dying._task.cancel()
+    await asyncio.gather(dying._task, return_exceptions=True)
+    await dying._sub.unsubscribe()
+    dying._sub, dying._buffer = None, []
+    started = time.monotonic()
+    await start_consumer(_recording(effects), ack_wait=1.0)
+    await _wait_for_effects(db, effects, 1, patience=5.0)
+    assert time.monotonic() - started < 3.0
+    assert [r.event_id for r in await _rows(db, effects)] == [event.id]
+
+
 async def test_events_arriving_together_are_stored_in_one_transaction(
     db: Database,
     bus: EventBus,

@@ -44,6 +44,7 @@ def create_app(settings: MailboxSettings | None = None) -> FastAPI:
                 max_deliver=settings.consumer_max_deliver,
                 batch_size=settings.consumer_batch_size,
                 linger_seconds=settings.consumer_linger_seconds,
+                ack_wait=settings.consumer_ack_wait_seconds,
             )
         )
     app = create_service_app(

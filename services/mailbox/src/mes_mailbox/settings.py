@@ -42,6 +42,14 @@ class MailboxSettings(ServiceSettings):
         "bench at 32 senders: 5 ms took delivery from about 0.9 to 0.6 ms of CPU per message. "
         "0: never wait (the events that arrived meanwhile are still stored together)",
     )
+    consumer_ack_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long NATS waits for delivery to acknowledge an event before sending "
+        "it again: after a delivery process dies mid-batch, its events are stored this long "
+        "later, by the process that takes over (a batch takes milliseconds; an event stored "
+        "twice is stored once). Applies when the durable consumer is created",
+    )
     blob_dir: Path | None = Field(
         default=None, description="Where attachment bytes live; empty means <data_dir>/blobs"
     )
