@@ -147,6 +147,16 @@ class ServiceClients:
         for client in {id(c): c for c in clients.values()}.values():
             await client.aclose()
 
+    def processes_of(self, service: str) -> list[str]:
+        """``service`` and its processes apart (:data:`STANDS_IN_FOR`) that run apart: every
+        process to tell of something that each of them keeps (a cached answer)."""
+        apart = [
+            name
+            for name, stood_in in STANDS_IN_FOR.items()
+            if stood_in == service and name in self.settings.service_urls
+        ]
+        return [service, *apart]
+
     def client(self, service: str) -> httpx.AsyncClient:
         """The service's client, built on first use while open: each one loads the CA bundle
         for its SSL context (~0.1-0.2 s of CPU), which a gateway that never calls a given

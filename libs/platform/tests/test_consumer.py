@@ -312,6 +312,17 @@ async def test_an_event_held_by_a_consumer_that_died_comes_to_the_next_after_ack
     assert [r.event_id for r in await _rows(db, effects)] == [event.id]
 
 
+async def test_a_consumer_created_with_another_ack_wait_takes_the_new_one(
+    bus: EventBus, start_consumer: Start, effects: Table
+) -> None:
+    """The setting applies to a consumer that already exists (an upgraded deployment)."""
+    first = await start_consumer(_recording(effects), ack_wait=30.0)
+    await first.stop()
+    await start_consumer(_recording(effects), ack_wait=2.0)
+    info = await bus.js.consumer_info("MES_IDENTITY", "test-effects")
+    assert info.config.ack_wait == 2.0
+
+
 async def test_events_arriving_together_are_stored_in_one_transaction(
     db: Database,
     bus: EventBus,

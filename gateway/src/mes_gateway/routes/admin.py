@@ -17,7 +17,6 @@ from ..errors import ServiceUnavailable, UpstreamProblem
 from ..openapi import problem_example, problem_responses
 from ..schemas import AddressResolution, PatientProfile, PatientUpsert
 from ..services import ServiceClients
-from ..settings import CONVERSATION_READS
 
 __all__ = ["TAGS", "router"]
 
@@ -127,9 +126,6 @@ async def _profile_changed(services: ServiceClients, ins: str) -> None:
     changed: a message sent right after this answer is judged on the new state (an opposed or
     closed profile bounces), not on an answer kept until identity's event arrives. If one
     cannot be told, the event still reaches it a moment later."""
-    targets = ["conversation"]
-    if CONVERSATION_READS in services.settings.service_urls:
-        targets.append(CONVERSATION_READS)
     path = f"/internal/patients/{path_segment(ins)}/profile-changed"
 
     async def tell(service: str) -> None:
@@ -141,7 +137,7 @@ async def _profile_changed(services: ServiceClients, ins: str) -> None:
                 extra={"upstream": service, "error": repr(exc)},
             )
 
-    await asyncio.gather(*(tell(service) for service in targets))
+    await asyncio.gather(*(tell(process) for process in services.processes_of("conversation")))
 
 
 @router.get(

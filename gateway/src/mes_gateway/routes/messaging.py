@@ -100,8 +100,8 @@ def fin_header(value: str | None) -> bool:
                         403,
                         "mailbox_type_not_allowed",
                         "Forbidden",
-                        "An application token sends from an application mailbox (APP); "
-                        "dr.martin@hopital-exemple.mssante.fr is a PER mailbox.",
+                        "dr.martin@hopital-exemple.mssante.fr is a PER mailbox: it sends with "
+                        "a token of the role professional, not application.",
                         mailbox_type="PER",
                     ),
                 },

@@ -16,6 +16,7 @@ makes the next batch; with a ``batch_handler``, a batch shares one transaction.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -186,6 +187,12 @@ class EventConsumer(Generic[U]):
             await js.add_consumer(self.stream, config)
         elif info.config.deliver_subject:
             subject = info.config.deliver_subject
+            if info.config.ack_wait is None or abs(info.config.ack_wait - self.ack_wait) > 1e-3:
+                # A setting changed since the consumer was created: updated in place, the
+                # server keeps what was delivered and acknowledged.
+                await js.add_consumer(
+                    self.stream, dataclasses.replace(info.config, ack_wait=self.ack_wait)
+                )
         assert subject is not None
         return await self.bus.nc.subscribe(
             subject,

@@ -48,7 +48,7 @@ class MailboxSettings(ServiceSettings):
         description="How long NATS waits for delivery to acknowledge an event before sending "
         "it again: after a delivery process dies mid-batch, its events are stored this long "
         "later, by the process that takes over (a batch takes milliseconds; an event stored "
-        "twice is stored once). Applies when the durable consumer is created",
+        "twice is stored once). A consumer created with another value takes this one",
     )
     blob_dir: Path | None = Field(
         default=None, description="Where attachment bytes live; empty means <data_dir>/blobs"

@@ -73,17 +73,11 @@ def _check_sent_by(sent_by: str | None, entry: DirectoryEntry) -> None:
     mailboxes for people, with a professional's token."""
     if sent_by is None:
         return
-    application = entry.type is MailboxType.APP
-    if application and sent_by != "application":
+    expected = "application" if entry.type is MailboxType.APP else "professional"
+    if sent_by != expected:
         raise Forbidden(
-            f"{entry.address} is an application mailbox (APP): it sends with an application token.",
-            code="mailbox_type_not_allowed",
-            mailbox_type=entry.type.value,
-        )
-    if not application and sent_by == "application":
-        raise Forbidden(
-            f"An application token sends from an application mailbox (APP); {entry.address} "
-            f"is a {entry.type.value} mailbox.",
+            f"{entry.address} is a {entry.type.value} mailbox: it sends with a token of the "
+            f"role {expected}, not {sent_by}.",
             code="mailbox_type_not_allowed",
             mailbox_type=entry.type.value,
         )

@@ -101,11 +101,7 @@ class AttachmentService:
             uploaded_by=owner,
             created_at=datetime.now(UTC),
         )
-        if idempotency_key is None:
-            async with self.uow_factory() as uow:
-                await uow.attachments.add(stored)
-                await uow.commit()
-            return stored.ref
+        key = idempotency_key
         scope = f"upload:{owner}"
         fingerprint = request_fingerprint(
             {"filename": name, "sha256": stored.sha256, "size": stored.size}
@@ -113,17 +109,19 @@ class AttachmentService:
         for attempt in (1, 2):
             try:
                 async with self.uow_factory() as uow:
-                    first = await uow.idempotency.lookup(scope, idempotency_key, fingerprint)
-                    if first is not None:
-                        return AttachmentRef.model_validate(first.body)
+                    if key is not None:
+                        first = await uow.idempotency.lookup(scope, key, fingerprint)
+                        if first is not None:
+                            return AttachmentRef.model_validate(first.body)
                     await uow.attachments.add(stored)
-                    body = stored.ref.model_dump(mode="json")
-                    await uow.idempotency.remember(scope, idempotency_key, fingerprint, 201, body)
+                    if key is not None:
+                        body = stored.ref.model_dump(mode="json")
+                        await uow.idempotency.remember(scope, key, fingerprint, 201, body)
                     await uow.commit()
                 return stored.ref
             except IntegrityError:
                 # The same key stored meanwhile (another replica): its answer is the answer.
-                if attempt == 2:
+                if key is None or attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
