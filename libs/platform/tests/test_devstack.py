@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 import smtplib
 import socket
@@ -83,9 +84,25 @@ def _wait_until_up(proc: subprocess.Popen[bytes], out: Path, state_file: Path) -
     pytest.fail(f"mes-dev not up within {START_DEADLINE} s:\n{out.read_text(errors='replace')}")
 
 
+def _wait_restarted(
+    proc: subprocess.Popen[bytes], out: Path, state_file: Path, killed: dict[str, int]
+) -> dict[str, Any]:
+    """The state once every process in ``killed`` (name -> pid) runs again under a new pid."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"mes-dev exited with {proc.returncode}:\n{out.read_text()}")
+        state = dict(json.loads(state_file.read_text()))
+        pids = state["pids"]
+        if all(pids[name] != pid and _alive(pids[name]) for name, pid in killed.items()):
+            return state
+        time.sleep(0.2)
+    pytest.fail(f"not started again within 30 s:\n{out.read_text(errors='replace')}")
+
+
 @pytest.mark.e2e
-@pytest.mark.timeout(180)
-def test_mes_dev_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path: Path) -> None:
+@pytest.mark.timeout(240)
+def test_mes_dev_runs_the_stack_starts_again_what_dies_and_stops_all(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     out = tmp_path / "mes-dev.out"
     gateway_port = free_port()
@@ -141,6 +158,20 @@ def test_mes_dev_runs_the_stack_and_ctrl_c_leaves_nothing_behind(tmp_path: Path)
         assert status == 200 and json.loads(body)["state"] == "activated", body
         status, _, _ = _call("GET", f"{gateway}/v1/admin/patients/{corsican.ins}")
         assert status == 401
+
+        # A service, or NATS, that dies is started again, and the stack serves again.
+        killed = {name: state["pids"][name] for name in ("conversation", "nats")}
+        for pid in killed.values():
+            os.kill(pid, signal.SIGKILL)
+        state = _wait_restarted(proc, out, data_dir / "devstack.json", killed)
+        assert not any(_alive(pid) for pid in killed.values())
+        deadline = time.monotonic() + 60
+        while _call("GET", gateway + "/health")[0] != 200:
+            assert time.monotonic() < deadline, _call("GET", gateway + "/health")
+            time.sleep(0.2)
+        status, _, body = _call("GET", f"{gateway}/v1/admin/patients/{corsican.ins}", token=token)
+        assert status == 200, body
+        assert "conversation exited with code -9; starting it again" in out.read_text()
     finally:
         proc.send_signal(signal.SIGINT)
         try:

