@@ -223,5 +223,8 @@ def test_read_receipt_goes_to_the_sender_in_french(kit):
     receipt = read_receipt_for(inbox, datetime(2024, 5, 2, 18, 12, tzinfo=UTC))
     assert receipt.mailbox_address == kit.DOCTOR and receipt.folder is Folder.INBOX
     assert receipt.subject == "Accusé de lecture : Résultats d'analyses"
-    assert "a été lu le 02/05/2024 à 18:12 (UTC) par Marie Dupont" in receipt.body
+    # French time: 18:12 UTC is 20:12 in Paris in summer, and 19:12 in winter.
+    assert "a été lu le 02/05/2024 à 20:12 (heure de Paris) par Marie Dupont" in receipt.body
+    winter = read_receipt_for(inbox, datetime(2024, 12, 2, 18, 12, tzinfo=UTC))
+    assert "a été lu le 02/12/2024 à 19:12 (heure de Paris)" in winter.body
     assert receipt.kind is MessageKind.READ_RECEIPT and receipt.in_reply_to == "m3"

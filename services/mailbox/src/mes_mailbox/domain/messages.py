@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from mes_contracts.addresses import PATIENT_DOMAIN
 from mes_contracts.events.conversation import MessageAccepted, MessageBounced
@@ -22,6 +23,9 @@ from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT
 
 from .errors import InvalidCursor
 from .identifiers import could_be_id, stored_address
+
+# A read receipt tells the professional, in France, when the patient read: in French time.
+PARIS = ZoneInfo("Europe/Paris")
 
 __all__ = [
     "MAILER_DAEMON_ADDRESS",
@@ -198,10 +202,10 @@ def read_receipt_for(original: MessageCopy, read_at: datetime) -> MessageCopy:
     The patient cannot refuse it (DOMAIN.md): it is made whenever the sender asked.
     """
     reader = original.recipient_display_name or original.recipient_address
-    when = read_at.astimezone(UTC).strftime("%d/%m/%Y à %H:%M")
+    when = read_at.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
     body = (
         f"Votre message « {original.subject} » adressé à {reader} "
-        f"({original.recipient_address}) a été lu le {when} (UTC) par {reader}."
+        f"({original.recipient_address}) a été lu le {when} (heure de Paris) par {reader}."
     )
     return MessageCopy(
         mailbox_address=original.sender_address,
