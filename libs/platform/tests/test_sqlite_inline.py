@@ -65,6 +65,48 @@ async def test_a_writer_waits_on_the_event_loop_for_the_one_holding_the_connecti
         assert (await conn.scalar(text("SELECT sum(n) FROM t"))) == 3
 
 
+async def test_a_transaction_holds_the_write_connection_for_no_turn_of_the_event_loop(
+    sqlite_db: Database,
+) -> None:
+    """A write transaction with nothing to wait for runs, commits and gives the connection
+    back without letting the event loop run anything else meanwhile: had it yielded while
+    holding it (SQLAlchemy's AsyncConnection closes in a task of its own), every writer
+    arriving meanwhile would queue behind it, and the queue, handed on one turn at a time,
+    would last as long as writers keep coming."""
+    others: list[str] = []
+    asyncio.get_running_loop().call_soon(others.append, "ran")
+    async with sqlite_db.transaction() as conn:
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+    async with sqlite_db.reading() as conn:
+        assert (await conn.scalar(text("SELECT count(*) FROM t"))) == 1
+    assert others == []
+    await asyncio.sleep(0)
+    assert others == ["ran"]
+
+
+async def test_a_waiting_writer_gets_the_connection_on_the_next_turn(
+    sqlite_db: Database,
+) -> None:
+    """Handed over on release, the connection is the waiter's on the very next turn of the
+    event loop, not a few turns later (as through asyncio.wait_for, a task of its own)."""
+    got = asyncio.Event()
+
+    async def waiter() -> None:
+        async with sqlite_db.transaction() as conn:
+            got.set()
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    holder = await sqlite_db.engine.connect()
+    task = asyncio.create_task(waiter())
+    for _ in range(3):
+        await asyncio.sleep(0)  # the waiter is queued on the connection
+    assert not got.is_set()
+    await holder.close()
+    await asyncio.sleep(0)
+    assert got.is_set()
+    await task
+
+
 async def test_a_writer_that_cannot_get_the_connection_in_time_fails(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
     engine = db.engine

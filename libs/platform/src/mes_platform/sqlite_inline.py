@@ -132,6 +132,13 @@ class InlineAsyncConnection(AsyncConnection):
             if release is not None:
                 release()
 
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        # AsyncConnection closes in a task of its own, so that a cancellation cannot abandon
+        # the close partway. That task runs a turn of the event loop later, and holds the
+        # connection meanwhile: the single write connection, with every writer queued behind
+        # it. This close runs inline, with nothing to abandon.
+        await self.close()
+
     async def execute(
         self,
         statement: Any,
@@ -234,7 +241,11 @@ class InlineAsyncEngine(AsyncEngine):
             await gate.acquire()  # free: taken at once, without a turn of the event loop
             return
         try:
-            await asyncio.wait_for(gate.acquire(), self._timeout)
+            # asyncio.timeout, not wait_for: in Python 3.11, wait_for runs the acquire in a task
+            # of its own, so the connection handed to a waiter would wait a turn of the event
+            # loop more before its holder runs.
+            async with asyncio.timeout(self._timeout):
+                await gate.acquire()
         except TimeoutError:
             raise exc.TimeoutError(
                 f"no SQLite connection free after {self._timeout:g} s ({self._connections} in use)"
