@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import weakref
 from collections.abc import AsyncIterator
 
 import httpx
@@ -174,6 +176,34 @@ async def test_an_answer_arrives_whole_read_or_streamed(
             assert b"".join([part async for part in streamed.aiter_raw()]) == _blob(size)
         finally:
             await streamed.aclose()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_an_answer_read_is_freed_without_the_garbage_collector(
+    service_url: str, transport: str
+) -> None:
+    """Read and closed, an answer is freed as soon as it is dropped: a reference cycle would
+    leave it, its request and its headers to the garbage collector, whose collections then
+    come every few requests and pause every request in flight."""
+    async with internal_client(service_url, "token", transport=transport) as client:
+        await client.get("/internal/blobs/10")  # connections and caches made
+        gc.disable()
+        try:
+            gc.collect()
+            answer = await client.get("/internal/blobs/1000")
+            assert answer.content == _blob(1000)
+            gone = weakref.ref(answer)
+            request = weakref.ref(answer.request)
+            del answer
+            assert gone() is None and request() is None
+            # Streamed, it is still whole once read.
+            streamed = await client.send(
+                client.build_request("GET", "/internal/blobs/1000"), stream=True
+            )
+            assert await streamed.aread() == _blob(1000)
+            await streamed.aclose()
+        finally:
+            gc.enable()
 
 
 def test_a_path_segment_never_holds_a_separator_or_a_dot_segment() -> None:
