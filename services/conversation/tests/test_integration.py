@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import nats
+import nats.js.errors
 import pytest
 
 from mes_contracts import EventEnvelope
@@ -109,9 +110,18 @@ async def _stream_events(nats_url: str, count: int) -> list[EventEnvelope]:
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        sub = await js.pull_subscribe(
-            "mes.conversation.>", durable="test-reader", stream="MES_CONVERSATION"
-        )
+        # The service's relay creates the stream when it first publishes, which may come just
+        # after the answers above.
+        for _ in range(100):
+            try:
+                sub = await js.pull_subscribe(
+                    "mes.conversation.>", durable="test-reader", stream="MES_CONVERSATION"
+                )
+                break
+            except nats.js.errors.NotFoundError:
+                await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the conversation service never created its stream")
         found: list[EventEnvelope] = []
         for _ in range(40):
             try:
