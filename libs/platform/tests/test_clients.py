@@ -124,7 +124,7 @@ HOSTILE_VALUES = [
 ]
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["http1", "aiohttp", "httpx"])
 async def test_any_value_in_a_path_reaches_the_route_written_around_it(
     service_url: str, transport: str
 ) -> None:
@@ -142,7 +142,7 @@ async def test_any_value_in_a_path_reaches_the_route_written_around_it(
             assert read.json() == {"route": "read", "address": value, "message_id": value}
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["http1", "aiohttp", "httpx"])
 async def test_escapes_leave_the_client_as_written(service_url: str, transport: str) -> None:
     seen: list[bytes] = []
 
@@ -156,7 +156,7 @@ async def test_escapes_leave_the_client_as_written(service_url: str, transport: 
     assert got.json() == {"route": "mailbox", "address": ".."}
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["http1", "aiohttp", "httpx"])
 @pytest.mark.parametrize("size", [0, 1_000, 300_000, 3_000_000])
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_an_answer_arrives_whole_read_or_streamed(
@@ -178,7 +178,7 @@ async def test_an_answer_arrives_whole_read_or_streamed(
             await streamed.aclose()
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["http1", "aiohttp", "httpx"])
 async def test_an_answer_read_is_freed_without_the_garbage_collector(
     service_url: str, transport: str
 ) -> None:

@@ -274,7 +274,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=50)
     parser.add_argument(
         "--transports",
-        default="aiohttp,httpx",
+        default="http1,aiohttp,httpx",
         help="gateway→service HTTP transports to compare (comma separated)",
     )
     parser.add_argument(
