@@ -382,11 +382,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
 def _request_bytes(
     method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> bytes:
-    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
-    for name, value in headers:
-        if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value or b":" in name:
-            raise httpx.LocalProtocolError("a header name or value holds a line break")
-        parts += [name, b": ", value, b"\r\n"]
-    parts.append(b"\r\n")
-    parts.append(body)
-    return b"".join(parts)
+    block = b"".join([name + b": " + value + b"\r\n" for name, value in headers])
+    # Each header adds one CR and one LF: any other would split the request.
+    if block.count(b"\n") != len(headers) or block.count(b"\r") != len(headers):
+        raise httpx.LocalProtocolError("a header name or value holds a line break")
+    return b"".join((method, b" ", target, b" HTTP/1.1\r\n", block, b"\r\n", body))
