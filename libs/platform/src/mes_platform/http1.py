@@ -324,50 +324,27 @@ class Http1Transport(httpx.AsyncBaseTransport):
         reused = conn is not None
         if conn is None:
             conn = await self._new_connection(origin, timeouts.get("connect"))
-        exchange = conn.start(raw)
+        read_timeout = timeouts.get("read")
         try:
-            async with asyncio.timeout(timeouts.get("read")):
-                streamed = await exchange.head
-        except TimeoutError:
-            conn.close()
-            raise httpx.ReadTimeout("no answer in time") from None
+            exchange, streamed = await _head(conn, raw, read_timeout)
         except httpx.RemoteProtocolError:
-            conn.close()
-            if reused and not conn.received and method in _RETRIED_METHODS:
-                conn = await self._new_connection(origin, timeouts.get("connect"))
-                exchange = conn.start(raw)
-                try:
-                    async with asyncio.timeout(timeouts.get("read")):
-                        streamed = await exchange.head
-                except TimeoutError:
-                    conn.close()
-                    raise httpx.ReadTimeout("no answer in time") from None
-                except BaseException:
-                    conn.close()
-                    raise
-            else:
+            if not (reused and not conn.received and method in _RETRIED_METHODS):
                 raise
-        except BaseException:  # cancelled: the answer may still come, on a connection no one reads
-            conn.close()
-            raise
-        extensions = {"http_version": b"HTTP/1.1", "reason_phrase": conn.reason.strip()}
+            conn = await self._new_connection(origin, timeouts.get("connect"))
+            exchange, streamed = await _head(conn, raw, read_timeout)
+        stream: httpx.AsyncByteStream
         if streamed:
-            return httpx.Response(
-                status_code=conn.status,
-                headers=conn.headers,
-                stream=_StreamedBody(self, origin, conn, exchange, timeouts.get("read")),
-                request=request,
-                extensions=extensions,
-            )
-        response = httpx.Response(
+            stream = _StreamedBody(self, origin, conn, exchange, read_timeout)
+        else:
+            stream = httpx.ByteStream(b"".join(exchange.body))
+            self._finished(origin, conn, exchange)
+        return httpx.Response(
             status_code=conn.status,
             headers=conn.headers,
-            stream=httpx.ByteStream(b"".join(exchange.body)),
+            stream=stream,
             request=request,
-            extensions=extensions,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": conn.reason.strip()},
         )
-        self._finished(origin, conn, exchange)
-        return response
 
     async def aclose(self) -> None:
         self._closed = True
@@ -377,6 +354,24 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._idle.clear()
         if self._fallback is not None:
             await self._fallback.aclose()
+
+
+async def _head(
+    conn: _Connection, raw: bytes, read_timeout: float | None
+) -> tuple[_Exchange, bool]:
+    """Send ``raw`` on ``conn`` and wait for the answer's head (and for a small answer, all of
+    it); whether its body is to be streamed. On any failure the connection is closed: an
+    answer may still come on it, which nobody would read."""
+    exchange = conn.start(raw)
+    try:
+        async with asyncio.timeout(read_timeout):
+            return exchange, await exchange.head
+    except TimeoutError:
+        conn.close()
+        raise httpx.ReadTimeout("no answer in time") from None
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _request_bytes(
