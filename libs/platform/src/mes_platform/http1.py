@@ -6,19 +6,20 @@ does much that is not needed: a task of its own to write each request body (on P
 a turn of the event loop before the request leaves), timers re-armed on every read, and its
 own request and response objects beside httpx's. This transport writes each request in one
 call on a pooled connection and parses the answer with ``httptools`` (the parser uvicorn
-uses): measured with ``make bench``, the gateway spent about a quarter less CPU per message
-sent.
+uses): measured with ``make bench``, the gateway spent a sixth to a fifth less CPU per
+message sent (README, *Speed*).
 
 What it does:
 
 - ``http://`` only, one pool of idle connections per origin, most recently used first. A
   connection idle for ``keepalive_expiry`` seconds (less than uvicorn's 5 s) is closed rather
   than reused, so a request is never written to a connection the server is closing.
-- At most ``max_connections`` requests in flight (``httpx.PoolTimeout`` past the ``pool``
-  timeout). The ``connect`` and ``read`` timeouts apply as in httpx.
+- At most ``max_connections`` requests waiting for their answer (``httpx.PoolTimeout`` past
+  the ``pool`` timeout); a streamed answer stops counting once its head is in. The ``connect``
+  and ``read`` timeouts apply as in httpx.
 - Answers of up to 256 KiB with a ``Content-Length`` are read whole; bigger or chunked ones (an
   attachment being downloaded) are streamed, reading from the socket only as fast as the
-  caller consumes (at most ``_HIGH_WATER`` bytes buffered).
+  caller consumes (reading pauses past ``_HIGH_WATER`` bytes not yet consumed).
 - A ``GET`` whose reused connection turns out to be closed before any byte of the answer is
   sent again once on a new connection; no other method is (it may have been carried out).
 - Requests whose body is a stream (uploads), ``HEAD`` and ``https://`` go through
