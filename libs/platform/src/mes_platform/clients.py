@@ -1,7 +1,7 @@
 """HTTP clients between services: the httpx API on a lean HTTP/1.1 transport.
 
 httpx's own pool costs the gateway 5-8x more CPU per call under concurrency (httpx #3215;
-MEASURED.md). The transport is :class:`~mes_platform.http1.Http1Transport` (about a quarter
+MEASURED.md). The transport is :class:`~mes_platform.http1.Http1Transport` (a sixth to a fifth
 less of the gateway's CPU per message than aiohttp's pool), with aiohttp's pool
 (``httpx_aiohttp.AiohttpTransport`` sending URLs as httpx built them: ``ExactUrlTransport``)
 for uploads. The bench compares the three.
