@@ -411,6 +411,44 @@ def test_attachments_checked_by_content_and_private(api: Api) -> None:
     )
 
 
+def test_a_big_attachment_comes_back_whole_through_the_gateway(api: Api) -> None:
+    """Several megabytes: streamed from the mailbox through the gateway, not read whole; the
+    connections it used serve the next requests."""
+    patient, patient_token = api.patient()
+    sender, pro_token = pro(api)
+    big = PDF + bytes(i % 251 for i in range(3_000_000))
+    up = api.http.post(
+        "/v1/attachments",
+        headers=api.as_(pro_token),
+        files={"file": ("scanner.pdf", big, "application/pdf")},
+    )
+    assert up.status_code == 201, up.text
+    att = up.json()
+    assert att["size"] == len(big)
+    sent = api.send(
+        pro_token,
+        **{
+            "from": sender,
+            "to": patient,
+            "subject": "Scanner",
+            "body": "Ci-joint",
+            "attachment_ids": [att["id"]],
+        },
+    ).json()
+    eventually(
+        lambda: (
+            api.http.get(
+                f"/v1/me/messages/{sent['message_id']}", headers=api.as_(patient_token)
+            ).status_code
+            == 200
+        )
+    )
+    for _ in range(2):
+        got = api.http.get(f"/v1/attachments/{att['id']}", headers=api.as_(patient_token))
+        assert got.status_code == 200 and got.content == big
+    assert api.http.get("/v1/me/conversations", headers=api.as_(patient_token)).status_code == 200
+
+
 def test_hostile_input_gets_problems_not_500(api: Api) -> None:
     patient, _ = api.patient()
     sender, pro_token = pro(api)
