@@ -21,7 +21,7 @@ from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exception
 from yarl import URL
 
 from .context import REQUEST_ID_HEADER, current_request_id
-from .http1 import Http1Transport
+from .http1 import READ_AT_ONCE, Http1Transport
 from .internal import INTERNAL_TOKEN_HEADER
 
 __all__ = [
@@ -90,11 +90,6 @@ def path_segment(value: str) -> str:
     return _DOT_SEGMENTS.get(value) or quote(value, safe="@")
 
 
-# Answers up to this size (every JSON answer) are read at once; bigger ones (an attachment)
-# are streamed.
-_READ_AT_ONCE = 256 * 1024
-
-
 class ExactUrlTransport(AiohttpTransport):
     """aiohttp's connection pool, sending each URL exactly as httpx built it.
 
@@ -134,7 +129,7 @@ class ExactUrlTransport(AiohttpTransport):
             if response.reason:
                 extensions["reason_phrase"] = response.reason.encode()
             length = response.content_length
-            if length is not None and length <= _READ_AT_ONCE:
+            if length is not None and length <= READ_AT_ONCE:
                 # Read whole: one call, not a stream read chunk by chunk through two layers.
                 # Still a stream to httpx, so a caller that streams (aiter_raw) gets it too.
                 body = await response.read()

@@ -42,10 +42,11 @@ from typing import cast
 import httptools
 import httpx
 
-__all__ = ["Http1Transport"]
+__all__ = ["READ_AT_ONCE", "Http1Connection", "Http1Transport", "request_bytes"]
 
-# Answers up to this size with a Content-Length are read whole (every JSON answer).
-_READ_AT_ONCE = 256 * 1024
+# Answers up to this size with a Content-Length are read whole (every JSON answer); bigger ones
+# (an attachment) are streamed. The services' other transport (aiohttp's) does the same.
+READ_AT_ONCE = 256 * 1024
 # A streamed answer stops reading from the socket past this many bytes not yet consumed.
 _HIGH_WATER = 1024 * 1024
 _LOW_WATER = 256 * 1024
@@ -69,8 +70,11 @@ class _Exchange:
         self.error: BaseException | None = None
 
 
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection: one exchange at a time (no pipelining)."""
+class Http1Connection(asyncio.Protocol):
+    """One keep-alive connection: one exchange at a time (no pipelining).
+
+    :class:`Http1Transport` pools them; on its own (the bench's load generator), ``open`` one
+    and ``request`` again and again."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -85,6 +89,20 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.keep_alive = False
         self.streaming = False
+
+    @classmethod
+    async def open(
+        cls, host: str, port: int, connect_timeout: float | None = None
+    ) -> Http1Connection:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(connect_timeout):
+                _, conn = await loop.create_connection(lambda: cls(loop), host, port)
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"no connection to {host}:{port} in time") from None
+        except OSError as exc:
+            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+        return conn
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -126,7 +144,7 @@ class _Connection(asyncio.Protocol):
         for name, value in self.headers:
             if name.lower() == b"content-length":
                 length = int(value) if value.strip().isdigit() else None
-        self.streaming = length is None or length > _READ_AT_ONCE
+        self.streaming = length is None or length > READ_AT_ONCE
         exchange = self.exchange
         if self.streaming and exchange is not None and not exchange.head.done():
             exchange.head.set_result(True)
@@ -163,6 +181,48 @@ class _Connection(asyncio.Protocol):
         if not exchange.head.done():
             exchange.head.set_exception(error)
 
+    async def send(self, raw: bytes, read_timeout: float | None) -> tuple[_Exchange, bool]:
+        """Send ``raw`` and wait for the answer's head (and for a small answer, all of it);
+        whether its body is to be streamed. On any failure the connection is closed: an
+        answer may still come on it, which nobody would read."""
+        exchange = self.start(raw)
+        try:
+            async with asyncio.timeout(read_timeout):
+                return exchange, await exchange.head
+        except TimeoutError:
+            self.close()
+            raise httpx.ReadTimeout("no answer in time") from None
+        except BaseException:
+            self.close()
+            raise
+
+    async def request(self, raw: bytes, read_timeout: float | None = None) -> tuple[int, bytes]:
+        """Send ``raw`` (a whole request, :func:`request_bytes`); the answer's status and
+        body, read whole. The connection is then ready for the next request, unless the
+        server closed it (``closed``)."""
+        exchange, streamed = await self.send(raw, read_timeout)
+        if not streamed:
+            return self.status, b"".join(exchange.body)
+        return self.status, b"".join([chunk async for chunk in self.body(exchange, read_timeout)])
+
+    async def body(self, exchange: _Exchange, read_timeout: float | None) -> AsyncIterator[bytes]:
+        """A streamed answer's body, read from the socket as it is consumed."""
+        while True:
+            while exchange.chunks:
+                chunk = exchange.chunks.popleft()
+                self.consumed(len(chunk))
+                yield chunk
+            if exchange.error is not None:
+                raise exchange.error
+            if exchange.complete:
+                return
+            exchange.more.clear()
+            try:
+                async with asyncio.timeout(read_timeout):
+                    await exchange.more.wait()
+            except TimeoutError:
+                raise httpx.ReadTimeout("no more of the answer in time") from None
+
     def start(self, raw: bytes) -> _Exchange:
         assert self.transport is not None
         self.exchange = _Exchange(self.loop)
@@ -191,7 +251,7 @@ class _StreamedBody(httpx.AsyncByteStream):
         self,
         transport: Http1Transport,
         origin: tuple[str, int],
-        conn: _Connection,
+        conn: Http1Connection,
         exchange: _Exchange,
         read_timeout: float | None,
     ) -> None:
@@ -203,22 +263,8 @@ class _StreamedBody(httpx.AsyncByteStream):
         self._done = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        exchange, conn = self._exchange, self._conn
-        while True:
-            while exchange.chunks:
-                chunk = exchange.chunks.popleft()
-                conn.consumed(len(chunk))
-                yield chunk
-            if exchange.error is not None:
-                raise exchange.error
-            if exchange.complete:
-                return
-            exchange.more.clear()
-            try:
-                async with asyncio.timeout(self._read_timeout):
-                    await exchange.more.wait()
-            except TimeoutError:
-                raise httpx.ReadTimeout("no more of the answer in time") from None
+        async for chunk in self._conn.body(self._exchange, self._read_timeout):
+            yield chunk
 
     async def aclose(self) -> None:
         if self._done:
@@ -239,12 +285,12 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self.keepalive_expiry = keepalive_expiry
         self.max_idle_per_origin = max_idle_per_origin
         self._fallback = fallback
-        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._idle: dict[tuple[str, int], list[Http1Connection]] = {}
         self._slots = asyncio.BoundedSemaphore(max_connections)
         self._closed = False
 
     # -- the pool ---------------------------------------------------------------------------
-    def _idle_connection(self, origin: tuple[str, int]) -> _Connection | None:
+    def _idle_connection(self, origin: tuple[str, int]) -> Http1Connection | None:
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
@@ -254,21 +300,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
             conn.close()
         return None
 
-    async def _new_connection(
-        self, origin: tuple[str, int], connect_timeout: float | None
-    ) -> _Connection:
-        loop = asyncio.get_running_loop()
-        host, port = origin
-        try:
-            async with asyncio.timeout(connect_timeout):
-                _, conn = await loop.create_connection(lambda: _Connection(loop), host, port)
-        except TimeoutError:
-            raise httpx.ConnectTimeout(f"no connection to {host}:{port} in time") from None
-        except OSError as exc:
-            raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
-        return conn
-
-    def _finished(self, origin: tuple[str, int], conn: _Connection, exchange: _Exchange) -> None:
+    def _finished(
+        self, origin: tuple[str, int], conn: Http1Connection, exchange: _Exchange
+    ) -> None:
         """The exchange is over: the connection goes back to the pool if it can carry another
         (the whole answer read, keep-alive), else it is closed."""
         conn.exchange = None
@@ -298,7 +332,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
             if self._fallback is None:
                 raise httpx.UnsupportedProtocol("this request needs the fallback transport")
             return await self._fallback.handle_async_request(request)
-        raw = _request_bytes(method, url.raw_path, request.headers.raw, body)
+        raw = request_bytes(method, url.raw_path, request.headers.raw, body)
         origin = (url.host, url.port or 80)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         try:
@@ -324,15 +358,15 @@ class Http1Transport(httpx.AsyncBaseTransport):
         conn = self._idle_connection(origin)
         reused = conn is not None
         if conn is None:
-            conn = await self._new_connection(origin, timeouts.get("connect"))
+            conn = await Http1Connection.open(*origin, timeouts.get("connect"))
         read_timeout = timeouts.get("read")
         try:
-            exchange, streamed = await _head(conn, raw, read_timeout)
+            exchange, streamed = await conn.send(raw, read_timeout)
         except httpx.RemoteProtocolError:
             if not (reused and not conn.received and method in _RETRIED_METHODS):
                 raise
-            conn = await self._new_connection(origin, timeouts.get("connect"))
-            exchange, streamed = await _head(conn, raw, read_timeout)
+            conn = await Http1Connection.open(*origin, timeouts.get("connect"))
+            exchange, streamed = await conn.send(raw, read_timeout)
         stream: httpx.AsyncByteStream
         if streamed:
             stream = _StreamedBody(self, origin, conn, exchange, read_timeout)
@@ -357,27 +391,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
             await self._fallback.aclose()
 
 
-async def _head(
-    conn: _Connection, raw: bytes, read_timeout: float | None
-) -> tuple[_Exchange, bool]:
-    """Send ``raw`` on ``conn`` and wait for the answer's head (and for a small answer, all of
-    it); whether its body is to be streamed. On any failure the connection is closed: an
-    answer may still come on it, which nobody would read."""
-    exchange = conn.start(raw)
-    try:
-        async with asyncio.timeout(read_timeout):
-            return exchange, await exchange.head
-    except TimeoutError:
-        conn.close()
-        raise httpx.ReadTimeout("no answer in time") from None
-    except BaseException:
-        conn.close()
-        raise
-
-
-def _request_bytes(
+def request_bytes(
     method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> bytes:
+    """One whole HTTP/1.1 request: its line, ``headers`` as given (``Host`` and the body's
+    ``Content-Length`` among them) and ``body``."""
     block = b"".join([name + b": " + value + b"\r\n" for name, value in headers])
     # Each header adds one CR and one LF: any other would split the request.
     if block.count(b"\n") != len(headers) or block.count(b"\r") != len(headers):

@@ -3,16 +3,15 @@
 ``python -m mes_bench.load CONFIG.json`` prints one JSON result line. Bounded in time and
 count, loopback only. It shares the machine with what it measures, so it spends as little as
 it can: the senders' requests are encoded once, whole, and each sender is one keep-alive
-connection that reads only the status and the length of each answer (:class:`KeepAlive`);
-it runs on uvloop. The probes, a few requests a second that read the answers' JSON, use
-aiohttp.
+connection of the services' own HTTP/1.1 client (:class:`~mes_platform.http1.Http1Connection`,
+without httpx above it); it runs on uvloop. The probes, a few requests a second that read the
+answers' JSON, use aiohttp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,89 +22,25 @@ from urllib.parse import urlsplit
 import aiohttp
 import uvloop
 
-__all__ = ["KeepAlive", "LoadConfig", "encode_post", "percentile", "run_load"]
+from mes_platform.http1 import Http1Connection, request_bytes
+
+__all__ = ["LoadConfig", "encode_post", "percentile", "run_load"]
 
 MAX_REQUESTS = 2_000_000
 
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
-
 
 def encode_post(url: str, headers: dict[str, str], body: bytes) -> bytes:
-    """One whole HTTP/1.1 request, keeping the connection open."""
+    """One whole HTTP/1.1 POST, keeping the connection open."""
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    lines = [
-        f"POST {target} HTTP/1.1",
-        f"Host: {parts.netloc}",
-        f"Content-Length: {len(body)}",
-        *(f"{name}: {value}" for name, value in headers.items()),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    fields = {"Host": parts.netloc, "Content-Length": str(len(body)), **headers}
+    encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()]
+    return request_bytes(b"POST", target.encode("latin-1"), encoded, body)
 
 
-class KeepAlive(asyncio.Protocol):
-    """One client connection sending a request and awaiting its answer, again and again: the
-    status and the body, framed by Content-Length (what every service answers with).
-
-    Costs a fraction of a full client per request (no headers parsed into objects, no
-    per-request context), so the load generator takes less of the machine it shares."""
-
-    def __init__(self) -> None:
-        self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
-        self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
-        self.closed = False
-
-    @classmethod
-    async def open(cls, url: str) -> KeepAlive:
-        parts = urlsplit(url)
-        loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(cls, parts.hostname or "", parts.port or 80)
-        return protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(exc or ConnectionError("the server closed the connection"))
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        end = self._buffer.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = bytes(self._buffer[:end])
-        found = _CONTENT_LENGTH.search(head)
-        if found is None:
-            waiter.set_exception(ValueError("an answer without Content-Length"))
-            return
-        total = end + 4 + int(found.group(1))
-        if len(self._buffer) < total:
-            return
-        body = bytes(self._buffer[end + 4 : total])
-        del self._buffer[:total]
-        waiter.set_result((int(head[9:12]), body))
-
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        """Sends ``raw`` (a whole request); returns the answer's status and body."""
-        assert self._transport is not None
-        if self.closed:
-            raise ConnectionError("the connection is closed")
-        self._waiter = asyncio.get_running_loop().create_future()
-        self._transport.write(raw)
-        try:
-            return await self._waiter
-        finally:
-            self._waiter = None
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+async def _connect(url: str) -> Http1Connection:
+    parts = urlsplit(url)
+    return await Http1Connection.open(parts.hostname or "", parts.port or 80)
 
 
 @dataclass
@@ -175,7 +110,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         async def worker(n: int) -> None:
             nonlocal errors, sent
             i = n
-            connection: KeepAlive | None = None
+            connection: Http1Connection | None = None
             while True:
                 now = time.perf_counter()
                 if now >= deadline or sent >= MAX_REQUESTS:
@@ -187,7 +122,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 try:
                     if connection is None or connection.closed:
-                        connection = await KeepAlive.open(cfg.url)
+                        connection = await _connect(cfg.url)
                     async with asyncio.timeout(30):
                         status, _ = await connection.request(raw)
                 except Exception:
