@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,6 +56,7 @@ StateFilter = Annotated[Literal["open", "closed"] | None, Query()]
 Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
+_Route = TypeVar("_Route", bound=Callable[..., Awaitable[Any]])
 _ADMISSION = {"model": AdmissionOut, "description": "Admitted (or bounced, for a health actor)."}
 
 
@@ -93,6 +95,17 @@ def _idempotency(request: Request, kind: str, command: object) -> Idempotency | 
     return Idempotency(key, fingerprint_of(kind, command))
 
 
+def _admission(path: str, status: int) -> Callable[[_Route], _Route]:
+    """An admission's route: its answer, and the Idempotency-Key header it reads itself."""
+    return router.post(
+        path,
+        status_code=status,
+        response_model=AdmissionOut,
+        responses={status: _ADMISSION},
+        openapi_extra=_ADMISSION_OPENAPI,
+    )
+
+
 def _state(request: Request, name: str) -> Any:
     return getattr(request.app.state, name)
 
@@ -108,13 +121,7 @@ def _page(page: ConversationPage, *, patient_may_write: bool = True) -> Conversa
     )
 
 
-@router.post(
-    "/messages",
-    status_code=202,
-    response_model=AdmissionOut,
-    responses={202: _ADMISSION},
-    openapi_extra=_ADMISSION_OPENAPI,
-)
+@_admission("/messages", 202)
 async def send_from_health_actor(body: HealthActorMessageIn, request: Request) -> JSONResponse:
     """A health actor's message to a patient: accepted into a conversation, or bounced with
     its non-delivery report (both 202)."""
@@ -133,13 +140,7 @@ async def send_from_health_actor(body: HealthActorMessageIn, request: Request) -
     return _answer(await service.send(command, _idempotency(request, "send", command)))
 
 
-@router.post(
-    "/patients/{ins}/conversations/{conversation_id}/messages",
-    status_code=202,
-    response_model=AdmissionOut,
-    responses={202: _ADMISSION},
-    openapi_extra=_ADMISSION_OPENAPI,
-)
+@_admission("/patients/{ins}/conversations/{conversation_id}/messages", 202)
 async def reply_from_patient(
     ins: InsDep, conversation_id: ConversationId, body: PatientReplyIn, request: Request
 ) -> JSONResponse:
@@ -155,13 +156,7 @@ async def reply_from_patient(
     return _answer(await service.reply(command, _idempotency(request, "reply", command)))
 
 
-@router.post(
-    "/patients/{ins}/conversations",
-    status_code=201,
-    response_model=AdmissionOut,
-    responses={201: _ADMISSION},
-    openapi_extra=_ADMISSION_OPENAPI,
-)
+@_admission("/patients/{ins}/conversations", 201)
 async def start_by_patient(ins: InsDep, body: PatientStartIn, request: Request) -> JSONResponse:
     """The patient starts a conversation: with a pharmacy, or a health actor who wrote."""
     command = PatientStart(
