@@ -100,6 +100,16 @@ class Api:
             headers["Idempotency-Key"] = key
         return self.http.post("/v1/messages", headers=headers, json=body)
 
+    def delivered(self, patient_token: str, message_id: str) -> dict[str, Any]:
+        """The message as the patient opens it, once it has reached the patient's mailbox."""
+        headers = self.as_(patient_token)
+
+        def opened() -> dict[str, Any] | None:
+            r = self.http.get(f"/v1/me/messages/{message_id}", headers=headers)
+            return dict(r.json()) if r.status_code == 200 else None
+
+        return eventually(opened)
+
     def inbox(self, token: str, address: str, folder: str = "inbox") -> list[dict[str, Any]]:
         r = self.http.get(
             f"/v1/mailboxes/{address}/messages", headers=self.as_(token), params={"folder": folder}

@@ -195,18 +195,8 @@ def test_a_long_body_in_ascii_escaped_json_is_delivered_whole(api: Api) -> None:
         content=content.encode(),
     )
     assert r.status_code == 202, r.text[:300]
-    h = api.as_(patient_token)
-    message = eventually(
-        lambda: (
-            m
-            if (
-                m := api.http.get(f"/v1/me/messages/{r.json()['message_id']}", headers=h)
-            ).status_code
-            == 200
-            else None
-        )
-    )
-    assert message.json()["body"] == text
+    message = api.delivered(patient_token, r.json()["message_id"])
+    assert message["body"] == text
 
 
 def _form(disposition: str, data: bytes = b"hello") -> tuple[dict[str, str], bytes]:

@@ -395,14 +395,7 @@ def test_attachments_checked_by_content_and_private(api: Api) -> None:
             "attachment_ids": [att["id"]],
         },
     ).json()
-    eventually(
-        lambda: (
-            api.http.get(
-                f"/v1/me/messages/{sent['message_id']}", headers=api.as_(patient_token)
-            ).status_code
-            == 200
-        )
-    )
+    api.delivered(patient_token, sent["message_id"])
     got = api.http.get(f"/v1/attachments/{att['id']}", headers=api.as_(patient_token))
     assert got.status_code == 200 and got.content == PDF
     assert (
@@ -435,14 +428,7 @@ def test_a_big_attachment_comes_back_whole_through_the_gateway(api: Api) -> None
             "attachment_ids": [att["id"]],
         },
     ).json()
-    eventually(
-        lambda: (
-            api.http.get(
-                f"/v1/me/messages/{sent['message_id']}", headers=api.as_(patient_token)
-            ).status_code
-            == 200
-        )
-    )
+    api.delivered(patient_token, sent["message_id"])
     for _ in range(2):
         got = api.http.get(f"/v1/attachments/{att['id']}", headers=api.as_(patient_token))
         assert got.status_code == 200 and got.content == big
