@@ -4,9 +4,12 @@ transaction as the change, so a replay returns the first answer and never acts t
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import orjson
 from sqlalchemy import insert, select
@@ -19,12 +22,16 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "IdempotencyKeyReused",
     "IdempotencyStore",
+    "KeyedUnitOfWork",
     "SqlIdempotencyStore",
     "StoredResponse",
     "lookup",
     "remember",
     "request_fingerprint",
+    "run_once",
 ]
+
+log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -104,3 +111,50 @@ class SqlIdempotencyStore:
         self, scope: str, key: str, fingerprint: str, status_code: int, body: object
     ) -> None:
         await remember(self.conn, scope, key, fingerprint, status_code, body)
+
+
+class KeyedUnitOfWork(Protocol):
+    """A unit of work that keeps the keys of the changes it commits."""
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+
+    async def commit(self) -> None: ...
+
+
+U = TypeVar("U", bound=KeyedUnitOfWork)
+
+
+async def run_once(
+    uow_factory: Callable[[], AbstractAsyncContextManager[U]],
+    scope: str,
+    key: str | None,
+    fingerprint: str,
+    act: Callable[[U], Awaitable[StoredResponse]],
+    *,
+    retry_on: type[Exception] | tuple[type[Exception], ...],
+    attempts: int,
+) -> StoredResponse | None:
+    """``act`` in one unit of work, with ``key`` (if any) and ``act``'s answer stored in the
+    same commit; a key already stored answers its first answer and changes nothing.
+
+    A transaction that fails with ``retry_on`` (a unique key taken by a concurrent one: the same
+    key from another replica, the same rows) runs again on fresh data, up to ``attempts``
+    times; then None."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with uow_factory() as uow:
+                if key is not None:
+                    stored = await uow.idempotency.lookup(scope, key, fingerprint)
+                    if stored is not None:
+                        return stored
+                answer = await act(uow)
+                if key is not None:
+                    await uow.idempotency.remember(
+                        scope, key, fingerprint, answer.status_code, answer.body
+                    )
+                await uow.commit()
+                return answer
+        except retry_on:
+            log.info("concurrent write, running again", extra={"scope": scope, "attempt": attempt})
+    return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from mes_contracts.events.conversation import (
 from mes_contracts.events.parties import AttachmentRef, Party
 from mes_platform.errors import Conflict, DomainError, Unprocessable
 from mes_platform.idempotency import StoredResponse, request_fingerprint
+from mes_platform.idempotency import run_once as keyed_run_once
 
 from ..domain.admission import MAX_MESSAGE_BYTES, InvalidSubject, check_subject, has_content
 from ..domain.model import Conversation
@@ -37,7 +37,6 @@ __all__ = [
     "run_once",
 ]
 
-log = logging.getLogger(__name__)
 
 _ATTEMPTS = 3
 
@@ -152,32 +151,21 @@ async def run_once(
     concurrent write on the same rows (or the same key) makes the decision run again on fresh
     data.
     """
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            async with uow_factory() as uow:
-                if idempotency is not None:
-                    stored = await uow.idempotency.lookup(
-                        scope, idempotency.key, idempotency.fingerprint
-                    )
-                    if stored is not None:
-                        return _receipt(stored)
-                receipt = await decide(uow)
-                if idempotency is not None:
-                    await uow.idempotency.remember(
-                        scope,
-                        idempotency.key,
-                        idempotency.fingerprint,
-                        receipt.status_code,
-                        receipt.body,
-                    )
-                await uow.commit()
-                return receipt
-        except ConcurrentWrite:
-            log.info("concurrent write, deciding again", extra={"attempt": attempt})
-    raise Conflict(
-        "The conversation changed while the message was being admitted; retry.",
-        code="concurrent_update",
+
+    async def act(uow: ConversationUnitOfWork) -> StoredResponse:
+        receipt = await decide(uow)
+        return StoredResponse(receipt.status_code, receipt.body)
+
+    key, fingerprint = (idempotency.key, idempotency.fingerprint) if idempotency else (None, "")
+    answer = await keyed_run_once(
+        uow_factory, scope, key, fingerprint, act, retry_on=ConcurrentWrite, attempts=_ATTEMPTS
     )
+    if answer is None:
+        raise Conflict(
+            "The conversation changed while the message was being admitted; retry.",
+            code="concurrent_update",
+        )
+    return _receipt(answer)
 
 
 def opened_event(c: Conversation) -> ConversationOpened:

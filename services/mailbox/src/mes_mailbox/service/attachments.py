@@ -15,7 +15,8 @@ from typing import BinaryIO
 from sqlalchemy.exc import IntegrityError
 
 from mes_contracts.events.parties import AttachmentRef
-from mes_platform.idempotency import request_fingerprint
+from mes_platform.errors import Conflict
+from mes_platform.idempotency import StoredResponse, request_fingerprint, run_once
 
 from ..domain.attachments import (
     AttachmentType,
@@ -28,7 +29,7 @@ from ..domain.attachments import (
 )
 from ..domain.errors import AttachmentNotFound, AttachmentUnknown
 from ..domain.identifiers import could_be_id, mailbox_address
-from .ports import BlobStorage, ReadSide, UnitOfWorkFactory
+from .ports import BlobStorage, MailboxUnitOfWork, ReadSide, UnitOfWorkFactory
 
 __all__ = ["AttachmentService", "Resolved"]
 
@@ -101,29 +102,31 @@ class AttachmentService:
             uploaded_by=owner,
             created_at=datetime.now(UTC),
         )
-        key = idempotency_key
-        scope = f"upload:{owner}"
         fingerprint = request_fingerprint(
             {"filename": name, "sha256": stored.sha256, "size": stored.size}
         )
-        for attempt in (1, 2):
-            try:
-                async with self.uow_factory() as uow:
-                    if key is not None:
-                        first = await uow.idempotency.lookup(scope, key, fingerprint)
-                        if first is not None:
-                            return AttachmentRef.model_validate(first.body)
-                    await uow.attachments.add(stored)
-                    if key is not None:
-                        body = stored.ref.model_dump(mode="json")
-                        await uow.idempotency.remember(scope, key, fingerprint, 201, body)
-                    await uow.commit()
-                return stored.ref
-            except IntegrityError:
-                # The same key stored meanwhile (another replica): its answer is the answer.
-                if key is None or attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+
+        async def add(uow: MailboxUnitOfWork) -> StoredResponse:
+            await uow.attachments.add(stored)
+            return StoredResponse(201, stored.ref.model_dump(mode="json"))
+
+        # With a key, a conflict is the same key stored meanwhile (another replica): the second
+        # attempt answers that upload's answer.
+        answer = await run_once(
+            self.uow_factory,
+            f"upload:{owner}",
+            idempotency_key,
+            fingerprint,
+            add,
+            retry_on=IntegrityError if idempotency_key is not None else (),
+            attempts=2,
+        )
+        if answer is None:
+            raise Conflict(
+                "Another upload under the same Idempotency-Key is being stored; retry.",
+                code="concurrent_update",
+            )
+        return AttachmentRef.model_validate(answer.body)
 
     async def resolve(self, owner: str, ids: Sequence[str]) -> Resolved:
         """The references a message from ``owner`` may carry: attachments it uploaded, or that
