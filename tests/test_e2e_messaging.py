@@ -405,8 +405,8 @@ def test_attachments_checked_by_content_and_private(api: Api) -> None:
 
 
 def test_a_big_attachment_comes_back_whole_through_the_gateway(api: Api) -> None:
-    """Several megabytes: streamed from the mailbox through the gateway, not read whole; the
-    connections it used serve the next requests."""
+    """Several megabytes, past what the services' client reads at once: it comes back whole,
+    twice, and the connections it went through serve the next request."""
     patient, patient_token = api.patient()
     sender, pro_token = pro(api)
     big = PDF + bytes(i % 251 for i in range(3_000_000))
