@@ -43,3 +43,11 @@ class MailboxRegistered(EventPayload):
         description="Whether the owner is a pharmacy (patients may write to its ORG mailbox).",
         examples=[True],
     )
+    alert_email: str | None = Field(
+        default=None,
+        description=(
+            "E-mail address alerted when a message reaches this organisational mailbox (a"
+            " pharmacy's, say); null when none is set. The alert carries no medical content."
+        ),
+        examples=["alertes@pharmacie-centrale.fr"],
+    )
