@@ -1,1 +1,1 @@
-pytest_plugins = ["mes_platform.testing.fixtures"]
+pytest_plugins = ["mes_dev.testing.fixtures"]

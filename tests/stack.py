@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from mes_platform.devstack_procs import Child, stop_all, tail, wait_for_port
-from mes_platform.devstack_services import SERVICES, StackAddresses, service_env
-from mes_platform.testing import NatsServer, free_port
+from mes_dev.devstack_procs import Child, stop_all, tail, wait_for_port
+from mes_dev.devstack_services import SERVICES, StackAddresses, service_env
+from mes_dev.testing import NatsServer, free_port
 
 __all__ = ["Stack"]
 

@@ -15,11 +15,11 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from mes_dev.testing.nats_server import NatsServer, free_port
 from mes_gateway.main import create_app
 from mes_gateway.settings import GatewaySettings
 from mes_identity.main import create_app as create_identity_app
 from mes_identity.settings import IdentitySettings
-from mes_platform.testing.nats_server import NatsServer, free_port
 
 
 def gateway_settings(**overrides: Any) -> GatewaySettings:

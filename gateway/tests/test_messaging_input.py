@@ -15,6 +15,7 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from mes_dev.testing.nats_server import free_port
 from mes_gateway.main import create_app
 from mes_gateway.messaging_schemas import (
     MessageSendIn,
@@ -22,7 +23,6 @@ from mes_gateway.messaging_schemas import (
     PatientNewConversationIn,
 )
 from mes_gateway.principal import Principal, Role
-from mes_platform.testing.nats_server import free_port
 
 CLAIRE = "claire.martin@hopital-exemple.mssante.fr"
 INS = "279035121518989"

@@ -8,10 +8,10 @@ import re
 import httpx
 import pytest
 
+from mes_dev.testing.nats_server import free_port
 from mes_gateway import openapi
 from mes_gateway.main import create_app
 from mes_gateway.settings import GatewaySettings
-from mes_platform.testing.nats_server import free_port
 
 
 async def test_health_reports_identity_ready_and_the_others_unreachable(stack, identity_app):

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 from mes_contracts import EventEnvelope
 from mes_contracts.events.conversation import MessageAccepted
 from mes_contracts.events.parties import Party, PartyKind
+from mes_dev.testing import NatsServer
 from mes_mailbox.adapters.tables import messages
 from mes_mailbox.main import create_app
 from mes_mailbox.settings import MailboxSettings
 from mes_platform.bus import EventBus
-from mes_platform.testing import NatsServer
 
 DOCTOR = Party(
     address="dr.martin@hopital-exemple.mssante.fr",

@@ -15,10 +15,10 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from mes_contracts.events.identity import PatientCreated, PatientState
 from mes_contracts.ins import ins_key
+from mes_dev.testing import NatsServer
 from mes_platform.bus import EventBus
 from mes_platform.db import Database
 from mes_platform.migrations import upgrade_to_head
-from mes_platform.testing import NatsServer
 
 # A service's migrations, given as a directory: the platform tables plus ``effects``.
 MIGRATIONS = str(Path(__file__).parent / "service_migrations")

@@ -10,8 +10,8 @@ import time
 import nats
 from nats.aio.msg import Msg
 
+from mes_dev.testing import NatsServer
 from mes_platform.bus import EventBus, PlainSubscription
-from mes_platform.testing import NatsServer
 
 
 async def test_listeners_hear_of_the_disconnection_and_the_reconnection(

@@ -15,9 +15,9 @@ import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import StreamingResponse
 
+from mes_dev.testing import free_port
 from mes_platform.clients import InternalClient, internal_client, path_segment
 from mes_platform.serve import CoalescingHttpProtocol
-from mes_platform.testing import free_port
 
 
 async def test_a_cookie_set_by_a_service_is_never_sent_back() -> None:

@@ -15,11 +15,11 @@ from sqlalchemy import Table, insert, select
 
 from mes_contracts import EventEnvelope
 from mes_contracts.events.identity import PatientCreated
+from mes_dev.testing import NatsServer
 from mes_platform.bus import EventBus
 from mes_platform.consumer import EventConsumer
 from mes_platform.db import Database
 from mes_platform.tables import parked_events, processed_events
-from mes_platform.testing import NatsServer
 from mes_platform.uow import UnitOfWork
 
 Handler = Callable[[UnitOfWork, EventEnvelope], Awaitable[None]]

@@ -13,11 +13,11 @@ import orjson
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 
+from mes_dev.testing import NatsServer
 from mes_platform.internal import require_internal_token
 from mes_platform.logs import JsonFormatter
 from mes_platform.runtime import ServiceRuntime, create_service_app
 from mes_platform.settings import ServiceSettings
-from mes_platform.testing import NatsServer
 
 TOKEN = "test-internal-token"
 LIMIT = 1024

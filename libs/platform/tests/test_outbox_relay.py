@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 
 from mes_contracts import EventEnvelope
 from mes_contracts.events.identity import PatientCreated
+from mes_dev.testing import NatsServer
 from mes_platform.bus import EventBus
 from mes_platform.db import Database
 from mes_platform.outbox import OutboxRelay, write_events
 from mes_platform.runtime import ServiceRuntime
 from mes_platform.settings import ServiceSettings
 from mes_platform.tables import outbox
-from mes_platform.testing import NatsServer
 from mes_platform.uow import UnitOfWork
 
 Reader = Callable[..., Awaitable[list[Msg]]]

@@ -14,8 +14,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
+from mes_dev.testing import free_port
 from mes_platform.serve import CoalescingHttpProtocol, _CoalescingTransport
-from mes_platform.testing import free_port
 
 
 class RecordingTransport:

@@ -21,11 +21,11 @@ from mes_conversation.adapters.directory import HttpMailboxDirectory
 from mes_conversation.adapters.identity import HttpPatientResolver
 from mes_conversation.main import create_app
 from mes_conversation.settings import ConversationSettings
+from mes_dev.testing.nats_server import free_port
 from mes_identity.main import create_app as create_identity_app
 from mes_identity.settings import IdentitySettings
 from mes_platform.clients import internal_client
 from mes_platform.settings import DEV_INTERNAL_TOKEN
-from mes_platform.testing.nats_server import free_port
 
 directory_app = pytest.importorskip("mes_pharmacy_directory.main")
 directory_settings = pytest.importorskip("mes_pharmacy_directory.settings")

@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 
 from mes_contracts import EventEnvelope
 from mes_contracts.ins import ins_key
+from mes_dev.testing import NatsServer
 from mes_identity.main import create_app
 from mes_identity.settings import IdentitySettings
 from mes_platform.tables import outbox
-from mes_platform.testing import NatsServer
 
 STREAM = "MES_IDENTITY"
 

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from mes_contracts import EventEnvelope
 from mes_contracts.events.identity import PatientCreated
+from mes_dev.testing import NatsServer
 from mes_identity.main import create_app
 from mes_identity.settings import IdentitySettings
 from mes_platform.tables import outbox
-from mes_platform.testing import NatsServer
 
 Reader = Callable[..., Awaitable[list[EventEnvelope]]]
 COUNT = 200

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mes_contracts.events.identity import PatientCreated, PatientState
+from mes_dev.testing import NatsServer
 from mes_identity.adapters.uow import IdentityUnitOfWork
 from mes_identity.domain.model import PatientProfile
 from mes_identity.settings import IdentitySettings
 from mes_platform.db import Database
 from mes_platform.migrations import upgrade_to_head
 from mes_platform.tables import outbox
-from mes_platform.testing import NatsServer
 
 MIGRATIONS = "mes_identity:migrations"
 

@@ -21,12 +21,12 @@ from mes_contracts import EventEnvelope
 from mes_contracts.events.conversation import MessageAccepted, MessageBounced
 from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
 from mes_contracts.nondelivery import NonDeliveryReason, non_delivery_text
+from mes_dev.testing import NatsServer
 from mes_mailbox.adapters.uow import MailboxUnitOfWork
 from mes_mailbox.main import create_app
 from mes_mailbox.service.delivery import deliver_many
 from mes_mailbox.settings import MailboxSettings
 from mes_platform.bus import EventBus
-from mes_platform.testing import NatsServer
 
 PATIENT = "279035121518989@patient.mssante.fr"
 OTHER_PATIENT = "184127645108946@patient.mssante.fr"

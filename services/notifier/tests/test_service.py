@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
+from mes_dev.testing import NatsServer
 from mes_notifier.main import create_app
 from mes_notifier.settings import NotifierSettings
-from mes_platform.testing import NatsServer
 
 
 async def test_it_starts_and_is_ready(nats_server: NatsServer, tmp_path: Path) -> None:

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from mes_contracts import EventEnvelope
 from mes_contracts.events.directory import MailboxRegistered
+from mes_dev.testing import NatsServer
 from mes_pharmacy_directory.main import create_app
 from mes_pharmacy_directory.settings import DirectorySettings
 from mes_platform.tables import outbox
-from mes_platform.testing import NatsServer
 
 PHARMACY = "pharmacie.centrale@officine.mssante.fr"
 PHARMACY_BODY = {

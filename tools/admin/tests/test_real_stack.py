@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from mes_contracts.ins import ins_key
-from mes_platform.testing import NatsServer, free_port
+from mes_dev.testing import NatsServer, free_port
 
 pytest.importorskip("mes_gateway.main")
 pytest.importorskip("mes_identity.main")

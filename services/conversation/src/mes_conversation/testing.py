@@ -7,6 +7,7 @@ emitted straight from its outbox (the events it committed, in order).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,12 +20,20 @@ from mes_contracts import EventEnvelope
 from mes_contracts.addresses import MailboxType
 from mes_contracts.events.identity import PatientState
 from mes_platform.tables import outbox
-from mes_platform.testing.nats_server import free_port
 
 from .domain.model import DirectoryEntry, PatientResolution, ResolutionStatus
 from .main import create_app
 from .service.ports import DependencyUnavailable
 from .settings import ConversationSettings
+
+
+def _unused_port() -> int:
+    """A port nothing listens on: the service's NATS stays unreachable, the outbox keeps all."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
 
 PATIENT = "279035121518989"
 OTHER_PATIENT = "185077512345608"
@@ -168,7 +177,7 @@ def settings_for(tmp_path: Path, database_url: str = "", **overrides: Any) -> Co
         environment="test",
         data_dir=tmp_path,
         database_url=database_url,
-        nats_url=overrides.pop("nats_url", f"nats://127.0.0.1:{free_port()}"),
+        nats_url=overrides.pop("nats_url", f"nats://127.0.0.1:{_unused_port()}"),
         log_json=False,
         log_level="WARNING",
         relay_poll_seconds=0.1,

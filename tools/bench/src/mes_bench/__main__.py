@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mes_contracts.ins import ins_key
-from mes_platform.testing import free_port
+from mes_dev.testing import free_port
 
 from .load import percentile
 from .stack import Stack, http_json, process_cpu_seconds

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from mes_platform.devstack_services import SERVICES
-from mes_platform.testing import free_port
+from mes_dev.devstack_services import SERVICES
+from mes_dev.testing import free_port
 
 __all__ = ["Stack", "http_json", "process_cpu_seconds"]
 

@@ -1,6 +1,6 @@
 """A local SMTP sink for the development stack: accepts every mail and keeps it as an .eml file.
 
-Run as ``python -m mes_platform.devstack_smtp --port N --mail-dir var/mail``. Each message is
+Run as ``python -m mes_dev.devstack_smtp --port N --mail-dir var/mail``. Each message is
 written whole (to a temporary name, then renamed), so whoever lists the folder never reads half a
 mail. The envelope goes into ``X-Envelope-From`` / ``X-Envelope-To`` headers at the top, because
 the recipients of a notification are not always in its ``To:`` header.

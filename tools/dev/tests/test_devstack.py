@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from mes_platform.devstack import internal_token
-from mes_platform.devstack_demo import DEMO_PATIENTS
-from mes_platform.devstack_services import SERVICES, ServiceSpec, StackAddresses, service_env
-from mes_platform.testing import free_port
-from mes_platform.testing.nats_server import _ephemeral_ports
+from mes_dev.devstack import internal_token
+from mes_dev.devstack_demo import DEMO_PATIENTS
+from mes_dev.devstack_services import SERVICES, ServiceSpec, StackAddresses, service_env
+from mes_dev.testing import free_port
+from mes_dev.testing.nats_server import _ephemeral_ports
 
 START_DEADLINE = 90.0
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -33,7 +33,7 @@ _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 def _mes_dev(*args: str) -> list[str]:
     script = Path(sys.executable).parent / "mes-dev"
-    base = [str(script)] if script.exists() else [sys.executable, "-m", "mes_platform.devstack"]
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "mes_dev.devstack"]
     return [*base, *args]
 
 
@@ -142,7 +142,7 @@ def test_mes_dev_runs_the_stack_starts_again_what_dies_and_stops_all(tmp_path: P
         # `make run` does) without failing.
         for _ in range(2):
             demo = subprocess.run(
-                [sys.executable, "-m", "mes_platform.devstack_demo", "--gateway", gateway],
+                [sys.executable, "-m", "mes_dev.devstack_demo", "--gateway", gateway],
                 capture_output=True,
                 text=True,
                 timeout=60,

@@ -149,7 +149,7 @@ class DevStack:
         )
         self.infra.append(nats)
         nats.start()
-        smtp_args = f"-m mes_platform.devstack_smtp --host {HOST} --port {stack.smtp_port}".split()
+        smtp_args = f"-m mes_dev.devstack_smtp --host {HOST} --port {stack.smtp_port}".split()
         smtp = Child(
             "smtp",
             [sys.executable, *smtp_args, "--mail-dir", str(self.mail_dir)],
@@ -218,7 +218,7 @@ class DevStack:
             return []
         demo = Child(
             "demo",
-            [sys.executable, "-m", "mes_platform.devstack_demo", "--gateway", gateway_url],
+            [sys.executable, "-m", "mes_dev.devstack_demo", "--gateway", gateway_url],
             self.log_dir / "demo.log",
         )
         demo.log_path.unlink(missing_ok=True)  # its output is this run's banner lines

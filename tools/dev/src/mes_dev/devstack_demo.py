@@ -1,6 +1,6 @@
 """Demo data for the development stack, loaded through the gateway's public API.
 
-Run by ``mes-dev`` once the gateway is healthy: ``python -m mes_platform.devstack_demo --gateway
+Run by ``mes-dev`` once the gateway is healthy: ``python -m mes_dev.devstack_demo --gateway
 URL``. Every call is a PUT of a fixed value, so running it again (each ``make run``) changes
 nothing. It prints one line per thing loaded; mes-dev shows them in its banner.
 """

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from mes_platform.devstack_services import SERVICES, ServiceSpec
+from mes_dev.devstack_services import SERVICES, ServiceSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
