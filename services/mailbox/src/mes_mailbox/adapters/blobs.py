@@ -70,6 +70,10 @@ class BlobStore:
     def discard(self, pending: PendingBlob) -> None:
         pending.temp_path.unlink(missing_ok=True)
 
+    def remove(self, sha256: str) -> None:
+        """Drop bytes nothing references any more (the caller checked); gone already is fine."""
+        self.path_for(sha256).unlink(missing_ok=True)
+
 
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
