@@ -22,6 +22,7 @@ from mes_contracts.events.parties import AttachmentRef
 
 __all__ = [
     "MAX_DOCUMENTS_PER_MESSAGE",
+    "MAX_DOCUMENT_BYTES",
     "DocumentOut",
     "DocumentPage",
     "DocumentSaveIn",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 MAX_DOCUMENTS_PER_MESSAGE = 20
+# "5 Mo" read as the project reads the "25 Mo" of a message: 5 * 1,048,576 bytes.
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 
 
 class DocumentsAttachIn(BaseModel):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from mes_contracts.internal.documents import MAX_DOCUMENT_BYTES
+
 from .attachments import AttachmentType, StoredAttachment
 from .errors import (
     AttachmentEmpty,
@@ -33,7 +35,6 @@ __all__ = [
     "document_type_not_allowed",
 ]
 
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 DOCUMENT_TYPES = frozenset(
     {
         AttachmentType.PDF,
