@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mes_contracts.internal.documents import MAX_DOCUMENT_BYTES
+from mes_platform.errors import DomainError
 
 from .attachments import AttachmentType, StoredAttachment
 from .errors import (
@@ -99,7 +100,7 @@ def check_document_type(content_type: str) -> AttachmentType:
     return kind
 
 
-def as_document_refusal(exc: Exception) -> Exception:
+def as_document_refusal(exc: DomainError) -> DomainError:
     """The refusal a document upload answers for what the attachment rules refused: the same
     checks, under the documents' own codes (their limit and their list of types differ)."""
     if isinstance(exc, AttachmentTooLarge):

@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 from sqlalchemy.exc import IntegrityError
 
 from mes_contracts.events.parties import AttachmentRef
-from mes_platform.errors import Conflict
+from mes_platform.errors import Conflict, DomainError
 from mes_platform.idempotency import StoredResponse, request_fingerprint, run_once
 
 from ..domain.attachments import ContentSniffer, check_extension, sanitize_filename
@@ -54,6 +54,13 @@ def patient_owner(value: str) -> str:
     if mailbox_kind(owner) is not MailboxKind.PATIENT:
         raise InvalidAddress(f"{value!r} is not a patient's address: only patients keep documents.")
     return owner
+
+
+def _refuse_as_document(exc: DomainError) -> NoReturn:
+    refusal = as_document_refusal(exc)
+    if refusal is exc:
+        raise exc
+    raise refusal from exc
 
 
 def _as_json(d: Document) -> dict[str, Any]:
@@ -129,16 +136,16 @@ class DocumentService:
         sniffer = ContentSniffer(MAX_DOCUMENT_BYTES)
         try:
             pending = await asyncio.to_thread(self.blobs.receive, source, sniffer)
-        except Exception as exc:
-            raise as_document_refusal(exc) from exc
+        except DomainError as exc:
+            _refuse_as_document(exc)
         try:
-            try:
-                kind = sniffer.finish()
-                if kind not in DOCUMENT_TYPES:
-                    raise document_type_not_allowed()
-                check_extension(name, kind)
-            except Exception as exc:
-                raise as_document_refusal(exc) from exc
+            kind = sniffer.finish()
+            if kind not in DOCUMENT_TYPES:
+                raise document_type_not_allowed()
+            check_extension(name, kind)
+        except DomainError as exc:
+            await asyncio.to_thread(self.blobs.discard, pending)
+            _refuse_as_document(exc)
         except BaseException:
             await asyncio.to_thread(self.blobs.discard, pending)
             raise
