@@ -4,6 +4,10 @@ deleted and saved from attachments by their owner only, and copied into attachme
 from __future__ import annotations
 
 import hashlib
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,6 +16,9 @@ import httpx
 import pytest
 
 from mes_contracts.events.parties import AttachmentRef
+from mes_mailbox.adapters.uow import MailboxUnitOfWork, read_side
+from mes_mailbox.domain.attachments import ContentSniffer, StoredAttachment
+from mes_mailbox.service.documents import DocumentService
 
 LIMIT = 5 * 1024 * 1024
 
@@ -247,3 +254,65 @@ async def test_an_upload_retried_with_its_key_is_kept_once(service, kit):
     assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
     listed = await service.client.get("/internal/documents", params={"owner": kit.PATIENT})
     assert len(listed.json()["items"]) == 1
+
+
+def _kept_bytes(service: Any, sha256: str) -> bytes | None:
+    path = service.settings.resolved_blob_dir / sha256[:2] / sha256
+    return path.read_bytes() if path.is_file() else None
+
+
+async def test_an_upload_of_the_same_bytes_during_a_deletion_keeps_them(service, kit):
+    """The upload's bytes were in place (the document's) before its row committed; the
+    deletion took them meanwhile: once its row is in, the upload puts them back."""
+    content = kit.FILES["png"]
+    doc = (await _keep(service, content, "a.png", kit.PATIENT)).json()
+    blobs = service.app.state.documents.blobs
+    pending = blobs.receive(io.BytesIO(content), ContentSniffer(LIMIT))
+    blobs.commit(pending)
+    r = await service.client.delete(
+        f"/internal/documents/{doc['id']}", params={"owner": kit.PATIENT}
+    )
+    assert r.status_code == 204
+    assert _kept_bytes(service, doc["sha256"]) is None
+    blobs.settle(pending)  # the upload's row has committed
+    assert _kept_bytes(service, doc["sha256"]) == content
+    assert not pending.temp_path.exists()
+
+
+async def test_bytes_named_again_while_being_removed_are_put_back(service, kit):
+    """A row naming the bytes commits after the deletion looked once: the second look, with
+    the bytes moved aside, sees it and puts them back."""
+    content = kit.FILES["pdf"]
+    doc = (await _keep(service, content, "o.pdf", kit.PATIENT)).json()
+    db = service.app.state.runtime.db
+    real_reader = read_side(db)
+    looks = 0
+
+    @asynccontextmanager
+    async def reader() -> AsyncIterator[Any]:
+        nonlocal looks
+        looks += 1
+        if looks == 2:
+            async with MailboxUnitOfWork(db, "mailbox") as uow:
+                await uow.attachments.add(
+                    StoredAttachment(
+                        "att-race",
+                        doc["sha256"],
+                        len(content),
+                        "application/pdf",
+                        "o.pdf",
+                        kit.DOCTOR,
+                        datetime.now(UTC),
+                    )
+                )
+                await uow.commit()
+        async with real_reader() as repos:
+            yield repos
+
+    documents = service.app.state.documents
+    racing = DocumentService(lambda: MailboxUnitOfWork(db, "mailbox"), reader, documents.blobs)
+    await racing.delete(kit.PATIENT, doc["id"])
+    assert looks == 2
+    assert _kept_bytes(service, doc["sha256"]) == content
+    r = await service.client.get("/internal/attachments/att-race", params={"mailbox": kit.DOCTOR})
+    assert r.status_code == 200 and r.content == content

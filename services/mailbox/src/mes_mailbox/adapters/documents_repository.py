@@ -63,16 +63,19 @@ class SqlDocumentRepository:
             )
         )
 
-    async def of_owner(self, owner: str, ids: Iterable[str]) -> dict[str, Document]:
-        """The documents among ``ids`` that belong to ``owner``; the others are not there."""
+    async def of_owner(
+        self, owner: str, ids: Iterable[str], *, lock: bool = False
+    ) -> dict[str, Document]:
+        """The documents among ``ids`` that belong to ``owner``; the others are not there.
+        ``lock``: until the transaction ends, no other deletes them (PostgreSQL; SQLite has one
+        writer at a time)."""
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return {}
-        rows = (
-            await self.conn.execute(
-                select(documents).where(documents.c.owner == owner, documents.c.id.in_(wanted))
-            )
-        ).all()
+        query = select(documents).where(documents.c.owner == owner, documents.c.id.in_(wanted))
+        if lock:
+            query = query.with_for_update()
+        rows = (await self.conn.execute(query)).all()
         return {r.id: _document(r._mapping) for r in rows}
 
     async def page(self, owner: str, *, after: Cursor | None, limit: int) -> list[Document]:

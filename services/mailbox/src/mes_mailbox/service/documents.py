@@ -165,7 +165,11 @@ class DocumentService:
             return StoredResponse(201, _as_json(document))
 
         fingerprint = {"filename": name, "sha256": document.sha256, "size": document.size}
-        return await self._keep(owner, "document", idempotency_key, fingerprint, add)
+        try:
+            return await self._keep(owner, "document", idempotency_key, fingerprint, add)
+        finally:
+            # The bytes back in place if another document's deletion took them meanwhile.
+            await asyncio.to_thread(self.blobs.settle, pending)
 
     async def save_attachment(
         self, owner: str, message_id: str, attachment_id: str, idempotency_key: str | None
@@ -225,10 +229,25 @@ class DocumentService:
             if removed is None:
                 raise DocumentNotFound(_NOT_FOUND)
             await uow.commit()
+        await self._release(removed.sha256)
+
+    async def _release(self, sha256: str) -> None:
+        """Remove bytes no row names. A row naming them may commit at any moment (an upload of
+        the same content): they are moved aside first and put back if one appeared; a writer
+        that committed after the last look puts them back itself (``BlobStorage.settle``)."""
+        if await self._named(sha256):
+            return
+        aside = await asyncio.to_thread(self.blobs.retire, sha256)
+        if aside is None:
+            return
+        if await self._named(sha256):
+            await asyncio.to_thread(self.blobs.restore, aside, sha256)
+        else:
+            await asyncio.to_thread(self.blobs.purge, aside)
+
+    async def _named(self, sha256: str) -> bool:
         async with self.reader() as repos:
-            in_use = await repos.documents.bytes_in_use(removed.sha256)
-        if not in_use:
-            await asyncio.to_thread(self.blobs.remove, removed.sha256)
+            return await repos.documents.bytes_in_use(sha256)
 
     async def attach(
         self, owner: str, document_ids: Sequence[str], idempotency_key: str | None
@@ -242,7 +261,8 @@ class DocumentService:
             raise DocumentNotFound(_NOT_FOUND, ids=missing)
 
         async def copy(uow: MailboxUnitOfWork) -> StoredResponse:
-            found = await uow.documents.of_owner(owner, ids)
+            # Locked: a deletion of one of them waits, then sees the copies naming its bytes.
+            found = await uow.documents.of_owner(owner, ids, lock=True)
             absent = [i for i in dict.fromkeys(ids) if i not in found]
             if absent:
                 raise DocumentNotFound(_NOT_FOUND, ids=absent)
