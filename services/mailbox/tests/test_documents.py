@@ -316,3 +316,15 @@ async def test_bytes_named_again_while_being_removed_are_put_back(service, kit):
     assert _kept_bytes(service, doc["sha256"]) == content
     r = await service.client.get("/internal/attachments/att-race", params={"mailbox": kit.DOCTOR})
     assert r.status_code == 200 and r.content == content
+
+
+async def test_the_documents_calls_need_the_internal_token(service, kit):
+    for method, path in (
+        ("GET", "/internal/documents"),
+        ("POST", "/internal/documents/attach"),
+        ("DELETE", "/internal/documents/d-1"),
+    ):
+        r = await service.client.request(
+            method, path, params={"owner": kit.PATIENT}, headers={"X-Internal-Token": "wrong"}
+        )
+        assert (r.status_code, r.json()["code"]) == (401, "internal_credential_required"), path
