@@ -9,7 +9,10 @@ the patient's mailbox as a document. Any id that is not a document of ``owner`` 
 
 ``POST /internal/documents/attach`` (mailbox): copy some of a patient's documents into stored
 attachments that the patient may send, byte for byte. Answers 404 ``document_not_found`` when
-any id is not a document of ``owner`` (whether it exists for another patient or not at all).
+any id is not a document of ``owner`` (whether it exists for another patient or not at all),
+with those ids in ``ids``, and copies nothing. One attachment per id given, in that order (an
+id given twice is copied twice). The attachments outlive the documents: deleting a document
+later leaves them whole.
 """
 
 from __future__ import annotations
