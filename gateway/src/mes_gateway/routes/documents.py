@@ -26,6 +26,7 @@ from ..errors import ServiceUnavailable
 from ..openapi import problem_example, problem_responses
 from ..principal import Principal
 from ..services import ServiceClients, raise_for_problem
+from ._messaging_common import relayed
 from .attachments import OneFilePart
 
 __all__ = ["TAGS", "router"]
@@ -112,12 +113,12 @@ async def list_my_documents(
     services: ServicesDep,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> DocumentList:
+) -> Response:
     params: dict[str, Any] = {"owner": _owner(principal), "limit": limit}
     if cursor:
         params["cursor"] = cursor
     answer = await services.get("mailbox", "/internal/documents", params=params)
-    return DocumentList.model_validate(answer.json())
+    return relayed(DocumentList, answer)
 
 
 def _quoted(value: str) -> str:
