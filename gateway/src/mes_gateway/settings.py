@@ -45,7 +45,7 @@ APART = (CONVERSATION_READS, MAILBOX_DELIVERY)
 STANDS_IN_FOR = {CONVERSATION_READS: "conversation"}
 
 # Attachment uploads may carry up to the 25 Mo of a message (+ multipart overhead).
-UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments")
+UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments", "/v1/me/documents")
 # Messages may carry a body of 200,000 characters, and JSON may write each one as a \uXXXX
 # escape, or two of them (12 bytes) outside the Basic Multilingual Plane: 2.4 MB for the body
 # alone, in an encoding as valid as UTF-8 (Python's json.dumps writes it by default).

@@ -10,9 +10,12 @@ from mes_platform.runtime import ServiceRuntime, create_service_app
 
 from .adapters.blobs import BlobStore
 from .adapters.uow import MailboxUnitOfWork, read_side
+from .domain.documents import MAX_DOCUMENT_BYTES
+from .entrypoints.documents_api import router as documents_router
 from .entrypoints.internal_api import router as internal_router
 from .service.attachments import AttachmentService
 from .service.delivery import DELIVERY_SUBJECTS, deliver, deliver_many
+from .service.documents import DocumentService
 from .service.mailboxes import MailboxService
 from .settings import MailboxSettings
 
@@ -53,18 +56,15 @@ def create_app(settings: MailboxSettings | None = None) -> FastAPI:
         description="Mailboxes, message copies, read flags and attachments.",
         body_limit_overrides={
             "/internal/attachments": settings.max_message_bytes + _UPLOAD_OVERHEAD_BYTES,
+            "/internal/documents": MAX_DOCUMENT_BYTES + _UPLOAD_OVERHEAD_BYTES,
         },
     )
-    app.include_router(
-        internal_router,
-        dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
-    )
+    internal_only = [Depends(require_internal_token(settings.internal_token.get_secret_value()))]
+    app.include_router(internal_router, dependencies=internal_only)
+    app.include_router(documents_router, dependencies=internal_only)
     reader = read_side(runtime.db)
     app.state.mailboxes = MailboxService(uow, reader)
-    app.state.attachments = AttachmentService(
-        uow,
-        reader,
-        BlobStore(settings.resolved_blob_dir),
-        settings.max_message_bytes,
-    )
+    blobs = BlobStore(settings.resolved_blob_dir)
+    app.state.attachments = AttachmentService(uow, reader, blobs, settings.max_message_bytes)
+    app.state.documents = DocumentService(uow, reader, blobs)
     return app

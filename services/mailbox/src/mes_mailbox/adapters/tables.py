@@ -15,7 +15,14 @@ from sqlalchemy import (
     text,
 )
 
-__all__ = ["attachments", "mailboxes", "message_attachments", "messages", "metadata"]
+__all__ = [
+    "attachments",
+    "documents",
+    "mailboxes",
+    "message_attachments",
+    "messages",
+    "metadata",
+]
 
 metadata = MetaData()
 
@@ -95,4 +102,20 @@ message_attachments = Table(
     Column("position", Integer, nullable=False),
     # "may this mailbox see this attachment?" is asked by attachment, not by message.
     Index("ix_message_attachments_holder", "attachment_id", "mailbox_address"),
+)
+
+# A patient's documents; the bytes are the blob store's, shared with any attachment of the same
+# content (an attachment copied from a document stays whole when the document goes).
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(320), nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # A page of documents is one index range scan, newest first (keyset on created_at, id).
+    Index("ix_documents_page", "owner", text("created_at DESC"), text("id DESC")),
 )

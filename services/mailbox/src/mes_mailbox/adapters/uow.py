@@ -10,6 +10,7 @@ from mes_platform.db import Database
 from mes_platform.idempotency import SqlIdempotencyStore
 from mes_platform.uow import UnitOfWork
 
+from .documents_repository import SqlDocumentRepository
 from .repository import SqlAttachmentRepository, SqlMessageRepository
 
 __all__ = ["MailboxUnitOfWork", "ReadRepositories", "read_side"]
@@ -18,11 +19,13 @@ __all__ = ["MailboxUnitOfWork", "ReadRepositories", "read_side"]
 class MailboxUnitOfWork(UnitOfWork):
     messages: SqlMessageRepository
     attachments: SqlAttachmentRepository
+    documents: SqlDocumentRepository
     idempotency: SqlIdempotencyStore
 
     def _open(self, conn: AsyncConnection) -> None:
         self.messages = SqlMessageRepository(conn)
         self.attachments = SqlAttachmentRepository(conn)
+        self.documents = SqlDocumentRepository(conn)
         self.idempotency = SqlIdempotencyStore(conn)
 
 
@@ -30,6 +33,7 @@ class MailboxUnitOfWork(UnitOfWork):
 class ReadRepositories:
     messages: SqlMessageRepository
     attachments: SqlAttachmentRepository
+    documents: SqlDocumentRepository
 
 
 def read_side(db: Database) -> Callable[[], AbstractAsyncContextManager[ReadRepositories]]:
@@ -38,6 +42,10 @@ def read_side(db: Database) -> Callable[[], AbstractAsyncContextManager[ReadRepo
     @asynccontextmanager
     async def open_reading() -> AsyncIterator[ReadRepositories]:
         async with db.reading() as conn:
-            yield ReadRepositories(SqlMessageRepository(conn), SqlAttachmentRepository(conn))
+            yield ReadRepositories(
+                SqlMessageRepository(conn),
+                SqlAttachmentRepository(conn),
+                SqlDocumentRepository(conn),
+            )
 
     return open_reading

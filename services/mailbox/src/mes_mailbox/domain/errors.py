@@ -14,6 +14,11 @@ __all__ = [
     "AttachmentTypeMismatch",
     "AttachmentTypeNotAllowed",
     "AttachmentUnknown",
+    "DocumentEmpty",
+    "DocumentNotFound",
+    "DocumentTooLarge",
+    "DocumentTypeMismatch",
+    "DocumentTypeNotAllowed",
     "InvalidAddress",
     "InvalidCursor",
     "MessageNotFound",
@@ -61,3 +66,31 @@ class AttachmentNotFound(NotFound):
 class MessageNotFound(NotFound):
     code = "message_not_found"
     title = "Message not found"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+    title = "Document not found"
+
+
+class DocumentTooLarge(DomainError):
+    status = 413
+    code = "document_too_large"
+    title = "Document too large"
+
+
+class DocumentTypeNotAllowed(DomainError):
+    status = 415
+    code = "document_type_not_allowed"
+    title = "Document type not allowed"
+
+
+class DocumentTypeMismatch(DomainError):
+    status = 415
+    code = "document_type_mismatch"
+    title = "Document name does not match its content"
+
+
+class DocumentEmpty(Unprocessable):
+    code = "document_empty"
+    title = "Empty document"

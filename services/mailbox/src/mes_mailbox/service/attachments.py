@@ -112,15 +112,19 @@ class AttachmentService:
 
         # With a key, a conflict is the same key stored meanwhile (another replica): the second
         # attempt answers that upload's answer.
-        answer = await run_once(
-            self.uow_factory,
-            f"upload:{owner}",
-            idempotency_key,
-            fingerprint,
-            add,
-            retry_on=IntegrityError if idempotency_key is not None else (),
-            attempts=2,
-        )
+        try:
+            answer = await run_once(
+                self.uow_factory,
+                f"upload:{owner}",
+                idempotency_key,
+                fingerprint,
+                add,
+                retry_on=IntegrityError if idempotency_key is not None else (),
+                attempts=2,
+            )
+        finally:
+            # The bytes back in place if a deleted document's took them meanwhile.
+            await asyncio.to_thread(self.blobs.settle, pending)
         if answer is None:
             raise Conflict(
                 "Another upload under the same Idempotency-Key is being stored; retry.",

@@ -14,12 +14,14 @@ from mes_platform.idempotency import IdempotencyStore
 from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.attachments import StoredAttachment
+from ..domain.documents import Document
 from ..domain.messages import Cursor, Folder, MessageCopy
 
 __all__ = [
     "AttachmentRepository",
     "BlobStorage",
     "ChunkSink",
+    "DocumentRepository",
     "MailboxUnitOfWork",
     "MessageRepository",
     "PendingBlob",
@@ -57,12 +59,29 @@ class AttachmentRepository(Protocol):
     async def usable_by(self, mailbox: str, ids: Iterable[str]) -> dict[str, StoredAttachment]: ...
 
 
+class DocumentRepository(Protocol):
+    async def add(self, d: Document) -> None: ...
+
+    async def of_owner(
+        self, owner: str, ids: Iterable[str], *, lock: bool = False
+    ) -> dict[str, Document]: ...
+
+    async def page(self, owner: str, *, after: Cursor | None, limit: int) -> list[Document]: ...
+
+    async def remove(self, owner: str, document_id: str) -> Document | None: ...
+
+    async def bytes_in_use(self, sha256: str) -> bool: ...
+
+
 class Repositories(Protocol):
     @property
     def messages(self) -> MessageRepository: ...
 
     @property
     def attachments(self) -> AttachmentRepository: ...
+
+    @property
+    def documents(self) -> DocumentRepository: ...
 
 
 class MailboxUnitOfWork(Repositories, UnitOfWorkPort, Protocol):
@@ -97,6 +116,14 @@ class BlobStorage(Protocol):
 
     def commit(self, pending: PendingBlob) -> Path: ...
 
+    def settle(self, pending: PendingBlob) -> None: ...
+
     def discard(self, pending: PendingBlob) -> None: ...
 
     def path_for(self, sha256: str) -> Path: ...
+
+    def retire(self, sha256: str) -> Path | None: ...
+
+    def restore(self, aside: Path, sha256: str) -> None: ...
+
+    def purge(self, aside: Path) -> None: ...

@@ -1,0 +1,348 @@
+"""The patient's documents (the "Documents" section of the space), kept by the mailbox
+service: list, add, download, delete, and keep a received attachment among them."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
+
+from mes_contracts.addresses import PatientAddress
+from mes_contracts.internal.documents import MAX_DOCUMENT_BYTES, DocumentSaveIn
+from mes_platform.clients import path_segment as q
+from mes_platform.errors import DomainError
+
+from ..deps import IdempotencyKey, PatientPrincipal, ServicesDep, idempotency_headers
+from ..errors import ServiceUnavailable
+from ..openapi import problem_example, problem_responses
+from ..principal import Principal
+from ..services import ServiceClients, raise_for_problem
+from ._messaging_common import relayed
+from .attachments import OneFilePart
+
+__all__ = ["TAGS", "router"]
+
+_ALLOWED = ["jpeg", "jpg", "pdf", "png", "rtf", "tif", "tiff", "txt"]
+TAGS = [
+    {
+        "name": "documents",
+        "description": "The patient's documents: pdf, jpg/jpeg, png, tiff, txt and rtf files, "
+        f"checked by content, at most 5 Mo each ({MAX_DOCUMENT_BYTES:,} bytes: "
+        "1 Mo = 1,048,576 bytes, as for the 25 Mo of a message). Only their owner ever "
+        "sees, downloads or deletes them; another patient's document answers as a missing one.",
+    }
+]
+
+router = APIRouter(prefix="/v1/me", tags=["documents"], responses=problem_responses(401, 403, 503))
+
+_NOT_FOUND = {
+    "document_not_found": problem_example(
+        404, "document_not_found", "Document not found", "No such document among yours."
+    )
+}
+_TOO_LARGE = {
+    "document_too_large": problem_example(
+        413,
+        "document_too_large",
+        "Document too large",
+        f"A document may hold at most {MAX_DOCUMENT_BYTES} bytes (5 Mo).",
+        max_bytes=MAX_DOCUMENT_BYTES,
+    )
+}
+_NOT_ALLOWED = {
+    "document_type_not_allowed": problem_example(
+        415,
+        "document_type_not_allowed",
+        "Document type not allowed",
+        "Only pdf, jpg/jpeg, png, tiff, txt and rtf files may be kept in your documents.",
+        allowed=_ALLOWED,
+    )
+}
+_FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
+_CHUNK = 64 * 1024
+
+DocumentId = Annotated[str, Path(max_length=64, description="The document's id")]
+
+
+class Document(BaseModel):
+    id: str
+    filename: str
+    content_type: str = Field(description="The type its content was recognised as")
+    size: int = Field(description="In bytes")
+    sha256: str
+    created_at: datetime = Field(description="When it entered your documents (UTC)")
+
+
+class DocumentList(BaseModel):
+    items: list[Document]
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page; null at the end"
+    )
+
+
+def _owner(principal: Principal) -> str:
+    assert principal.ins is not None  # guaranteed by the patient role
+    return PatientAddress(principal.ins).format()
+
+
+def _document(path: str, owner: str) -> str:
+    return f"/internal/documents{path}?{urlencode({'owner': owner})}"
+
+
+@router.get(
+    "/documents",
+    operation_id="listMyDocuments",
+    response_model=DocumentList,
+    summary="My documents, newest first",
+    description="The files kept in your documents, newest first, by pages: pass "
+    "`next_cursor` as `cursor` for the next one (422 `invalid_cursor` for a cursor not "
+    "given by this list).",
+    responses=problem_responses(422),
+)
+async def list_my_documents(
+    principal: PatientPrincipal,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Response:
+    params: dict[str, Any] = {"owner": _owner(principal), "limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    answer = await services.get("mailbox", "/internal/documents", params=params)
+    return relayed(DocumentList, answer)
+
+
+def _quoted(value: str) -> str:
+    """A quoted-string parameter as multipart parsers read one back (no control character)."""
+    text = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+async def _form(head: bytes, file: UploadFile, tail: bytes) -> AsyncIterator[bytes]:
+    yield head
+    await file.seek(0)
+    while chunk := await file.read(_CHUNK):
+        yield chunk
+    yield tail
+
+
+def _size(file: UploadFile) -> int:
+    if file.size is not None:
+        return file.size
+    position = file.file.tell()
+    size = file.file.seek(0, os.SEEK_END)
+    file.file.seek(position)
+    return size
+
+
+@router.post(
+    "/documents",
+    operation_id="addMyDocument",
+    status_code=201,
+    response_model=Document,
+    summary="Add a file to my documents",
+    description="Multipart, one part `file` with its name. Its type is decided by its content "
+    "(pdf, jpg/jpeg, png, tiff, txt, rtf; no doc) and the name's extension must agree; at "
+    f"most 5 Mo = {MAX_DOCUMENT_BYTES:,} bytes. The same request again with the same "
+    "`Idempotency-Key` answers the first document and keeps nothing more.",
+    responses=problem_responses(
+        413,
+        415,
+        422,
+        examples={
+            413: _TOO_LARGE,
+            415: _NOT_ALLOWED
+            | {
+                "document_type_mismatch": problem_example(
+                    415,
+                    "document_type_mismatch",
+                    "Document name does not match its content",
+                    "The file content is png, which does not match the name 'ordonnance.pdf'.",
+                    detected_type="png",
+                )
+            },
+            422: {
+                "document_empty": problem_example(
+                    422, "document_empty", "Empty document", "The document is empty."
+                ),
+                "file_required": problem_example(
+                    422,
+                    "file_required",
+                    "Unprocessable request",
+                    "Send the file as a multipart/form-data part named `file`.",
+                ),
+            },
+        },
+    ),
+)
+async def add_my_document(
+    principal: PatientPrincipal,
+    one_file: OneFilePart,
+    services: ServicesDep,
+    key: IdempotencyKey,
+    file: Annotated[UploadFile, File(description="The file, with its name (`filename`)")],
+) -> Document:
+    size = _size(file)
+    if size > MAX_DOCUMENT_BYTES:
+        # Refused here, with the mailbox's code, rather than streamed to be refused there.
+        raise DomainError(
+            f"A document may hold at most {MAX_DOCUMENT_BYTES} bytes (5 Mo).",
+            status=413,
+            code="document_too_large",
+            title="Document too large",
+            max_bytes=MAX_DOCUMENT_BYTES,
+        )
+    return await _stream_to_mailbox(services, _owner(principal), file, size, key)
+
+
+async def _stream_to_mailbox(
+    services: ServiceClients, owner: str, file: UploadFile, size: int, key: str | None
+) -> Document:
+    """The file to the mailbox, streamed, in a form written here so that its name arrives as
+    the caller gave it; the mailbox keeps the Idempotency-Key with the document."""
+    boundary = os.urandom(16).hex()
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="owner"\r\n\r\n'
+        f"{owner}\r\n"
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; '
+        f'filename="{_quoted(file.filename or "document")}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    try:
+        response = await services.client("mailbox").post(
+            "/internal/documents",
+            content=_form(head, file, tail),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(head) + size + len(tail)),
+                **idempotency_headers(key),
+            },
+        )
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable("mailbox") from exc
+    raise_for_problem("mailbox", response)
+    return Document.model_validate(response.json())
+
+
+@router.get(
+    "/documents/{document_id}",
+    operation_id="downloadMyDocument",
+    summary="Download one of my documents",
+    description="The bytes, with the type their content was recognised as, "
+    "`Content-Disposition: attachment` and `X-Content-Type-Options: nosniff`.",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **problem_responses(404, examples={404: _NOT_FOUND}),
+    },
+)
+async def download_my_document(
+    document_id: DocumentId, principal: PatientPrincipal, services: ServicesDep
+) -> StreamingResponse:
+    client = services.client("mailbox")
+    request = client.build_request(
+        "GET",
+        f"/internal/documents/{q(document_id)}",
+        params={"owner": _owner(principal)},
+    )
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable("mailbox") from exc
+    if response.status_code >= 400:
+        await response.aread()
+        await response.aclose()
+        raise_for_problem("mailbox", response)
+    headers = {k: v for k, v in response.headers.items() if k.lower() in _FORWARDED}
+    return StreamingResponse(
+        response.aiter_raw(),
+        status_code=200,
+        headers=headers,
+        background=BackgroundTask(response.aclose),
+    )
+
+
+@router.delete(
+    "/documents/{document_id}",
+    operation_id="deleteMyDocument",
+    status_code=204,
+    response_class=Response,
+    summary="Delete one of my documents",
+    description="204 once deleted; 404 `document_not_found` for an id that is not one of "
+    "your documents (or no longer is). Attachments already made from it, in messages sent, "
+    "stay whole.",
+    responses=problem_responses(404, examples={404: _NOT_FOUND}),
+)
+async def delete_my_document(
+    document_id: DocumentId, principal: PatientPrincipal, services: ServicesDep
+) -> Response:
+    await services.send("mailbox", "DELETE", _document(f"/{q(document_id)}", _owner(principal)))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/messages/{message_id}/attachments/{attachment_id}/save",
+    operation_id="saveAttachmentToMyDocuments",
+    status_code=201,
+    response_model=Document,
+    summary="Keep a received attachment in my documents",
+    description="The attachment of one of your messages becomes one of your documents (the "
+    "same bytes), if a document may be of its type (no doc: 415 "
+    "`document_type_not_allowed`) and size (413 `document_too_large`). 404 "
+    "`message_not_found` for a message not in your mailbox, `attachment_not_found` for an "
+    "attachment the message does not carry. The same request again with the same "
+    "`Idempotency-Key` answers the first document.",
+    responses=problem_responses(
+        404,
+        413,
+        415,
+        examples={
+            404: {
+                "message_not_found": problem_example(
+                    404,
+                    "message_not_found",
+                    "Message not found",
+                    "No such message in this mailbox.",
+                ),
+                "attachment_not_found": problem_example(
+                    404,
+                    "attachment_not_found",
+                    "Attachment not found",
+                    "This message has no such attachment.",
+                ),
+            },
+            413: _TOO_LARGE,
+            415: _NOT_ALLOWED,
+        },
+    ),
+)
+async def save_attachment_to_my_documents(
+    message_id: Annotated[str, Path(max_length=64)],
+    attachment_id: Annotated[str, Path(max_length=64)],
+    principal: PatientPrincipal,
+    services: ServicesDep,
+    key: IdempotencyKey,
+) -> Document:
+    body = DocumentSaveIn(
+        owner=_owner(principal), message_id=message_id, attachment_id=attachment_id
+    )
+    answer = await services.send(
+        "mailbox",
+        "POST",
+        "/internal/documents/save",
+        json=body.model_dump(mode="json"),
+        headers=idempotency_headers(key),
+    )
+    return Document.model_validate(answer.json())
