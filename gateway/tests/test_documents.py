@@ -16,12 +16,12 @@ from fastapi import FastAPI
 from mes_contracts import EventEnvelope
 from mes_contracts.events.conversation import MessageAccepted
 from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
+from mes_dev.testing.nats_server import NatsServer
 from mes_gateway.main import create_app
 from mes_mailbox.adapters.uow import MailboxUnitOfWork
 from mes_mailbox.main import create_app as create_mailbox_app
 from mes_mailbox.service.delivery import deliver_many
 from mes_mailbox.settings import MailboxSettings
-from mes_platform.testing.nats_server import NatsServer
 
 INS, OTHER_INS = "279035121518989", "184127645108946"
 PATIENT = f"{INS}@patient.mssante.fr"
