@@ -24,6 +24,7 @@ from mes_identity.main import create_app as identity_app
 from mes_mailbox.main import create_app as mailbox_app
 from mes_notifier.main import create_app as notifier_app
 from mes_pharmacy_directory.main import create_app as directory_app
+from mes_platform import names
 
 SERVICES: dict[str, Callable[[], FastAPI]] = {
     "identity": identity_app,
@@ -158,3 +159,9 @@ def test_what_a_caller_sends_reaches_the_internal_request(
     """Every field of the public request has its place in the internal one, but those the
     gateway resolves first (attachment ids into their references)."""
     assert set(_fields(public_model)) - set(_fields(request_model)) == resolved
+
+
+def test_the_contracts_keep_names_as_long_as_the_services_do():
+    """The contracts stand alone (an editor installs them without the platform), so they carry
+    the limit themselves: the same as the one the services check names against."""
+    assert identity.NAME_MAX_LENGTH == names.NAME_MAX_LENGTH
