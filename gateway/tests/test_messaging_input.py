@@ -66,7 +66,7 @@ class Fakes:
     def mailbox(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(("mailbox", request))
         if request.url.path.endswith("/unread-counts"):
-            return httpx.Response(200, json={"by_conversation": {}})
+            return httpx.Response(200, json={"total": 0, "by_conversation": {}})
         if request.url.path.endswith("/messages"):
             return httpx.Response(200, json={"items": [], "next_cursor": None})
         return _not_found("message_not_found")

@@ -6,7 +6,7 @@ and never acts twice. Use it on every POST that creates something::
 
     @router.post("/v1/things", status_code=201)
     async def create(body: ThingIn, key: IdempotencyKey, services: ServicesDep) -> ...:
-        await services.send("conversation", "POST", "/internal/things", json=...,
+        await services.send("conversation", "POST", "/internal/things", body=...,
                             headers=idempotency_headers(key))
 """
 

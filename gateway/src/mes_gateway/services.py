@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Request
+from pydantic import BaseModel
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -45,6 +46,7 @@ _RETRIED = (httpx.ConnectError, httpx.ConnectTimeout)
 _URL_CACHE_SIZE = 256
 _FIRST_RETRY_PAUSE = 0.05
 _SERVICE_NAME = re.compile(r"[a-z][a-z-]{0,39}")
+_JSON = {"Content-Type": "application/json"}
 
 
 def _json(response: httpx.Response) -> Any:
@@ -227,6 +229,7 @@ class ServiceClients:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """The two more attempts of a call whose connection failed, each after a short pause."""
@@ -240,7 +243,7 @@ class ServiceClients:
             ):
                 with attempt:
                     return await client.request(
-                        method, url, params=params, json=json, headers=headers
+                        method, url, params=params, json=json, content=content, headers=headers
                     )
         except httpx.TransportError as exc:
             raise self._unavailable(service, exc) from exc
@@ -252,21 +255,33 @@ class ServiceClients:
         method: str,
         path: str,
         *,
+        body: BaseModel | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool = False,
     ) -> httpx.Response:
         """A state-changing call: never retried here (the caller may retry with its
         Idempotency-Key), unless ``idempotent`` (opening a message), which is retried twice on
-        connection failure as a GET is; raises the mapped problem on error."""
+        connection failure as a GET is; raises the mapped problem on error.
+
+        ``body`` is the call's request model (of :mod:`mes_contracts.internal`), written to
+        JSON in one pass by its own serialiser."""
         client = self.client(service)
         url = self._url(service, client, path)
+        content = None
+        if body is not None:
+            content = body.model_dump_json(by_alias=True)
+            headers = {**headers, **_JSON} if headers else _JSON
         try:
-            response = await client.request(method, url, json=json, headers=headers)
+            response = await client.request(
+                method, url, json=json, content=content, headers=headers
+            )
         except _RETRIED as exc:
             if not idempotent:
                 raise self._unavailable(service, exc) from exc
-            response = await self._retried(service, client, method, url, json=json, headers=headers)
+            response = await self._retried(
+                service, client, method, url, json=json, content=content, headers=headers
+            )
         except httpx.TransportError as exc:
             raise self._unavailable(service, exc) from exc
         raise_for_problem(service, response)

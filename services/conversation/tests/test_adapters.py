@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
 from mes_contracts.addresses import MailboxType
+from mes_contracts.internal.directory import MailboxOut
+from mes_contracts.internal.identity import AddressResolutionOut
 from mes_conversation.adapters.directory import HttpMailboxDirectory
 from mes_conversation.adapters.identity import HttpPatientResolver
 from mes_conversation.domain.model import ResolutionStatus
@@ -31,17 +35,17 @@ def _identity(calls: list[str], status: dict[str, str] | None = None):
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
-        return httpx.Response(
-            200,
-            json={
+        answer = AddressResolutionOut.model_validate(
+            {
                 "address": ADDRESS,
                 "status": status["value"],
                 "ins": "279035121518989",
                 "display_name": "Marie D",
                 "state": "activated",
                 "app_installed": False,
-            },
+            }
         )
+        return httpx.Response(200, content=answer.model_dump_json())
 
     return handler
 
@@ -81,17 +85,16 @@ async def test_directory_entry_cached_unknown_not_cached():
         calls.append(request.url.path)
         if "inconnu" in request.url.path:
             return httpx.Response(404, json={"code": "mailbox_not_found"})
-        return httpx.Response(
-            200,
-            json={
-                "address": "Pharma@Officine.mssante.fr",
-                "type": "ORG",
-                "display_name": "Pharmacie",
-                "pharmacy": True,
-                "rpps": None,
-                "finess": "750012345",
-            },
+        answer = MailboxOut(
+            address="Pharma@Officine.mssante.fr",
+            type=MailboxType.ORG,
+            display_name="Pharmacie",
+            pharmacy=True,
+            rpps=None,
+            finess="750012345",
+            updated_at=datetime(2026, 1, 5, tzinfo=UTC),
         )
+        return httpx.Response(200, content=answer.model_dump_json())
 
     directory = HttpMailboxDirectory(_client(handler), cache_seconds=30, clock=Clock())
     entry = await directory.get("pharma@officine.mssante.fr")

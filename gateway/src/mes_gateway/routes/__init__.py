@@ -24,10 +24,15 @@ Inside, take what you need from ``mes_gateway.deps``::
     async def send(body: MessageIn, principal: MailboxHolder, key: IdempotencyKey,
                    services: ServicesDep) -> MessageAccepted:
         principal.require_mailbox(body.sender)          # 403 mailbox_not_granted
+        with refused_as_invalid():                      # 422, as the service would answer
+            message = HealthActorMessageIn(from_=body.sender, ...)
         answer = await services.send("conversation", "POST", "/internal/messages",
-                                     json=..., headers=idempotency_headers(key))
-        return MessageAccepted.model_validate(answer.json())
+                                     body=message, headers=idempotency_headers(key))
+        admission = answer_of(AdmissionOut, "conversation", answer)
 
+The request and answer models of a service's internal route are those of
+``mes_contracts.internal.<service>``, which the route declares too (``mes_gateway.calls`` has
+``refused_as_invalid`` and ``answer_of``); never a plain dict on one side.
 ``services.send`` / ``services.get`` raise the service's 4xx problem unchanged and turn a 5xx or
 an unreachable service into 503 ``service_unavailable``; let those propagate. Raise
 ``mes_platform.errors`` (``Unprocessable``, ``Forbidden``, ...) for the gateway's own refusals,

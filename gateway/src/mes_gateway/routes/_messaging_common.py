@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 import httpx
 from fastapi import Path, Response
 from pydantic import BaseModel
 
 from mes_contracts.addresses import AddressError, AddressInvalidReason, parse_address
+from mes_contracts.events.parties import AttachmentRef
+from mes_contracts.internal.conversation import ConversationView, MailboxConversationView
+from mes_contracts.internal.mailbox import (
+    AttachmentsResolveIn,
+    AttachmentsResolveOut,
+    UnreadCountsOut,
+)
 from mes_platform.clients import path_segment as q
 from mes_platform.errors import Unprocessable
 
-from ..messaging_schemas import ConversationList
+from ..calls import answer_of, refused_as_invalid
+from ..messaging_schemas import ConversationList, ConversationOut
 from ..services import ServiceClients
 
 __all__ = [
@@ -25,6 +34,7 @@ __all__ = [
     "relayed",
     "resolve_attachments",
     "unread_by_conversation",
+    "with_unread_count",
     "with_unread_counts",
 ]
 
@@ -93,17 +103,16 @@ async def mark_message(
 
 async def resolve_attachments(
     services: ServiceClients, owner: str, ids: list[str]
-) -> list[dict[str, Any]]:
+) -> list[AttachmentRef]:
     """The attachments' references (with their sizes), checked by the mailbox service: they
     exist, and ``owner`` uploaded or received them. The message's size is judged by the
     conversation service, which bounces a professional's message over the limit."""
     if not ids:
         return []
-    answer = await services.send(
-        "mailbox", "POST", "/internal/attachments/resolve", json={"owner": owner, "ids": ids}
-    )
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
+    with refused_as_invalid():
+        call = AttachmentsResolveIn(owner=owner, ids=ids)
+    answer = await services.send("mailbox", "POST", "/internal/attachments/resolve", body=call)
+    return answer_of(AttachmentsResolveOut, "mailbox", answer).items
 
 
 async def unread_by_conversation(
@@ -117,15 +126,26 @@ async def unread_by_conversation(
         f"/internal/mailboxes/{q(mailbox)}/unread-counts",
         params={"conversation_id": conversation_ids},
     )
-    counts: dict[str, int] = answer.json().get("by_conversation", {})
-    return counts
+    return answer_of(UnreadCountsOut, "mailbox", answer).by_conversation
+
+
+def with_unread_count(
+    view: ConversationView | MailboxConversationView, unread_count: int
+) -> ConversationOut:
+    """A conversation of the service, as the API shows it."""
+    return ConversationOut.model_validate(
+        {**view.model_dump(mode="json"), "unread_count": unread_count}
+    )
 
 
 async def with_unread_counts(
-    services: ServiceClients, mailbox: str, page: dict[str, Any]
+    services: ServiceClients,
+    mailbox: str,
+    items: Sequence[ConversationView | MailboxConversationView],
+    next_cursor: str | None,
 ) -> ConversationList:
-    items = page.get("items", [])
-    counts = await unread_by_conversation(services, mailbox, [item["id"] for item in items])
-    for item in items:
-        item["unread_count"] = counts.get(item["id"], 0)
-    return ConversationList.model_validate(page)
+    counts = await unread_by_conversation(services, mailbox, [item.id for item in items])
+    return ConversationList(
+        items=[with_unread_count(item, counts.get(item.id, 0)) for item in items],
+        next_cursor=next_cursor,
+    )

@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Response
 
 from mes_contracts.ins import InsError, validate_ins
+from mes_contracts.internal.identity import PatientProfileIn
 from mes_platform.clients import path_segment
 from mes_platform.errors import Unprocessable
 
+from ..calls import refused_as_invalid
 from ..deps import OpsPrincipal, ServicesDep
 from ..errors import ServiceUnavailable, UpstreamProblem
 from ..openapi import problem_example, problem_responses
@@ -113,12 +115,19 @@ async def put_patient(
 ) -> PatientProfile:
     """Idempotent: the same PUT again answers 200 and changes nothing. The state decides
     delivery: created/activated deliverable, opposed "n'existe pas", closed "clôturée"."""
-    answer = await services.send(
-        "identity", "PUT", f"/internal/patients/{ins}", json=body.model_dump(mode="json")
-    )
+    with refused_as_invalid():
+        profile = PatientProfileIn(
+            state=body.state,
+            birth_name=body.birth_name,
+            first_names=body.first_names,
+            display_name=body.display_name,
+            email=body.email,
+            app_installed=body.app_installed,
+        )
+    answer = await services.send("identity", "PUT", f"/internal/patients/{ins}", body=profile)
     await _profile_changed(services, ins)
     response.status_code = 201 if answer.status_code == 201 else 200
-    return PatientProfile.model_validate(answer.json())
+    return PatientProfile.model_validate_json(answer.content)
 
 
 async def _profile_changed(services: ServiceClients, ins: str) -> None:
@@ -161,7 +170,7 @@ async def get_patient(
     principal: OpsPrincipal, ins: ValidIns, services: ServicesDep
 ) -> PatientProfile:
     answer = await services.get("identity", f"/internal/patients/{ins}")
-    return PatientProfile.model_validate(answer.json())
+    return PatientProfile.model_validate_json(answer.content)
 
 
 @router.get(
@@ -178,4 +187,4 @@ async def resolve_address(
     if set(address) <= {"."}:  # a dot segment would be resolved away by the URL, not sent
         raise Unprocessable("This is not an address.", code="invalid_address")
     answer = await services.get("identity", f"/internal/resolutions/{path_segment(address)}")
-    return AddressResolution.model_validate(answer.json())
+    return AddressResolution.model_validate_json(answer.content)

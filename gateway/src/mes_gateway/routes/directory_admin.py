@@ -6,8 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from mes_contracts.addresses import MailboxType
+from mes_contracts.internal.directory import MailboxIn
 from mes_platform.clients import path_segment
 
+from ..calls import refused_as_invalid
 from ..deps import OpsPrincipal, ServicesDep
 from ..messaging_schemas import DirectoryEntryIn, DirectoryEntryOut
 from ..openapi import problem_responses
@@ -46,14 +49,19 @@ async def put_mailbox(
 ) -> DirectoryEntryOut:
     """A pharmacy is an `ORG` mailbox with a FINESS number and `pharmacy: true`: patients
     may write to it. Idempotent."""
+    with refused_as_invalid():
+        entry = MailboxIn(
+            type=MailboxType(body.type),
+            display_name=body.display_name,
+            rpps=body.rpps,
+            finess=body.finess,
+            pharmacy=body.pharmacy,
+        )
     answer = await services.send(
-        "directory",
-        "PUT",
-        f"/internal/mailboxes/{path_segment(address)}",
-        json=body.model_dump(mode="json"),
+        "directory", "PUT", f"/internal/mailboxes/{path_segment(address)}", body=entry
     )
     response.status_code = 201 if answer.status_code == 201 else 200
-    return DirectoryEntryOut.model_validate(answer.json())
+    return DirectoryEntryOut.model_validate_json(answer.content)
 
 
 @router.get(
@@ -66,4 +74,4 @@ async def get_mailbox(
     address: Address, principal: OpsPrincipal, services: ServicesDep
 ) -> DirectoryEntryOut:
     answer = await services.get("directory", f"/internal/mailboxes/{path_segment(address)}")
-    return DirectoryEntryOut.model_validate(answer.json())
+    return DirectoryEntryOut.model_validate_json(answer.content)

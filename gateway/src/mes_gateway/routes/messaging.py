@@ -6,8 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from mes_contracts.internal.conversation import HealthActorMessageIn, MailboxConversationPageOut
 from mes_platform.errors import Unprocessable
 
+from ..calls import answer_of, refused_as_invalid
 from ..deps import MailboxHolder, ProfessionalSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
     ConversationList,
@@ -170,21 +172,23 @@ async def send_message(
     to = check_recipient(body.to)
     check_body(body.body)
     attachments = await resolve_attachments(services, sender, body.attachment_ids)
+    with refused_as_invalid():
+        message = HealthActorMessageIn(
+            from_=sender,
+            to=to,
+            subject=body.subject,
+            body=body.body,
+            attachments=attachments,
+            read_receipt=body.read_receipt,
+            in_reply_to=body.in_reply_to,
+            fin=fin,
+            sent_by=principal.role.value,
+        )
     answer = await services.send(
         "conversation",
         "POST",
         "/internal/messages",
-        json={
-            "from": sender,
-            "to": to,
-            "subject": body.subject,
-            "body": body.body,
-            "attachments": attachments,
-            "read_receipt": body.read_receipt,
-            "in_reply_to": body.in_reply_to,
-            "fin": fin,
-            "sent_by": principal.role.value,
-        },
+        body=message,
         headers=idempotency_headers(sending.key),
     )
     return relayed(MessageSendOut, answer, status_code=202)
@@ -278,4 +282,5 @@ async def list_conversations(
     answer = await services.get(
         CONVERSATION_READS, f"/internal/mailboxes/{q(mailbox)}/conversations", params=params
     )
-    return await with_unread_counts(services, mailbox, answer.json())
+    page = answer_of(MailboxConversationPageOut, CONVERSATION_READS, answer)
+    return await with_unread_counts(services, mailbox, page.items, page.next_cursor)

@@ -7,7 +7,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from mes_contracts.addresses import PatientAddress
+from mes_contracts.internal.conversation import (
+    ConversationPageOut,
+    ConversationView,
+    PatientReplyIn,
+    PatientStartIn,
+)
 
+from ..calls import answer_of, refused_as_invalid
 from ..deps import PatientPrincipal, PatientSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
     ContactList,
@@ -31,6 +38,7 @@ from ._messaging_common import (
     relayed,
     resolve_attachments,
     unread_by_conversation,
+    with_unread_count,
     with_unread_counts,
 )
 
@@ -80,7 +88,8 @@ async def my_conversations(
     answer = await services.get(
         CONVERSATION_READS, f"/internal/patients/{principal.ins}/conversations", params=params
     )
-    return await with_unread_counts(services, my_address(principal), answer.json())
+    page = answer_of(ConversationPageOut, CONVERSATION_READS, answer)
+    return await with_unread_counts(services, my_address(principal), page.items, page.next_cursor)
 
 
 @router.get(
@@ -96,10 +105,9 @@ async def my_conversation(
         CONVERSATION_READS,
         f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}",
     )
-    item = answer.json()
+    item = answer_of(ConversationView, CONVERSATION_READS, answer)
     counts = await unread_by_conversation(services, my_address(principal), [conversation_id])
-    item["unread_count"] = counts.get(conversation_id, 0)
-    return ConversationOut.model_validate(item)
+    return with_unread_count(item, counts.get(conversation_id, 0))
 
 
 @router.get(
@@ -195,11 +203,13 @@ async def reply(conversation_id: Id, body: PatientMessageIn, sending: PatientSen
     principal, services = sending.principal, sending.services
     check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
+    with refused_as_invalid():
+        message = PatientReplyIn(body=body.body, attachments=attachments)
     answer = await services.send(
         "conversation",
         "POST",
         f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}/messages",
-        json={"body": body.body, "attachments": attachments},
+        body=message,
         headers=idempotency_headers(sending.key),
     )
     return relayed(MessageSendOut, answer, status_code=202)
@@ -236,16 +246,15 @@ async def start_conversation(body: PatientNewConversationIn, sending: PatientSen
     principal, services = sending.principal, sending.services
     check_body(body.body)
     attachments = await resolve_attachments(services, my_address(principal), body.attachment_ids)
+    with refused_as_invalid():
+        message = PatientStartIn(
+            to=body.to, subject=body.subject, body=body.body, attachments=attachments
+        )
     answer = await services.send(
         "conversation",
         "POST",
         f"/internal/patients/{principal.ins}/conversations",
-        json={
-            "to": body.to,
-            "subject": body.subject,
-            "body": body.body,
-            "attachments": attachments,
-        },
+        body=message,
         headers=idempotency_headers(sending.key),
     )
     return relayed(MessageSendOut, answer, status_code=201)

@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 import httpx
 from nats.aio.msg import Msg
+from pydantic import ValidationError
 
 from mes_contracts import EventEnvelope
-from mes_contracts.addresses import AddressError, MailboxType
+from mes_contracts.addresses import AddressError
 from mes_contracts.events.directory import MailboxRegistered
+from mes_contracts.internal.directory import MailboxOut
 from mes_platform.bus import EventBus, PlainSubscription
 from mes_platform.cache import ExpiringCache
 from mes_platform.clients import path_segment
@@ -60,15 +62,15 @@ class HttpMailboxDirectory:
                 f"The mailbox directory answered {response.status_code}.",
                 dependency="pharmacy-directory",
             )
-        data = response.json()
         try:
+            answer = MailboxOut.model_validate_json(response.content)
             entry = DirectoryEntry(
-                address=actor_address(data["address"]),
-                type=MailboxType(data["type"]),
-                display_name=str(data["display_name"]),
-                pharmacy=bool(data.get("pharmacy", False)),
+                address=actor_address(answer.address),
+                type=answer.type,
+                display_name=answer.display_name,
+                pharmacy=answer.pharmacy,
             )
-        except (KeyError, ValueError, AddressError) as exc:
+        except (ValidationError, AddressError) as exc:
             raise DependencyUnavailable(
                 "The mailbox directory answered an unreadable entry.",
                 dependency="pharmacy-directory",

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import httpx
 from nats.aio.msg import Msg
+from pydantic import ValidationError
 
 from mes_contracts import EventEnvelope
 from mes_contracts.addresses import PatientAddress
-from mes_contracts.events.identity import PatientState
+from mes_contracts.internal.identity import AddressResolutionOut
 from mes_platform.bus import EventBus, PlainSubscription
 from mes_platform.cache import ExpiringCache
 from mes_platform.clients import path_segment
@@ -78,13 +79,18 @@ class HttpPatientResolver:
             raise DependencyUnavailable(
                 f"The identity service answered {response.status_code}.", dependency="identity"
             )
-        data = response.json()
+        try:
+            answer = AddressResolutionOut.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise DependencyUnavailable(
+                "The identity service answered an unreadable resolution.", dependency="identity"
+            ) from exc
         resolution = PatientResolution(
-            address=data["address"],
-            status=ResolutionStatus(data["status"]),
-            ins=data.get("ins"),
-            display_name=data.get("display_name"),
-            state=PatientState(data["state"]) if data.get("state") else None,
+            address=answer.address,
+            status=ResolutionStatus(answer.status),
+            ins=answer.ins,
+            display_name=answer.display_name,
+            state=answer.state,
         )
         keep = self.cache_seconds if self.watched() else self.unwatched_cache_seconds
         if resolution.deliverable and keep > 0 and generation == self._generation:

@@ -7,19 +7,11 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from mes_contracts.addresses import PatientAddress
 from mes_contracts.ins import InsError, validate_ins
-from mes_platform.errors import Unprocessable
-
-from ..domain.model import ConversationState
-from ..service.common import Idempotency, Receipt, fingerprint_of
-from ..service.health_actors import HealthActorMessage, HealthActorMessages
-from ..service.patients import PatientMessages, PatientReply, PatientStart
-from ..service.ports import PatientResolver
-from ..service.queries import ConversationPage, ConversationQueries
-from .schemas import (
+from mes_contracts.internal.conversation import (
     AdmissionOut,
     ContactOut,
     ContactsOut,
@@ -27,10 +19,19 @@ from .schemas import (
     ConversationView,
     HealthActorMessageIn,
     MailboxConversationPageOut,
-    MailboxConversationView,
     PatientReplyIn,
     PatientStartIn,
 )
+from mes_platform.errors import Unprocessable
+
+from ..domain.model import ConversationState
+from ..domain.outcomes import Outcome
+from ..service.common import Idempotency, fingerprint_of
+from ..service.health_actors import HealthActorMessage, HealthActorMessages
+from ..service.patients import PatientMessages, PatientReply, PatientStart
+from ..service.ports import PatientResolver
+from ..service.queries import ConversationPage, ConversationQueries
+from .schemas import admission_of, mailbox_view_of, patient_view_of
 
 __all__ = ["router"]
 
@@ -110,19 +111,23 @@ def _state(request: Request, name: str) -> Any:
     return getattr(request.app.state, name)
 
 
-def _answer(receipt: Receipt) -> JSONResponse:
-    return JSONResponse(receipt.body, status_code=receipt.status_code)
+def _answer(outcome: Outcome, status: int) -> Response:
+    """Every outcome of one admission answers the same status: a bounce is an answer too (the
+    sender gets its report), and a replay answers as the first request was answered."""
+    return Response(
+        admission_of(outcome).model_dump_json(), status_code=status, media_type="application/json"
+    )
 
 
 def _page(page: ConversationPage, *, patient_may_write: bool = True) -> ConversationPageOut:
     return ConversationPageOut(
-        items=[ConversationView.of(c, patient_may_write=patient_may_write) for c in page.items],
+        items=[patient_view_of(c, patient_may_write=patient_may_write) for c in page.items],
         next_cursor=page.next_cursor,
     )
 
 
 @_admission("/messages", 202)
-async def send_from_health_actor(body: HealthActorMessageIn, request: Request) -> JSONResponse:
+async def send_from_health_actor(body: HealthActorMessageIn, request: Request) -> Response:
     """A health actor's message to a patient: accepted into a conversation, or bounced with
     its non-delivery report (both 202)."""
     command = HealthActorMessage(
@@ -137,13 +142,13 @@ async def send_from_health_actor(body: HealthActorMessageIn, request: Request) -
         sent_by=body.sent_by,
     )
     service: HealthActorMessages = _state(request, "health_actor_messages")
-    return _answer(await service.send(command, _idempotency(request, "send", command)))
+    return _answer(await service.send(command, _idempotency(request, "send", command)), 202)
 
 
 @_admission("/patients/{ins}/conversations/{conversation_id}/messages", 202)
 async def reply_from_patient(
     ins: InsDep, conversation_id: ConversationId, body: PatientReplyIn, request: Request
-) -> JSONResponse:
+) -> Response:
     """The patient replies in an open conversation of theirs."""
     command = PatientReply(
         ins=ins,
@@ -153,11 +158,11 @@ async def reply_from_patient(
         subject=body.subject,
     )
     service: PatientMessages = _state(request, "patient_messages")
-    return _answer(await service.reply(command, _idempotency(request, "reply", command)))
+    return _answer(await service.reply(command, _idempotency(request, "reply", command)), 202)
 
 
 @_admission("/patients/{ins}/conversations", 201)
-async def start_by_patient(ins: InsDep, body: PatientStartIn, request: Request) -> JSONResponse:
+async def start_by_patient(ins: InsDep, body: PatientStartIn, request: Request) -> Response:
     """The patient starts a conversation: with a pharmacy, or a health actor who wrote."""
     command = PatientStart(
         ins=ins,
@@ -167,7 +172,7 @@ async def start_by_patient(ins: InsDep, body: PatientStartIn, request: Request) 
         attachments=tuple(body.attachments),
     )
     service: PatientMessages = _state(request, "patient_messages")
-    return _answer(await service.start(command, _idempotency(request, "start", command)))
+    return _answer(await service.start(command, _idempotency(request, "start", command)), 201)
 
 
 @router.post("/patients/{ins}/profile-changed", status_code=204)
@@ -198,7 +203,7 @@ async def patient_conversation(
     ins: InsDep, conversation_id: ConversationId, queries: QueriesDep
 ) -> ConversationView:
     found = await queries.of_patient_by_id(ins, conversation_id)
-    return ConversationView.of(found, patient_may_write=await queries.patient_may_write(ins))
+    return patient_view_of(found, patient_may_write=await queries.patient_may_write(ins))
 
 
 @router.get("/patients/{ins}/contacts", response_model=ContactsOut)
@@ -230,10 +235,10 @@ async def mailbox_conversations(
         address, ConversationState(state) if state else None, cursor, limit
     )
     return MailboxConversationPageOut(
-        items=[MailboxConversationView.of(c) for c in page.items], next_cursor=page.next_cursor
+        items=[mailbox_view_of(c) for c in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationView)
 async def conversation(conversation_id: ConversationId, queries: QueriesDep) -> ConversationView:
-    return ConversationView.of(await queries.by_id(conversation_id))
+    return patient_view_of(await queries.by_id(conversation_id))

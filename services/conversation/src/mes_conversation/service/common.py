@@ -1,4 +1,4 @@
-"""What the use cases share: receipts, idempotent execution, events, input limits."""
+"""What the use cases share: idempotent execution and its records, events, input limits."""
 
 from __future__ import annotations
 
@@ -16,19 +16,20 @@ from mes_contracts.events.conversation import (
     MessageAccepted,
 )
 from mes_contracts.events.parties import AttachmentRef, Party
+from mes_contracts.nondelivery import NonDeliveryReason
 from mes_platform.errors import Conflict, DomainError, Unprocessable
 from mes_platform.idempotency import StoredResponse, request_fingerprint
 from mes_platform.idempotency import run_once as keyed_run_once
 
 from ..domain.admission import MAX_MESSAGE_BYTES, InvalidSubject, check_subject, has_content
 from ..domain.model import Conversation
+from ..domain.outcomes import Admitted, Bounced, Replayed
 from .ports import ConcurrentWrite, ConversationReader, ConversationUnitOfWork
 
 __all__ = [
     "Idempotency",
     "Limits",
     "MessageTooLarge",
-    "Receipt",
     "accepted_event",
     "closed_event",
     "fingerprint_of",
@@ -39,14 +40,9 @@ __all__ = [
 
 
 _ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """The answer to an admitted command, as stored for an Idempotency-Key replay."""
-
-    status_code: int
-    body: dict[str, Any]
+# The platform's record of a key holds a number beside the answer; here the outcome is all in
+# the record's body, so the number is left at zero.
+_UNUSED = 0
 
 
 @dataclass(frozen=True)
@@ -123,38 +119,71 @@ def fingerprint_of(kind: str, command: object) -> str:
     return request_fingerprint({"kind": kind, **fields})
 
 
-def _receipt(stored: StoredResponse) -> Receipt:
+def _record(outcome: Admitted | Bounced) -> StoredResponse:
+    """The outcome as kept with its Idempotency-Key, in the fields of the admission's answer
+    (those the keys stored before outcomes existed hold too)."""
+    if isinstance(outcome, Bounced):
+        body: dict[str, Any] = {
+            "message_id": outcome.message_id,
+            "conversation_id": None,
+            "status": "bounced",
+            "bounce_reason": outcome.reason.value,
+            "report_text": outcome.report_text,
+        }
+    else:
+        body = {
+            "message_id": outcome.message_id,
+            "conversation_id": outcome.conversation_id,
+            "status": "accepted",
+            "bounce_reason": None,
+            "report_text": None,
+        }
+    return StoredResponse(_UNUSED, body)
+
+
+def _outcome(stored: StoredResponse) -> Admitted | Bounced:
     body = stored.body
     assert isinstance(body, dict)
-    return Receipt(stored.status_code, body)
+    if body["status"] == "bounced":
+        return Bounced(
+            message_id=body["message_id"],
+            reason=NonDeliveryReason(body["bounce_reason"]),
+            report_text=body["report_text"],
+        )
+    return Admitted(message_id=body["message_id"], conversation_id=body["conversation_id"])
 
 
 async def replayed(
     reader: ConversationReader, scope: str, idempotency: Idempotency | None
-) -> Receipt | None:
-    """The stored answer of an earlier request with this key, checked before any remote call."""
+) -> Replayed | None:
+    """The outcome of an earlier request with this key, checked before any remote call."""
     if idempotency is None:
         return None
     stored = await reader.replayed(scope, idempotency.key, idempotency.fingerprint)
-    return _receipt(stored) if stored is not None else None
+    return Replayed(_outcome(stored)) if stored is not None else None
 
 
 async def run_once(
     uow_factory: Callable[[], ConversationUnitOfWork],
     scope: str,
     idempotency: Idempotency | None,
-    decide: Callable[[ConversationUnitOfWork], Awaitable[Receipt]],
-) -> Receipt:
+    decide: Callable[[ConversationUnitOfWork], Awaitable[Admitted | Bounced]],
+) -> Admitted | Bounced | Replayed:
     """Run ``decide`` in one unit of work with its Idempotency-Key stored in the same commit.
 
-    A replay (a key stored meanwhile) answers the stored receipt and changes nothing. A
+    A replay (a key stored meanwhile) answers the stored outcome and changes nothing. A
     concurrent write on the same rows (or the same key) makes the decision run again on fresh
     data.
     """
+    # The latest decision and its record: the answer is one of them unless a key stored
+    # meanwhile answered instead.
+    decided: list[tuple[Admitted | Bounced, StoredResponse]] = []
 
     async def act(uow: ConversationUnitOfWork) -> StoredResponse:
-        receipt = await decide(uow)
-        return StoredResponse(receipt.status_code, receipt.body)
+        outcome = await decide(uow)
+        record = _record(outcome)
+        decided.append((outcome, record))
+        return record
 
     key, fingerprint = (idempotency.key, idempotency.fingerprint) if idempotency else (None, "")
     answer = await keyed_run_once(
@@ -165,7 +194,9 @@ async def run_once(
             "The conversation changed while the message was being admitted; retry.",
             code="concurrent_update",
         )
-    return _receipt(answer)
+    if decided and answer is decided[-1][1]:
+        return decided[-1][0]
+    return Replayed(_outcome(answer))
 
 
 def opened_event(c: Conversation) -> ConversationOpened:

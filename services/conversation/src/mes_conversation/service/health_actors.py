@@ -27,10 +27,10 @@ from ..domain.model import (
     ResolutionStatus,
     actor_address,
 )
+from ..domain.outcomes import Admitted, Bounced, Outcome
 from .common import (
     Idempotency,
     Limits,
-    Receipt,
     accepted_event,
     closed_event,
     opened_event,
@@ -100,10 +100,10 @@ class HealthActorMessages:
         self.limits = limits
         self.clock = clock
 
-    async def send(self, m: HealthActorMessage, idempotency: Idempotency | None) -> Receipt:
+    async def send(self, m: HealthActorMessage, idempotency: Idempotency | None) -> Outcome:
         """Only a health actor of the directory may write, and only to a patient. An address
-        that identity cannot deliver to bounces (202, with the exact French report, sent back
-        as an event), as does one over the size limit; otherwise the message joins or opens a
+        that identity cannot deliver to bounces (with the exact French report, sent back as an
+        event), as does one over the size limit; otherwise the message joins or opens a
         conversation, and ``[FIN]`` closes it (a pharmacy's) or ends the whole exchange with
         the patient (anyone else's). A message with nothing in it is refused."""
         try:
@@ -141,7 +141,7 @@ class HealthActorMessages:
             max_bytes=self.limits.max_message_bytes,
         )
 
-        async def decide(uow: ConversationUnitOfWork) -> Receipt:
+        async def decide(uow: ConversationUnitOfWork) -> Admitted | Bounced:
             if admission.bounce_reason is not None:
                 return await self._bounce(uow, m, entry, admission.bounce_reason)
             return await self._deliver(uow, m, entry, resolution, admission)
@@ -176,7 +176,7 @@ class HealthActorMessages:
         m: HealthActorMessage,
         entry: DirectoryEntry,
         reason: NonDeliveryReason,
-    ) -> Receipt:
+    ) -> Bounced:
         now = self.clock()
         message_id = str(uuid.uuid4())
         report = non_delivery_text(reason, m.recipient)
@@ -203,16 +203,7 @@ class HealthActorMessages:
                 bounced_at=now,
             )
         )
-        return Receipt(
-            202,
-            {
-                "message_id": message_id,
-                "conversation_id": None,
-                "status": "bounced",
-                "bounce_reason": reason.value,
-                "report_text": report,
-            },
-        )
+        return Bounced(message_id=message_id, reason=reason, report_text=report)
 
     async def _deliver(
         self,
@@ -221,7 +212,7 @@ class HealthActorMessages:
         entry: DirectoryEntry,
         resolution: PatientResolution,
         admission: Admission,
-    ) -> Receipt:
+    ) -> Admitted:
         assert resolution.ins is not None
         ins, sender = resolution.ins, entry.address
         now = self.clock()
@@ -291,13 +282,4 @@ class HealthActorMessages:
             uow.emit(closed_event(conversation))
             if entry.fin_ends_the_exchange:
                 await self._end_exchange(uow, ins, sender, now)
-        return Receipt(
-            202,
-            {
-                "message_id": message_id,
-                "conversation_id": conversation.id,
-                "status": "accepted",
-                "bounce_reason": None,
-                "report_text": None,
-            },
-        )
+        return Admitted(message_id=message_id, conversation_id=conversation.id)

@@ -17,7 +17,8 @@ from mes_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 from ..domain.admission import Initiation, initiation_by_patient, message_size, reply_subject
 from ..domain.model import Conversation, PatientResolution, actor_address, closed_notice_for
-from .common import Idempotency, Limits, Receipt, accepted_event, opened_event, replayed, run_once
+from ..domain.outcomes import Admitted, Outcome
+from .common import Idempotency, Limits, accepted_event, opened_event, replayed, run_once
 from .ports import (
     ConcurrentWrite,
     ConversationReader,
@@ -122,7 +123,7 @@ class PatientMessages:
         )
         return resolution, party
 
-    async def reply(self, r: PatientReply, idempotency: Idempotency | None) -> Receipt:
+    async def reply(self, r: PatientReply, idempotency: Idempotency | None) -> Outcome:
         """A patient replies only in their own conversation, and only while it is open."""
         subject = self.limits.check_subject(r.subject) if r.subject is not None else None
         self.limits.check_body(r.body)
@@ -144,7 +145,7 @@ class PatientMessages:
         if not resolution.deliverable:
             raise Forbidden(_REFUSALS[Initiation.PROFILE_INACTIVE], code="patient_profile_inactive")
 
-        async def decide(uow: ConversationUnitOfWork) -> Receipt:
+        async def decide(uow: ConversationUnitOfWork) -> Admitted:
             conversation = await uow.conversations.get(r.conversation_id)
             if conversation is None or conversation.patient_ins != r.ins:
                 raise conversation_not_found()
@@ -162,12 +163,11 @@ class PatientMessages:
                 r.body,
                 r.attachments,
                 now,
-                status_code=202,
             )
 
         return await run_once(self.uow_factory, scope, idempotency, decide)
 
-    async def start(self, s: PatientStart, idempotency: Idempotency | None) -> Receipt:
+    async def start(self, s: PatientStart, idempotency: Idempotency | None) -> Outcome:
         """Pharmacy exception: an activated patient may always write to a pharmacy's ORG
         mailbox, even after it closed an exchange. Anyone else must have written to the patient
         and not ended their latest exchange."""
@@ -193,7 +193,7 @@ class PatientMessages:
         resolution, patient = await self._patient(s.ins)
         correspondent_address = entry.address if entry is not None else to
 
-        async def decide(uow: ConversationUnitOfWork) -> Receipt:
+        async def decide(uow: ConversationUnitOfWork) -> Admitted:
             # Decided in turn with the health actor's messages: a [FIN] being admitted must
             # not miss the conversation this would open.
             await uow.conversations.lock_pair(s.ins, correspondent_address)
@@ -218,7 +218,7 @@ class PatientMessages:
             await uow.conversations.add(conversation)
             uow.emit(opened_event(conversation))
             return await self._accept(
-                uow, conversation, patient, s.subject, s.body, s.attachments, now, status_code=201
+                uow, conversation, patient, s.subject, s.body, s.attachments, now
             )
 
         return await run_once(self.uow_factory, scope, idempotency, decide)
@@ -232,9 +232,7 @@ class PatientMessages:
         body: str,
         attachments: tuple[AttachmentRef, ...],
         now: datetime,
-        *,
-        status_code: int,
-    ) -> Receipt:
+    ) -> Admitted:
         message_id = str(uuid.uuid4())
         recipient = conversation.correspondent.as_party()
         await uow.messages.record(
@@ -261,13 +259,4 @@ class PatientMessages:
                 sent_at=now,
             )
         )
-        return Receipt(
-            status_code,
-            {
-                "message_id": message_id,
-                "conversation_id": conversation.id,
-                "status": "accepted",
-                "bounce_reason": None,
-                "report_text": None,
-            },
-        )
+        return Admitted(message_id=message_id, conversation_id=conversation.id)

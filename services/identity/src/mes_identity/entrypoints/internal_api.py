@@ -8,11 +8,15 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from mes_contracts.addresses import PatientAddress
 from mes_contracts.ins import InsError, validate_ins
+from mes_contracts.internal.identity import (
+    AddressResolutionOut,
+    PatientProfileIn,
+    PatientProfileOut,
+)
 from mes_platform.errors import NotFound, Unprocessable
 
 from ..domain.model import PatientProfile, ProfileChange
 from ..service.profiles import ProfileService, UpsertProfile
-from .schemas import PatientIn, PatientOut, ResolutionOut
 
 __all__ = ["router"]
 
@@ -34,8 +38,8 @@ def _valid_ins(ins: str) -> str:
         raise Unprocessable(exc.detail, code="invalid_ins", reason=exc.reason.value) from exc
 
 
-def _out(p: PatientProfile) -> PatientOut:
-    return PatientOut(
+def _out(p: PatientProfile) -> PatientProfileOut:
+    return PatientProfileOut(
         ins=p.ins,
         address=PatientAddress(p.ins).format(),
         state=p.state,
@@ -47,13 +51,13 @@ def _out(p: PatientProfile) -> PatientOut:
     )
 
 
-@router.put("/patients/{ins}", response_model=PatientOut)
+@router.put("/patients/{ins}", response_model=PatientProfileOut)
 async def put_patient(
     ins: Annotated[str, Path(max_length=64)],
-    body: PatientIn,
+    body: PatientProfileIn,
     service: ProfileServiceDep,
     response: Response,
-) -> PatientOut:
+) -> PatientProfileOut:
     profile, change = await service.upsert(
         UpsertProfile(
             ins=_valid_ins(ins),
@@ -69,23 +73,23 @@ async def put_patient(
     return _out(profile)
 
 
-@router.get("/patients/{ins}", response_model=PatientOut)
+@router.get("/patients/{ins}", response_model=PatientProfileOut)
 async def get_patient(
     ins: Annotated[str, Path(max_length=64)], service: ProfileServiceDep
-) -> PatientOut:
+) -> PatientProfileOut:
     profile = await service.get(_valid_ins(ins))
     if profile is None:
         raise NotFound("No patient profile for this INS.", code="patient_not_found")
     return _out(profile)
 
 
-@router.get("/resolutions/{address}", response_model=ResolutionOut)
+@router.get("/resolutions/{address}", response_model=AddressResolutionOut)
 async def resolve(
     address: Annotated[str, Path(max_length=320)], service: ProfileServiceDep
-) -> ResolutionOut:
+) -> AddressResolutionOut:
     """Whether a message to ``address`` can be delivered, and if not, why."""
     r = await service.resolve(address)
-    return ResolutionOut(
+    return AddressResolutionOut(
         address=r.address,
         status=r.status.value,
         ins=r.ins,

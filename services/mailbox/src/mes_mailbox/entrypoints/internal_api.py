@@ -20,20 +20,20 @@ from fastapi import (
 from fastapi.responses import FileResponse
 
 from mes_contracts.events.parties import AttachmentRef
+from mes_contracts.internal.mailbox import (
+    AttachmentsResolveIn,
+    AttachmentsResolveOut,
+    MessageOut,
+    MessagePageOut,
+    ReadOut,
+    UnreadCountsOut,
+)
 
 from ..domain.identifiers import MAX_ID_LENGTH
 from ..domain.messages import Folder
 from ..service.attachments import AttachmentService
 from ..service.mailboxes import MailboxService
-from .schemas import (
-    MessageOut,
-    MessagePage,
-    MessageSummary,
-    ReadOut,
-    ResolveIn,
-    ResolveOut,
-    UnreadCountsOut,
-)
+from .schemas import message_of, summary_of
 
 __all__ = ["router"]
 
@@ -71,13 +71,15 @@ async def upload_attachment(
     return await service.upload(file.file, file.filename, owner, idempotency_key)
 
 
-@router.post("/attachments/resolve", response_model=ResolveOut)
-async def resolve_attachments(body: ResolveIn, service: AttachmentServiceDep) -> ResolveOut:
+@router.post("/attachments/resolve", response_model=AttachmentsResolveOut)
+async def resolve_attachments(
+    body: AttachmentsResolveIn, service: AttachmentServiceDep
+) -> AttachmentsResolveOut:
     """Check the attachments of a message about to be admitted: they exist and ``owner`` may
     send them. Their references come back with their sizes and total; whether the message fits
     the size limit is for the admission to decide, with the body."""
     resolved = await service.resolve(body.owner, body.ids)
-    return ResolveOut(items=resolved.items, total_bytes=resolved.total_bytes)
+    return AttachmentsResolveOut(items=resolved.items, total_bytes=resolved.total_bytes)
 
 
 @router.get("/attachments/{attachment_id}", response_class=FileResponse)
@@ -99,7 +101,7 @@ async def download_attachment(
     )
 
 
-@router.get("/mailboxes/{address}/messages", response_model=MessagePage)
+@router.get("/mailboxes/{address}/messages", response_model=MessagePageOut)
 async def list_messages(
     address: Address,
     service: MailboxServiceDep,
@@ -112,9 +114,7 @@ async def list_messages(
     page = await service.page(
         address, folder=folder, conversation_id=conversation_id, cursor=cursor, limit=limit
     )
-    body = MessagePage(
-        items=[MessageSummary.of(c) for c in page.items], next_cursor=page.next_cursor
-    )
+    body = MessagePageOut(items=[summary_of(c) for c in page.items], next_cursor=page.next_cursor)
     # The hottest read: serialised once here rather than re-validated by the framework.
     return Response(body.model_dump_json(), media_type="application/json")
 
@@ -126,7 +126,7 @@ async def open_message(
     """The message as its owner opens it (the only way to fetch one: a professional's software
     as a patient's app): the first opening marks it read and sends the receipt its sender
     asked for; idempotent. Serialised once here, as the listing is."""
-    body = MessageOut.of(await service.open(address, message_id))
+    body = message_of(await service.open(address, message_id))
     return Response(body.model_dump_json(), media_type="application/json")
 
 

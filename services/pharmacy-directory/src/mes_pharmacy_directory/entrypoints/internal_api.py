@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from mes_contracts.addresses import MailboxType
+from mes_contracts.internal.directory import MailboxIn, MailboxOut, MailboxPageOut
 
 from ..domain.model import MailboxEntry, Registration, decode_cursor
 from ..service.directory import DirectoryService, MailboxQuery, RegisterMailbox
-from .schemas import MailboxIn, MailboxOut, MailboxPageOut
 
 __all__ = ["router"]
 

@@ -1,3 +1,11 @@
+"""The pharmacy-directory service's calls (by the gateway and by conversation).
+
+``PUT /internal/mailboxes/{address}`` with :class:`MailboxIn` registers (201) or replaces (200)
+a mailbox and answers :class:`MailboxOut`; ``GET /internal/mailboxes/{address}`` answers it
+(404 ``mailbox_not_found`` when unknown); ``GET /internal/mailboxes`` searches, a
+:class:`MailboxPageOut`.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -5,7 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from mes_contracts.addresses import MailboxType
-from mes_platform.names import NAME_MAX_LENGTH
+from mes_contracts.internal.identity import NAME_MAX_LENGTH
 
 __all__ = ["MailboxIn", "MailboxOut", "MailboxPageOut"]
 
@@ -15,7 +23,7 @@ class MailboxIn(BaseModel):
     (``invalid_rpps``, ``invalid_finess``) rather than a generic schema error; so is the
     display name, trimmed here: ``invalid_name`` for control characters in it."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     type: MailboxType = Field(examples=["ORG"])
     display_name: str = Field(
@@ -39,6 +47,8 @@ class MailboxIn(BaseModel):
 
 
 class MailboxOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     address: str = Field(examples=["pharmacie.centrale@officine.mssante.fr"])
     type: MailboxType
     display_name: str
@@ -49,6 +59,8 @@ class MailboxOut(BaseModel):
 
 
 class MailboxPageOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     items: list[MailboxOut]
     next_cursor: str | None = Field(
         description="Pass as ``cursor`` for the next page; null at the end."
