@@ -20,7 +20,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_SYSTEM_CERTS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock run test lint bench openapi clean
+.PHONY: help venv lock deps-latest run test lint bench openapi clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,18 @@ venv: $(UV) ## create or update .venv/ from uv.lock (all packages, dev tools)
 
 lock: $(UV) ## update uv.lock after a change of dependencies
 	$(UV) lock
+
+# The workspace's packages, editable, for an environment built outside uv.lock.
+MEMBERS := contracts libs/platform $(wildcard services/*) gateway $(wildcard tools/*)
+LATEST := .venv-latest
+
+deps-latest: $(UV) ## the suite against the newest release of every dependency, in .venv-latest/ (uv.lock untouched)
+	rm -rf $(LATEST)
+	$(UV) venv --quiet --python $(PYTHON) $(LATEST)
+	$(UV) pip install --python $(LATEST)/bin/python --resolution highest --upgrade \
+	  --group dev $(addprefix -e ,$(MEMBERS))
+	$(UV) pip list --python $(LATEST)/bin/python --outdated || true
+	$(LATEST)/bin/pytest $(PYTEST_ARGS)
 
 run: venv ## start everything locally (NATS, SMTP sink, services, gateway) with demo data
 	$(BIN)/mes-dev $(ARGS)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from mes_platform.logs import configure_logging
 from mes_platform.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from mes_platform.problems import install_problem_handlers
+from mes_platform.runtime import add_routes
 
 from .auth import VerifiedTokens, build_verifier, install_auth_handlers
 from .docs import install_docs
@@ -81,9 +82,9 @@ def create_app(
     install_problem_handlers(app)
     install_auth_handlers(app)
     for feature in sorted(features, key=lambda f: not f.matched_first):  # stable
-        app.include_router(feature.router)
+        add_routes(app, feature.router)
     for router in extra_routers:
-        app.include_router(router)
+        add_routes(app, router)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

@@ -1,64 +1,60 @@
-"""HTTP clients between services: the httpx API on a lean HTTP/1.1 transport.
+"""HTTP clients between services: the httpx API over aiohttp's connection pool.
 
 httpx's own pool costs the gateway 5-8x more CPU per call under concurrency (httpx #3215;
-MEASURED.md). The transport is :class:`~mes_platform.http1.Http1Transport` (a sixth to a fifth
-less of the gateway's CPU per message than aiohttp's pool), with aiohttp's pool
-(``httpx_aiohttp.AiohttpTransport`` sending URLs as httpx built them: ``ExactUrlTransport``)
-for uploads. The bench compares the three.
+MEASURED.md), so the clients are ``httpx.AsyncClient``\\ s on :class:`AiohttpPoolTransport`, a
+subclass of ``httpx_aiohttp.AiohttpTransport`` that hands aiohttp each URL exactly as httpx
+built it and reads small answers whole. Public interfaces of httpx, aiohttp and yarl only.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import quote
+from urllib.request import Request
 
 import aiohttp
 import httpx
-from aiohttp import ClientTimeout
 from httpx_aiohttp import AiohttpTransport
-from httpx_aiohttp.transport import AiohttpResponseStream, map_aiohttp_exceptions
 from yarl import URL
 
 from .context import REQUEST_ID_HEADER, current_request_id
-from .http1 import READ_AT_ONCE, Http1Transport
 from .internal import INTERNAL_TOKEN_HEADER
 
 __all__ = [
-    "ExactUrlTransport",
+    "READ_AT_ONCE",
+    "AiohttpPoolTransport",
     "InternalClient",
     "internal_client",
     "path_segment",
     "propagate_request_id",
 ]
 
+# Answers up to this size (every JSON answer) are read in one call; bigger ones (an attachment
+# being relayed) are streamed.
+READ_AT_ONCE = 256 * 1024
+_CHUNK = 64 * 1024
 
-class _NoCookies(httpx.Cookies):
+
+class _NoCookieJar(CookieJar):
     """A jar that keeps nothing: internal answers carry no session."""
 
-    def extract_cookies(self, response: httpx.Response) -> None:
+    def extract_cookies(self, response: Any, request: Request) -> None:
         return None
 
 
 class InternalClient(httpx.AsyncClient):
-    """``httpx.AsyncClient`` between services, without a cookie jar.
+    """``httpx.AsyncClient`` between services: no cookie jar, answers freed at once.
 
     httpx reads every response into the client's jar through the standard library's cookie
-    machinery (a ``urllib`` request and an ``email`` message built per response): measured in
-    the gateway, about a tenth of the CPU of a call, for answers that never set a cookie.
+    machinery; the jar given here keeps nothing, so a cookie a service sets is never sent back.
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cookies", _NoCookieJar())
         super().__init__(**kwargs)
-        self._cookies = _NoCookies()
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._cookies
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise TypeError("internal clients keep no cookies")
 
     async def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         response = await super().send(request, **kwargs)
@@ -90,18 +86,65 @@ def path_segment(value: str) -> str:
     return _DOT_SEGMENTS.get(value) or quote(value, safe="@")
 
 
-class ExactUrlTransport(AiohttpTransport):
-    """aiohttp's connection pool, sending each URL exactly as httpx built it.
+# aiohttp's errors as httpx's, most specific first.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.SocketTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (TimeoutError, httpx.PoolTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ClientPayloadError, httpx.ReadError),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.ClientError, httpx.NetworkError),
+)
+
+
+@contextmanager
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        for raised, mapped in _ERRORS:
+            if isinstance(error, raised):
+                raise mapped(str(error) or type(error).__name__, request=request) from error
+        raise
+
+
+class _AnswerStream(httpx.AsyncByteStream):
+    """A big answer, relayed chunk by chunk as aiohttp reads it."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self.response = response
+        self.request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors(self.request):
+            async for chunk in self.response.content.iter_chunked(_CHUNK):
+                yield chunk
+
+    async def aclose(self) -> None:
+        self.response.release()
+
+
+class AiohttpPoolTransport(AiohttpTransport):
+    """``httpx_aiohttp``'s transport (aiohttp's pool), sending each URL exactly as httpx built
+    it and reading an answer of up to :data:`READ_AT_ONCE` whole.
 
     Given a URL as a string, aiohttp parses it again: it decodes the escapes of plain
     characters and then resolves dot segments, so ``/messages/%2E`` would leave as
-    ``/messages/`` (another route). A yarl URL marked as already encoded goes out as it is,
-    and skips that second parse.
+    ``/messages/`` (another route). A yarl URL marked as already encoded goes out as it is.
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("limits", httpx.Limits(max_connections=200))
+        super().__init__(**kwargs)
+        self.session: aiohttp.ClientSession | None = None
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not isinstance(self.client, aiohttp.ClientSession):
-            self.client = self.get_client()
+        if self.session is None:
+            self.session = self.get_client()
+            self.client = self.session  # closed by AiohttpTransport.aclose
         timeout = request.extensions.get("timeout", {})
         data: bytes | httpx.AsyncByteStream | None
         try:
@@ -109,23 +152,22 @@ class ExactUrlTransport(AiohttpTransport):
         except httpx.RequestNotRead:
             data = request.stream  # type: ignore[assignment]
             request.headers.pop("transfer-encoding", None)  # aiohttp chunks it itself
-        with map_aiohttp_exceptions():
-            response = await self.client.request(
-                method=request.method,
-                url=URL(str(request.url), encoded=True),
-                headers=request.headers,
+        with _as_httpx_errors(request):
+            response = await self.session.request(
+                request.method,
+                URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
                 data=data,
                 allow_redirects=False,
                 auto_decompress=False,
-                compress=False,
-                timeout=ClientTimeout(
+                compress=None,
+                timeout=aiohttp.ClientTimeout(
                     sock_connect=timeout.get("connect"),
                     sock_read=timeout.get("read"),
                     connect=timeout.get("pool"),
                 ),
-                server_hostname=request.extensions.get("sni_hostname"),
-            ).__aenter__()
-            extensions = {"http_version": b"HTTP/1.1"}
+            )
+            extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
             if response.reason:
                 extensions["reason_phrase"] = response.reason.encode()
             length = response.content_length
@@ -134,16 +176,16 @@ class ExactUrlTransport(AiohttpTransport):
                 # Still a stream to httpx, so a caller that streams (aiter_raw) gets it too.
                 body = await response.read()
                 return httpx.Response(
-                    status_code=response.status,
+                    response.status,
                     headers=response.raw_headers,
                     stream=httpx.ByteStream(body),
                     request=request,
                     extensions=extensions,
                 )
         return httpx.Response(
-            status_code=response.status,
+            response.status,
             headers=response.raw_headers,
-            stream=AiohttpResponseStream(response),
+            stream=_AnswerStream(response, request),
             request=request,
             extensions=extensions,
         )
@@ -154,26 +196,13 @@ async def propagate_request_id(request: httpx.Request) -> None:
 
 
 def internal_client(
-    base_url: str, internal_token: str, *, timeout: float = 10.0, transport: str | None = None
+    base_url: str, internal_token: str, *, timeout: float = 10.0
 ) -> httpx.AsyncClient:
-    """A client for one internal service, sending the internal credential and the request id.
-
-    ``transport``: ``"http1"`` (default: :class:`~mes_platform.http1.Http1Transport`, with
-    aiohttp's pool for uploads), ``"aiohttp"`` or ``"httpx"`` (httpx's own pool); env
-    ``MES_HTTP_TRANSPORT`` overrides.
-    """
-    kind = transport or os.environ.get("MES_HTTP_TRANSPORT", "http1")
-    kwargs: dict[str, object] = {}
-    if kind == "http1":
-        kwargs["transport"] = Http1Transport(fallback=ExactUrlTransport())
-    elif kind == "aiohttp":
-        kwargs["transport"] = ExactUrlTransport()
-    else:
-        kwargs["limits"] = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+    """A client for one internal service, sending the internal credential and the request id."""
     return InternalClient(
         base_url=base_url,
         headers={INTERNAL_TOKEN_HEADER: internal_token},
         timeout=httpx.Timeout(timeout, connect=2.0),
         event_hooks={"request": [propagate_request_id]},
-        **kwargs,
+        transport=AiohttpPoolTransport(),
     )

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from .bus import EventBus
 from .consumer import EventConsumer
@@ -21,7 +21,7 @@ from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import ServiceSettings
 
-__all__ = ["ServiceRuntime", "create_service_app"]
+__all__ = ["ServiceRuntime", "add_routes", "create_service_app"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,19 @@ class ServiceRuntime:
         return all(c.ready.is_set() for c in self.consumers)
 
 
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """Serve ``router``'s routes from ``app``'s own route list.
+
+    ``include_router`` keeps the router as one route of the app, matched and entered at every
+    request (FastAPI 0.137 on): 1,639 Python calls for a POST through an included router against
+    1,087 with the same routes on the app (FastAPI 0.165; 1,030 in 0.136 either way). A route an
+    ``APIRouter`` declared is already complete: its path carries the router's prefix, and its
+    dependencies, tags and responses the router's, applied when the route was declared. Routers
+    given here hold routes only (no lifespan of their own, no router included in them).
+    """
+    app.router.routes.extend(router.routes)
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -107,7 +120,8 @@ def create_service_app(
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    app.include_router(
+    add_routes(
+        app,
         health_router(
             settings.service_name,
             {
@@ -115,10 +129,10 @@ def create_service_app(
                 "nats": runtime.bus.ping,
                 "consumers": runtime.consumers_ready,
             },
-        )
+        ),
     )
     for router in routers:
-        app.include_router(router)
+        add_routes(app, router)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides
     )

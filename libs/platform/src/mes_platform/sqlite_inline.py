@@ -1,19 +1,22 @@
 """SQLite behind SQLAlchemy's asyncio API, run synchronously on the event loop's own thread.
 
-SQLAlchemy's asyncio extension drives an async driver from synchronous code through greenlets:
-every call (connect, begin, execute, commit, close) is a greenlet started from the coroutine,
-and every step of the driver inside it a switch back to the event loop. For aiosqlite each
-step is also a round trip to its worker thread. On this project's admission path that cost
-several times what SQLite itself does: a transaction of four statements took about 2 ms of CPU
-through aiosqlite, 0.45 ms with the driver's coroutines completing at once, and 0.28 ms through
-SQLAlchemy's synchronous engine (README, "Speed").
+SQLAlchemy's asyncio extension drives an async driver from synchronous code through greenlets,
+and aiosqlite runs every step of a statement on a worker thread: a transaction of four
+statements cost about 2 ms of CPU that way, against 0.28 ms through SQLAlchemy's synchronous
+``pysqlite`` engine. SQLite is a library, not a server: on a WAL database with
+``synchronous=NORMAL`` a statement is a few tens of microseconds of work with no network wait.
+So on SQLite the services' engines are :class:`InlineAsyncEngine`: the ``AsyncEngine`` and
+``AsyncConnection`` interface the code is written against, whose coroutines call SQLAlchemy's
+synchronous connection directly. PostgreSQL keeps asyncpg.
 
-SQLite is a library, not a server: a statement on a WAL database with ``synchronous=NORMAL``
-is a few tens of microseconds of work with no network wait. So on SQLite the services'
-engines are :class:`InlineAsyncEngine`: SQLAlchemy's synchronous ``pysqlite`` engine (same
-dialect, types and SQL as the asyncio one), behind the :class:`~sqlalchemy.ext.asyncio.
-AsyncEngine` and :class:`~sqlalchemy.ext.asyncio.AsyncConnection` interface the code is
-written against, whose coroutines call it directly. PostgreSQL keeps asyncpg.
+Built on public interfaces only: the engine is a real ``AsyncEngine`` (its own ``__init__``)
+over the ``pysqlite`` dialect registered under the driver name ``sqlite+mes_inline`` with
+``is_async`` set, and a pool from SQLAlchemy's asyncio pool, whose checkout takes a free
+connection without awaiting; the connection and transaction classes override the public
+methods of ``AsyncConnection`` and ``AsyncTransaction`` and read their public
+``sync_connection``/``sync_transaction``. SQLAlchemy is pinned to its minor release for this
+module (``libs/platform/pyproject.toml``); ``tests/test_sqlite_inline.py`` fails if one of
+these behaviours changes.
 
 What this trades: a statement blocks the event loop for as long as it runs. That is why it is
 used only where statements are short and never wait: writes go through one connection per
@@ -22,7 +25,7 @@ writer. Nothing waits on the thread either:
 
 - the pool: a connection is handed out only once an asyncio semaphore as large as the pool lets
   the task through, so a task waiting for the single write connection waits on the event loop,
-  as with an asyncio pool;
+  and the pool always has one to give at once;
 - the lock of another process (the mailbox's API and delivery processes share one database, an
   operator may open a ``sqlite3`` shell): a write engine (``immediate``) takes the write lock
   with ``BEGIN IMMEDIATE`` without SQLite's busy handler, which sleeps on the thread, and while
@@ -41,17 +44,43 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, exc
-from sqlalchemy.engine import URL, CursorResult, Engine
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-__all__ = ["InlineAsyncConnection", "InlineAsyncEngine", "create_inline_engine"]
+__all__ = [
+    "InlineAsyncConnection",
+    "InlineAsyncEngine",
+    "InlineSQLiteDialect",
+    "create_inline_engine",
+]
 
 # Another process's write transaction lasts a few milliseconds (the mailbox's delivery of a
 # batch): short pauses let a waiting writer (a patient opening a message) in soon after it
 # ends; a failed ``BEGIN IMMEDIATE`` costs about 10 µs.
-_FIRST_LOCK_PAUSE_S = 0.0005
-_MAX_LOCK_PAUSE_S = 0.004
+FIRST_LOCK_PAUSE_S = 0.0005
+MAX_LOCK_PAUSE_S = 0.004
+DRIVER_NAME = "sqlite+mes_inline"
+
+
+class InlineSQLiteDialect(SQLiteDialect_pysqlite):
+    """SQLAlchemy's ``pysqlite`` dialect, declared usable by ``AsyncEngine``: its statements
+    are run synchronously by :class:`InlineAsyncConnection`, never through a greenlet."""
+
+    is_async = True
+    supports_statement_cache = True
+
+
+registry.register(DRIVER_NAME.replace("+", "."), __name__, "InlineSQLiteDialect")
+
+
+def _started(conn: AsyncConnection) -> Connection:
+    sync = conn.sync_connection
+    if sync is None:
+        raise exc.ResourceClosedError("this connection is not started or is closed")
+    return sync
 
 
 class InlineAsyncTransaction(AsyncTransaction):
@@ -59,32 +88,37 @@ class InlineAsyncTransaction(AsyncTransaction):
 
     __slots__ = ()
 
+    def _sync(self) -> Any:
+        if self.sync_transaction is None:
+            raise exc.InvalidRequestError("this transaction is not begun")
+        return self.sync_transaction
+
     async def start(self, is_ctxmanager: bool = False) -> AsyncTransaction:
-        sync = self.connection._proxied
+        sync = _started(self.connection)
         if self.nested:
-            self.sync_transaction = self._assign_proxied(sync.begin_nested())
+            self.sync_transaction = sync.begin_nested()
         else:
-            engine: InlineAsyncEngine = self.connection.engine  # type: ignore[assignment]
-            if engine.immediate:
-                await engine._lock(sync)
+            engine = self.connection.engine
+            if isinstance(engine, InlineAsyncEngine) and engine.immediate:
+                await engine.lock(sync)
             # pysqlite's dialect emits no BEGIN of its own (the connection is in autocommit
             # mode): this only opens SQLAlchemy's transaction around the lock just taken.
-            self.sync_transaction = self._assign_proxied(sync.begin())
+            self.sync_transaction = sync.begin()
         if is_ctxmanager:
             self.sync_transaction.__enter__()
         return self
 
     async def commit(self) -> None:
-        self._proxied.commit()
+        self._sync().commit()
 
     async def rollback(self) -> None:
-        self._proxied.rollback()
+        self._sync().rollback()
 
     async def close(self) -> None:
-        self._proxied.close()
+        self._sync().close()
 
     async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
-        self._proxied.__exit__(type_, value, traceback)
+        self._sync().__exit__(type_, value, traceback)
 
 
 class InlineAsyncConnection(AsyncConnection):
@@ -95,40 +129,46 @@ class InlineAsyncConnection(AsyncConnection):
     """
 
     engine: InlineAsyncEngine
-    _release: Callable[[], Any] | None = None
+
+    def __init__(self, async_engine: InlineAsyncEngine) -> None:
+        super().__init__(async_engine)
+        self.mes_release: Callable[[], Any] | None = None
 
     async def start(self, is_ctxmanager: bool = False) -> AsyncConnection:
         if self.sync_connection:
             raise exc.InvalidRequestError("connection is already started")
-        await self.engine._acquire()
-        release = weakref.finalize(self, self.engine._gate_release)
+        await self.engine.acquire()
+        release = weakref.finalize(self, self.engine.release)
         try:
-            self.sync_connection = self._assign_proxied(self.sync_engine.connect())
+            # AsyncConnection's own start: checking out of the asyncio pool may need a greenlet
+            # (the pool's first connection runs its set-up under an asyncio lock).
+            await super().start(is_ctxmanager)
         except BaseException:
             release()
             raise
-        self._release = release
+        self.mes_release = release
         return self
 
     def begin(self) -> AsyncTransaction:
-        self._proxied  # noqa: B018 - raises if not started, as AsyncConnection.begin does
+        _started(self)
         return InlineAsyncTransaction(self)
 
     def begin_nested(self) -> AsyncTransaction:
-        self._proxied  # noqa: B018
+        _started(self)
         return InlineAsyncTransaction(self, nested=True)
 
     async def commit(self) -> None:
-        self._proxied.commit()
+        _started(self).commit()
 
     async def rollback(self) -> None:
-        self._proxied.rollback()
+        _started(self).rollback()
 
     async def close(self) -> None:
         try:
-            self._proxied.close()
+            if self.sync_connection is not None:
+                self.sync_connection.close()
         finally:
-            release, self._release = self._release, None
+            release, self.mes_release = self.mes_release, None
             if release is not None:
                 release()
 
@@ -146,7 +186,7 @@ class InlineAsyncConnection(AsyncConnection):
         *,
         execution_options: Mapping[str, Any] | None = None,
     ) -> CursorResult[Any]:
-        return self._proxied.execute(statement, parameters, execution_options=execution_options)
+        return _started(self).execute(statement, parameters, execution_options=execution_options)
 
     async def scalar(
         self,
@@ -155,7 +195,7 @@ class InlineAsyncConnection(AsyncConnection):
         *,
         execution_options: Mapping[str, Any] | None = None,
     ) -> Any:
-        return self._proxied.scalar(statement, parameters, execution_options=execution_options)
+        return _started(self).scalar(statement, parameters, execution_options=execution_options)
 
     async def scalars(
         self,
@@ -164,7 +204,7 @@ class InlineAsyncConnection(AsyncConnection):
         *,
         execution_options: Mapping[str, Any] | None = None,
     ) -> Any:
-        return self._proxied.scalars(statement, parameters, execution_options=execution_options)
+        return _started(self).scalars(statement, parameters, execution_options=execution_options)
 
     async def exec_driver_sql(
         self,
@@ -172,10 +212,10 @@ class InlineAsyncConnection(AsyncConnection):
         parameters: Any = None,
         execution_options: Mapping[str, Any] | None = None,
     ) -> CursorResult[Any]:
-        return self._proxied.exec_driver_sql(statement, parameters, execution_options)
+        return _started(self).exec_driver_sql(statement, parameters, execution_options)
 
     async def run_sync(self, fn: Callable[..., Any], *arg: Any, **kw: Any) -> Any:
-        return fn(self._proxied, *arg, **kw)
+        return fn(_started(self), *arg, **kw)
 
     async def stream(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         raise NotImplementedError("SQLite results are read at once: use execute()")
@@ -185,13 +225,11 @@ class InlineAsyncConnection(AsyncConnection):
 
 
 class InlineAsyncEngine(AsyncEngine):
-    """SQLAlchemy's ``AsyncEngine`` interface over a synchronous SQLite engine.
+    """SQLAlchemy's ``AsyncEngine`` over a synchronous SQLite engine.
 
     ``connections`` tasks at most hold a connection at once (the pool's size); the others wait
     on the event loop, up to ``timeout`` seconds, then fail as an exhausted pool does.
     """
-
-    _connection_cls = InlineAsyncConnection
 
     def __init__(
         self,
@@ -202,21 +240,25 @@ class InlineAsyncEngine(AsyncEngine):
         immediate: bool = False,
         lock_wait_s: float = 5.0,
     ) -> None:
-        # AsyncEngine.__init__ refuses a synchronous driver: the point here is to use one.
-        self.sync_engine = self._assign_proxied(sync_engine)
-        self._connections = connections
-        self._timeout = timeout
-        self._gate: asyncio.Semaphore | None = None
+        super().__init__(sync_engine)
+        self.connections = connections
+        self.timeout = timeout
+        self.gate: asyncio.Semaphore | None = None
         self.immediate = immediate
         self.lock_wait_s = lock_wait_s
 
-    async def _lock(self, sync: Any) -> None:
+    def connect(self) -> AsyncConnection:
+        return InlineAsyncConnection(self)
+
+    async def lock(self, sync: Connection) -> None:
         """``BEGIN IMMEDIATE`` on ``sync``'s driver connection (straight to the driver: through
         SQLAlchemy's execution it cost about as much as a statement of the transaction),
         waiting on the event loop while another process holds the write lock."""
-        dbapi_connection = sync.connection.dbapi_connection
+        dbapi_connection = sync.connection.driver_connection
+        if not isinstance(dbapi_connection, sqlite3.Connection):
+            raise exc.InvalidRequestError("an inline SQLite engine runs on sqlite3 connections")
         loop = asyncio.get_running_loop()
-        deadline, pause = None, _FIRST_LOCK_PAUSE_S
+        deadline, pause = None, FIRST_LOCK_PAUSE_S
         while True:
             try:
                 dbapi_connection.execute("BEGIN IMMEDIATE")
@@ -228,15 +270,15 @@ class InlineAsyncEngine(AsyncEngine):
                 if not busy or now >= deadline:
                     raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
             await asyncio.sleep(pause)
-            pause = min(pause * 2, _MAX_LOCK_PAUSE_S)
+            pause = min(pause * 2, MAX_LOCK_PAUSE_S)
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        if self._gate is None:
-            self._gate = asyncio.Semaphore(self._connections)
-        return self._gate
+    def semaphore(self) -> asyncio.Semaphore:
+        if self.gate is None:
+            self.gate = asyncio.Semaphore(self.connections)
+        return self.gate
 
-    async def _acquire(self) -> None:
-        gate = self._semaphore()
+    async def acquire(self) -> None:
+        gate = self.semaphore()
         if not gate.locked():
             await gate.acquire()  # free: taken at once, without a turn of the event loop
             return
@@ -244,22 +286,16 @@ class InlineAsyncEngine(AsyncEngine):
             # asyncio.timeout, not wait_for: in Python 3.11, wait_for runs the acquire in a task
             # of its own, so the connection handed to a waiter would wait a turn of the event
             # loop more before its holder runs.
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self.timeout):
                 await gate.acquire()
         except TimeoutError:
             raise exc.TimeoutError(
-                f"no SQLite connection free after {self._timeout:g} s ({self._connections} in use)"
+                f"no SQLite connection free after {self.timeout:g} s ({self.connections} in use)"
             ) from None
 
-    def _gate_release(self) -> None:
-        if self._gate is not None:
-            self._gate.release()
-
-    @classmethod
-    def _regenerate_proxy_for_target(
-        cls, target: Engine, **additional_kw: Any
-    ) -> InlineAsyncEngine:  # pragma: no cover - every engine is built by create_inline_engine
-        raise exc.InvalidRequestError("an inline SQLite engine is built by create_inline_engine")
+    def release(self) -> None:
+        if self.gate is not None:
+            self.gate.release()
 
 
 def create_inline_engine(
@@ -290,9 +326,11 @@ def create_inline_engine(
         )
 
     sync_engine = create_engine(
-        url.set(drivername="sqlite+pysqlite"),
+        url.set(drivername=DRIVER_NAME),
         creator=connect,
-        poolclass=QueuePool,
+        # The semaphore lets a task check out only when a connection is free (or may be
+        # opened): the asyncio pool then hands it over without awaiting.
+        poolclass=AsyncAdaptedQueuePool,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,

@@ -2,10 +2,9 @@
 
 ``python -m mes_bench.load CONFIG.json`` prints one JSON result line. Bounded in time and
 count, loopback only. It shares the machine with what it measures, so it spends as little as
-it can: the senders' requests are encoded once, whole, and each sender is one keep-alive
-connection of the services' own HTTP/1.1 client (:class:`~mes_platform.http1.Http1Connection`,
-without httpx above it); it runs on uvloop. The probes, a few requests a second that read the
-answers' JSON, use aiohttp.
+it can: it runs on uvloop, the senders' bodies are encoded once, and every request goes through
+one aiohttp session, whose pool keeps a keep-alive connection per sender. The probes, a few
+requests a second that read the answers' JSON, share that session.
 """
 
 from __future__ import annotations
@@ -17,30 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import uvloop
 
-from mes_platform.http1 import Http1Connection, request_bytes
-
-__all__ = ["LoadConfig", "encode_post", "percentile", "run_load"]
+__all__ = ["LoadConfig", "percentile", "run_load"]
 
 MAX_REQUESTS = 2_000_000
-
-
-def encode_post(url: str, headers: dict[str, str], body: bytes) -> bytes:
-    """One whole HTTP/1.1 POST, keeping the connection open."""
-    parts = urlsplit(url)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    fields = {"Host": parts.netloc, "Content-Length": str(len(body)), **headers}
-    encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()]
-    return request_bytes(b"POST", target.encode("latin-1"), encoded, body)
-
-
-async def _connect(url: str) -> Http1Connection:
-    parts = urlsplit(url)
-    return await Http1Connection.open(parts.hostname or "", parts.port or 80)
 
 
 @dataclass
@@ -84,7 +66,7 @@ def _summary(latencies: list[float]) -> dict[str, float]:
 
 
 async def run_load(cfg: LoadConfig) -> dict[str, Any]:
-    connector = aiohttp.TCPConnector(limit=cfg.concurrency + 4, force_close=False)
+    connector = aiohttp.TCPConnector(limit=cfg.concurrency + cfg.probes + 4, force_close=False)
     timeout = aiohttp.ClientTimeout(total=30)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -100,9 +82,7 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
     accepted: dict[str, float] = {}  # probe message id -> wall-clock time of its 202
 
     post_headers = {**cfg.headers, "Content-Type": "application/json"}
-    requests = [
-        encode_post(cfg.url, post_headers, json.dumps(body).encode()) for body in cfg.bodies
-    ] or [encode_post(cfg.url, post_headers, b"{}")]
+    bodies = [json.dumps(body).encode() for body in cfg.bodies] or [b"{}"]
     cpu_start = time.process_time()
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -110,26 +90,19 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         async def worker(n: int) -> None:
             nonlocal errors, sent
             i = n
-            connection: Http1Connection | None = None
             while True:
                 now = time.perf_counter()
                 if now >= deadline or sent >= MAX_REQUESTS:
-                    if connection is not None:
-                        connection.close()
                     return
-                raw = requests[i % len(requests)]
+                body = bodies[i % len(bodies)]
                 i += cfg.concurrency
                 t0 = time.perf_counter()
                 try:
-                    if connection is None or connection.closed:
-                        connection = await _connect(cfg.url)
-                    async with asyncio.timeout(30):
-                        status, _ = await connection.request(raw)
+                    async with session.post(cfg.url, data=body, headers=post_headers) as resp:
+                        await resp.read()
+                        status = resp.status
                 except Exception:
                     errors += 1
-                    if connection is not None:
-                        connection.close()
-                    connection = None
                     await asyncio.sleep(0.01)
                     continue
                 t1 = time.perf_counter()
