@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from mes_platform.errors import Unprocessable
+from mes_platform.paging import Cursor
 
 from ..deps import MailboxHolder, ProfessionalSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
@@ -46,7 +47,6 @@ TAGS = [
 router = APIRouter(tags=["messaging"], responses=problem_responses(401, 403, 503))
 
 Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemple.mssante.fr"])]
-Cursor = Annotated[str | None, Query(max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 # Documented here, read from the request in the route: as a FastAPI header parameter it cost
 # about 25 µs of every message sent (FastAPI's parameter extraction), for a header rarely sent.

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from mes_contracts.addresses import PatientAddress
+from mes_platform.paging import Cursor
 
 from ..deps import PatientPrincipal, PatientSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
@@ -65,7 +66,7 @@ async def my_conversations(
     principal: PatientPrincipal,
     services: ServicesDep,
     state: Annotated[Literal["open", "closed"] | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationList:
     """Each with the correspondent, its state, who closed it, the unread count and whether a
@@ -112,7 +113,7 @@ async def my_conversation_messages(
     conversation_id: Id,
     principal: PatientPrincipal,
     services: ServicesDep,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessageList:
     params: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}

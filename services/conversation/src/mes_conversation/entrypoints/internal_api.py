@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from mes_contracts.addresses import PatientAddress
 from mes_contracts.ins import InsError, validate_ins
 from mes_platform.errors import Unprocessable
+from mes_platform.paging import Cursor
 
 from ..domain.model import ConversationState
 from ..service.common import Idempotency, Receipt, fingerprint_of
@@ -53,7 +54,6 @@ QueriesDep = Annotated[ConversationQueries, Depends(_queries)]
 InsDep = Annotated[str, Depends(_valid_ins)]
 ConversationId = Annotated[str, Path(max_length=64)]
 StateFilter = Annotated[Literal["open", "closed"] | None, Query()]
-Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 _Route = TypeVar("_Route", bound=Callable[..., Awaitable[Any]])
