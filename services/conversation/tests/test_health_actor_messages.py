@@ -235,6 +235,16 @@ async def test_fin_closes_the_conversation_only_when_exact(harness, subject, fin
         assert view["close_reason"] == "fin" and view["closed_by"] == DOCTOR
 
 
+@pytest.mark.parametrize("subject", ["\u200f[FIN]", "[FIN]\u200b", "[F\u200dIN]", "\ufeff[FIN]"])
+async def test_a_fin_look_alike_is_refused_and_the_conversation_stays_open(harness, subject):
+    opened = (await harness.send()).json()
+    r = await harness.send(subject=subject)
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_subject")
+    view = (await harness.client.get(f"/internal/conversations/{opened['conversation_id']}")).json()
+    assert (view["state"], view["reply_allowed"]) == ("open", True)
+    assert await harness.events(ConversationClosed.SUBJECT) == []
+
+
 async def test_a_message_after_fin_opens_a_new_conversation(harness):
     first = (await harness.send()).json()
     await harness.send(subject="[FIN]")
