@@ -107,7 +107,11 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         overrides=settings.body_limit_overrides,
     )
-    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=settings.service_name,
+        log_requests=settings.log_requests,
+    )
     install_openapi(app)
     install_docs(app)
     return app

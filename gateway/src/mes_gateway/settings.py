@@ -61,6 +61,11 @@ class GatewaySettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
+    log_requests: bool = Field(
+        default=True,
+        description="One log line per request served: request id, method, route template, "
+        "status and duration (never the path, a subject, a body or an INS)",
+    )
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
 
     identity_url: str = "http://127.0.0.1:8101"

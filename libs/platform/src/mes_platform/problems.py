@@ -168,7 +168,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        # The route's template, not the path: paths hold INS and addresses.
+        log.error("unhandled error", exc_info=exc, extra={"route": route})
         return problem_response(
             500,
             "internal_error",

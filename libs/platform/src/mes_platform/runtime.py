@@ -122,5 +122,9 @@ def create_service_app(
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides
     )
-    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=settings.service_name,
+        log_requests=settings.log_requests,
+    )
     return app

@@ -56,6 +56,11 @@ class ServiceSettings(BaseSettings):
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
     log_level: str = "INFO"
     log_json: bool = True
+    log_requests: bool = Field(
+        default=True,
+        description="One log line per request served: request id, method, route template, "
+        "status and duration (never the path, a subject, a body or an INS)",
+    )
     max_body_bytes: int = 1_048_576
     background_work: bool = Field(
         default=True,
