@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from mes_contracts.fin import hidden_character, is_fin_subject
-from mes_contracts.nondelivery import MAX_MESSAGE_SIZE_MO, NonDeliveryReason
+from mes_contracts.nondelivery import MAX_MESSAGE_BYTES, NonDeliveryReason
 from mes_platform.names import breaks_a_line
 
 from .model import Conversation, DirectoryEntry, PatientResolution, ResolutionStatus
@@ -25,8 +25,7 @@ __all__ = [
     "reply_subject",
 ]
 
-# The default of the size limit (a setting): 25 Mo as the real system counts them.
-MAX_MESSAGE_BYTES = MAX_MESSAGE_SIZE_MO * 1024 * 1024
+# The default of the size limit (a setting): 25 Mo of 1,048,576 bytes, 26,214,400 bytes.
 _REPLY_PREFIX = "Re: "
 _ELLIPSIS = "…"
 
