@@ -64,11 +64,13 @@ def test_a_forged_cursor_gets_one_answer_on_every_listing(api: Api) -> None:
         (f"/v1/mailboxes/{sender}/conversations", pro_token),
     ]
     answers = set()
-    for path, token in listings:
-        r = api.http.get(path, headers=api.as_(token), params={"cursor": "eyJ0IjogMX0"})
-        assert r.status_code == 422, (path, r.text)
-        problem = r.json()
-        answers.add((problem["code"], problem["title"], problem["detail"]))
+    # Forged, then longer than any issued cursor: under the documented limit (512), at it, over.
+    for cursor in ("eyJ0IjogMX0", "A" * 501, "A" * 512, "A" * 513):
+        for path, token in listings:
+            r = api.http.get(path, headers=api.as_(token), params={"cursor": cursor})
+            assert r.status_code == 422, (path, len(cursor), r.text)
+            problem = r.json()
+            answers.add((problem["code"], problem["title"], problem["detail"]))
     assert answers == {
         ("invalid_cursor", "Invalid cursor", "The cursor is not one this service issued.")
     }

@@ -29,7 +29,8 @@ ADDRESS = "279035121518989@patient.mssante.fr"
         (
             NonDeliveryReason.TOO_LARGE,
             'Le message que vous avez envoyé à l\'adresse "279035121518989@patient.mssante.fr" '
-            "n'a pas pu être distribué, car sa taille dépasse la limite autorisée de 25 Mo.",
+            "n'a pas pu être distribué, car sa taille dépasse la limite autorisée de 25 Mo "
+            "(26 214 400 octets).",
         ),
     ],
 )
@@ -45,3 +46,9 @@ def test_address_is_inserted_verbatim() -> None:
 def test_subject_and_reasons() -> None:
     assert NON_DELIVERY_SUBJECT == "Message non distribué"
     assert {r.value for r in NonDeliveryReason} == {"not_found", "closed", "invalid", "too_large"}
+
+
+def test_one_mo_is_1_048_576_bytes() -> None:
+    from mes_contracts.nondelivery import MAX_MESSAGE_BYTES, MAX_MESSAGE_SIZE_MO
+
+    assert MAX_MESSAGE_BYTES == MAX_MESSAGE_SIZE_MO * 1_048_576 == 26_214_400

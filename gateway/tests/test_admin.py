@@ -179,3 +179,25 @@ async def test_a_profile_change_is_answered_while_the_conversation_service_is_do
     ins = make_ins("1840575123488")
     put = await stack.put(f"/v1/admin/patients/{ins}", json=PATIENT, headers=ops)
     assert put.status_code == 201, put.text
+
+
+async def test_a_wrong_method_names_every_method_the_path_has(stack, ops):
+    ins = make_ins("2790351215189")
+    response = await stack.delete(f"/v1/admin/patients/{ins}", headers=ops)
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "GET, PUT"
+
+
+async def test_a_cursor_too_long_is_an_invalid_cursor_on_every_list(stack, dev_token):
+    patient = await dev_token(stack, role="patient", ins="279035121518989")
+    doctor_mailbox = "dr.martin@hopital-exemple.mssante.fr"
+    doctor = await dev_token(stack, role="professional", mailboxes=[doctor_mailbox])
+    for url, headers in (
+        ("/v1/me/conversations", patient),
+        (f"/v1/mailboxes/{doctor_mailbox}/messages", doctor),
+        (f"/v1/mailboxes/{doctor_mailbox}/conversations", doctor),
+        ("/v1/me/conversations/c-1/messages", patient),
+    ):
+        response = await stack.get(url, params={"cursor": "A" * 513}, headers=headers)
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_cursor"), url

@@ -67,7 +67,7 @@ async def production(jwks_server):
         environment="production",
         jwks_url=jwks_server[0],
         jwt_issuer=ISSUER,
-        internal_token="a-real-internal-secret",
+        internal_token="a-real-internal-secret-of-32-chars",
         jwt_dev_signing_key="",
         log_json=False,
     )

@@ -13,6 +13,8 @@ from mes_gateway import openapi
 from mes_gateway.main import create_app
 from mes_gateway.settings import GatewaySettings
 
+_SECRET = "0123456789abcdef0123456789abcdef"
+
 
 async def test_health_reports_identity_ready_and_the_others_unreachable(stack, identity_app):
     await identity_app.state.runtime.bus.wait_connected(10)
@@ -76,7 +78,7 @@ async def test_dev_token_route_does_not_exist_in_production():
     settings = GatewaySettings(
         environment="production",
         jwks_url="http://127.0.0.1:9/jwks",
-        internal_token="a-real-secret",
+        internal_token="a-real-secret-of-32-characters-!",
         jwt_dev_signing_key="",
     )
     app = create_app(settings)
@@ -97,18 +99,82 @@ async def test_dev_token_route_does_not_exist_in_production():
     [
         {},  # no jwks_url
         {"jwks_url": "https://idp.example/jwks"},  # placeholder internal token
-        {"jwks_url": "https://idp.example/jwks", "internal_token": "real"},  # placeholder dev key
+        {"jwks_url": "https://idp.example/jwks", "internal_token": _SECRET},  # placeholder dev key
         {
             "jwks_url": "https://idp.example/jwks",
-            "internal_token": "real",
+            "internal_token": _SECRET,
             "jwt_dev_signing_key": "",
             "jwt_algorithms": ["HS256"],
+        },
+        {  # an internal token too short to be a secret
+            "jwks_url": "https://idp.example/jwks",
+            "internal_token": _SECRET[:31],
+            "jwt_dev_signing_key": "",
         },
     ],
 )
 def test_production_refuses_placeholders(overrides):
     with pytest.raises(ValueError):
         GatewaySettings(environment="production", **overrides)
+
+
+def test_production_accepts_an_internal_token_of_32_characters():
+    settings = GatewaySettings(
+        environment="production",
+        jwks_url="https://idp.example/jwks",
+        internal_token=_SECRET,
+        jwt_dev_signing_key="",
+    )
+    assert len(settings.internal_token.get_secret_value()) == 32
+
+
+async def _scrape(port: int) -> httpx.Response:
+    async with httpx.AsyncClient() as scraper:
+        return await scraper.get(f"http://127.0.0.1:{port}/metrics")
+
+
+@pytest.mark.parametrize("environment", ["production", "development"])
+async def test_metrics_are_served_on_their_own_port_and_not_on_the_public_one(environment):
+    port = free_port()
+    settings = GatewaySettings(
+        environment=environment,
+        jwks_url="http://127.0.0.1:9/jwks",
+        internal_token=_SECRET,
+        jwt_dev_signing_key="" if environment == "production" else "x" * 32,
+        metrics_port=port,
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as public,
+    ):
+        assert (await public.get("/healthz")).status_code == 200
+        refused = await public.get("/metrics")
+        assert (refused.status_code, refused.json()["code"]) == (404, "not_found")
+        scraped = await _scrape(port)
+        assert scraped.status_code == 200
+        assert 'route="/healthz",service="gateway"' in scraped.text
+    with pytest.raises(httpx.ConnectError):  # stopped with the gateway
+        await _scrape(port)
+
+
+async def test_production_without_a_metrics_port_serves_no_metrics():
+    settings = GatewaySettings(
+        environment="production",
+        jwks_url="http://127.0.0.1:9/jwks",
+        internal_token=_SECRET,
+        jwt_dev_signing_key="",
+    )
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as public,
+    ):
+        assert (await public.get("/metrics")).status_code == 404
 
 
 def test_exported_openapi_is_up_to_date():

@@ -45,7 +45,13 @@ from mes_contracts.events import (
     payload_model_for,
     stream_for_subject,
 )
-from mes_contracts.fin import FIN_SUBJECT, MSS_MES_FIN, MSS_MES_HEADER, is_fin_subject
+from mes_contracts.fin import (
+    FIN_SUBJECT,
+    MSS_MES_FIN,
+    MSS_MES_HEADER,
+    hidden_character,
+    is_fin_subject,
+)
 from mes_contracts.ins import Ins, InsError, InsInvalidReason, check_ins, ins_key, validate_ins
 from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT, NonDeliveryReason, non_delivery_text
 
@@ -93,6 +99,7 @@ __all__ = [
     "StreamSpec",
     "UnknownEventTypeError",
     "check_ins",
+    "hidden_character",
     "ins_key",
     "is_fin_subject",
     "is_patient_address",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "MAX_MESSAGE_BYTES",
     "MAX_MESSAGE_SIZE_MO",
     "NON_DELIVERY_SUBJECT",
     "NonDeliveryReason",
@@ -16,8 +17,11 @@ __all__ = [
 ]
 
 NON_DELIVERY_SUBJECT = "Message non distribué"
-# A message whose total size exceeds this is refused like an undeliverable one.
+# A message whose total size (subject and body in UTF-8, plus its attachments) exceeds this is
+# refused like an undeliverable one. One Mo counts 1,048,576 bytes here (a mebibyte, as mail
+# systems count sizes): 25 Mo is 26,214,400 bytes, and a message of exactly that size passes.
 MAX_MESSAGE_SIZE_MO = 25
+MAX_MESSAGE_BYTES = MAX_MESSAGE_SIZE_MO * 1024 * 1024
 
 _PREFIX = (
     "Le message que vous avez envoyé à l'adresse \"{address}\" n'a pas pu être distribué, car "
@@ -44,7 +48,8 @@ _ENDINGS: dict[NonDeliveryReason, str] = {
     NonDeliveryReason.INVALID: "cette adresse Mon espace santé est invalidé.",
     # Not from DOMAIN.md, which gives no text for the size limit: written in the same style.
     NonDeliveryReason.TOO_LARGE: (
-        f"sa taille dépasse la limite autorisée de {MAX_MESSAGE_SIZE_MO} Mo."
+        f"sa taille dépasse la limite autorisée de {MAX_MESSAGE_SIZE_MO} Mo "
+        f"({MAX_MESSAGE_BYTES:,} octets).".replace(",", " ")
     ),
 }
 

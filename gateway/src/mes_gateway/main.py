@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI
 
+from mes_platform.health import MetricsServer, metrics_router
 from mes_platform.logs import configure_logging
 from mes_platform.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from mes_platform.problems import install_problem_handlers
@@ -21,6 +23,8 @@ from .services import ServiceClients
 from .settings import GatewaySettings
 
 __all__ = ["DESCRIPTION", "create_app"]
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 The public API of MES Messagerie, the secure messaging of *Mon espace santé*.
@@ -54,13 +58,24 @@ def create_app(
     services = ServiceClients(settings, transports)
     features = discover_features(production=settings.environment == "production")
 
+    production = settings.environment == "production"
+    metrics_server = (
+        MetricsServer(settings.host, settings.metrics_port) if settings.metrics_port else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if metrics_server is not None:
+            metrics_server.start()
+        elif production:
+            log.warning("no metrics served: set MES_GATEWAY_METRICS_PORT for the scraper")
         await services.open()
         try:
             yield
         finally:
             await services.aclose()
+            if metrics_server is not None:
+                metrics_server.stop()
 
     app = FastAPI(
         title="MES Messagerie API",
@@ -85,12 +100,19 @@ def create_app(
         add_routes(app, feature.router)
     for router in extra_routers:
         add_routes(app, router)
+    if metrics_server is None and not production:
+        # The public port serves the metrics only where no scraper has a port of its own.
+        add_routes(app, metrics_router(include_in_schema=False))
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         overrides=settings.body_limit_overrides,
     )
-    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=settings.service_name,
+        log_requests=settings.log_requests,
+    )
     install_openapi(app)
     install_docs(app)
     return app

@@ -95,7 +95,10 @@ class MessageSendOut(BaseModel):
     conversation_id: str | None
     status: Literal["accepted", "bounced"]
     bounce_reason: str | None = Field(
-        default=None, description="bounced only: not_found, closed, invalid, too_large"
+        default=None,
+        description="bounced only: not_found, closed, invalid, too_large (the message, "
+        "subject and body in UTF-8 plus its attachments, is over 25 Mo: 26,214,400 bytes, "
+        "1 Mo counting 1,048,576 bytes; exactly 26,214,400 bytes is delivered)",
     )
     report_text: str | None = Field(
         default=None,

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mes_platform.settings import DEV_INTERNAL_TOKEN
+from mes_platform.settings import DEV_INTERNAL_TOKEN, refuse_weak_internal_token
 
 __all__ = [
     "CONVERSATION_READS",
@@ -61,6 +61,11 @@ class GatewaySettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
+    log_requests: bool = Field(
+        default=True,
+        description="One log line per request served: request id, method, route template, "
+        "status and duration (never the path, a subject, a body or an INS)",
+    )
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
 
     identity_url: str = "http://127.0.0.1:8101"
@@ -79,6 +84,14 @@ class GatewaySettings(BaseSettings):
     )
     directory_url: str = "http://127.0.0.1:8104"
     notifier_url: str = "http://127.0.0.1:8105"
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="A port of its own where the gateway serves GET /metrics to the scraper "
+        "(on the gateway's host), never on the public port. Unset: outside production, "
+        "/metrics is served on the public port; in production, nowhere",
+    )
     upstream_timeout_seconds: float = 10.0
     health_timeout_seconds: float = 2.0
 
@@ -118,8 +131,7 @@ class GatewaySettings(BaseSettings):
         if self.environment == "production":
             if not self.jwks_url:
                 raise ValueError("jwks_url must be set in production")
-            if self.internal_token.get_secret_value() in ("", DEV_INTERNAL_TOKEN):
-                raise ValueError("internal_token must be set to a real secret in production")
+            refuse_weak_internal_token(self.internal_token)
             if self.jwt_dev_signing_key.get_secret_value() == DEV_JWT_SIGNING_KEY:
                 raise ValueError(
                     "jwt_dev_signing_key must not be the public development key in production "

@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 
 from mes_dev.testing import NatsServer
-from mes_platform.internal import require_internal_token
 from mes_platform.logs import JsonFormatter
 from mes_platform.runtime import ServiceRuntime, create_service_app
 from mes_platform.settings import ServiceSettings
@@ -46,9 +45,7 @@ def _app(settings: ServiceSettings, migrations: str) -> FastAPI:
     async def ping() -> dict[str, str]:
         return {"pong": "yes"}
 
-    app = create_service_app(runtime, title="platform test", routers=[public])
-    app.include_router(internal, dependencies=[Depends(require_internal_token(TOKEN))])
-    return app
+    return create_service_app(runtime, title="platform test", routers=[public, internal])
 
 
 @pytest.fixture
@@ -188,6 +185,22 @@ async def test_internal_endpoints_require_the_internal_token(
     _problem(
         await client.get("/internal/ping", headers=headers), 401, "internal_credential_required"
     )
+
+
+async def test_an_internal_path_that_does_not_exist_answers_as_one_that_does(
+    client: httpx.AsyncClient,
+) -> None:
+    """Without the credential nothing under /internal can be probed for what exists."""
+    body = _problem(
+        await client.get("/internal/nothing-here", headers={"X-Request-ID": "req-probe"}),
+        401,
+        "internal_credential_required",
+    )
+    assert body["request_id"] == "req-probe"
+    missing = await client.get("/internal/nothing-here", headers={"X-Internal-Token": TOKEN})
+    assert missing.status_code == 404
+    # Only the prefix itself and what is below it are guarded.
+    assert (await client.post("/internalish", content=b"")).status_code == 404
 
 
 async def test_internal_endpoints_answer_with_the_token(client: httpx.AsyncClient) -> None:

@@ -97,6 +97,7 @@ async def test_directory_entry_cached_unknown_not_cached():
         return httpx.Response(200, content=answer.model_dump_json())
 
     directory = HttpMailboxDirectory(_client(handler), cache_seconds=30, clock=Clock())
+    directory.watched = lambda: True
     entry = await directory.get("pharma@officine.mssante.fr")
     assert entry is not None
     assert (entry.address, entry.type, entry.is_pharmacy_mailbox) == (
@@ -108,6 +109,40 @@ async def test_directory_entry_cached_unknown_not_cached():
     assert await directory.get("inconnu@officine.mssante.fr") is None
     assert await directory.get("inconnu@officine.mssante.fr") is None
     assert len(calls) == 3
+
+
+async def test_directory_keeps_entries_longer_only_while_its_changes_are_received():
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(
+            200,
+            json={
+                "address": "pharma@officine.mssante.fr",
+                "type": "ORG",
+                "display_name": "Pharmacie",
+                "pharmacy": True,
+            },
+        )
+
+    clock = Clock()
+    directory = HttpMailboxDirectory(
+        _client(handler), cache_seconds=3600, unwatched_cache_seconds=2, clock=clock
+    )
+    await directory.get("pharma@officine.mssante.fr")
+    clock.now = 3
+    await directory.get("pharma@officine.mssante.fr")
+    assert len(calls) == 2  # not watched: a renaming published meanwhile would be missed
+    directory.watched = lambda: True
+    clock.now = 10
+    await directory.get("pharma@officine.mssante.fr")
+    clock.now = 600
+    await directory.get("pharma@officine.mssante.fr")
+    assert len(calls) == 3  # watched: kept, the events refresh it
+    directory.forget_all()  # the subscription came live, or the connection was lost or back
+    await directory.get("pharma@officine.mssante.fr")
+    assert len(calls) == 4
 
 
 async def test_directory_unreadable_or_failing_is_dependency_unavailable():

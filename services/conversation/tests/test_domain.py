@@ -110,6 +110,15 @@ def test_a_message_over_25_mo_bounces_as_too_large():
         "a\u2028b",
         "Résultats\u202efdp.exe",  # right-to-left override: reads "Résultatsexe.pdf"
         "a\u2066b\u2069",  # isolates
+        # Invisible format characters: each shows "[FIN]" while the subject is not "[FIN]".
+        "\u200f[FIN]",  # right-to-left mark
+        "[FIN]\u200e",  # left-to-right mark
+        "[F\u200bIN]",  # zero-width space
+        "\u200d[FIN]",  # zero-width joiner outside an emoji
+        "[FIN]\ufeff",  # zero-width no-break space
+        "[FI\u00adN]",  # soft hyphen
+        "\u2060[FIN]",  # word joiner
+        "a\u200fb",
     ],
 )
 def test_subjects_with_control_characters_are_refused(subject):
@@ -118,7 +127,15 @@ def test_subjects_with_control_characters_are_refused(subject):
     assert err.value.code == "invalid_subject"
 
 
-@pytest.mark.parametrize("subject", ["مرحبا Dupont", "Résultats 👩\u200d⚕️", "a\u200fb"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "مرحبا Dupont",
+        "Résultats 👩\u200d⚕️",
+        "Famille 👨\u200d👩\u200d👧",
+        "Écosse \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    ],
+)
 def test_subjects_in_any_script_with_emoji_and_marks_are_text(subject):
     assert check_subject(subject, 998) == subject
 

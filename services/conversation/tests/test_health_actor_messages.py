@@ -152,7 +152,7 @@ async def test_attachments_alone_over_25_mo_bounce_with_the_report(harness):
     body = r.json()
     expected = (
         f'{PREFIX}"{address_of(PATIENT)}" n\'a pas pu être distribué, car sa taille dépasse la'
-        " limite autorisée de 25 Mo."
+        " limite autorisée de 25 Mo (26 214 400 octets)."
     )
     assert (body["status"], body["bounce_reason"], body["conversation_id"]) == (
         "bounced",
@@ -233,6 +233,36 @@ async def test_fin_closes_the_conversation_only_when_exact(harness, subject, fin
         assert (closed.closed_by, closed.reason) == (DOCTOR, "fin")
         assert view["closed_notice"] == "Dr Martin a mis fin à vos échanges."
         assert view["close_reason"] == "fin" and view["closed_by"] == DOCTOR
+
+
+@pytest.mark.parametrize("subject", ["\u200f[FIN]", "[FIN]\u200b", "[F\u200dIN]", "\ufeff[FIN]"])
+async def test_a_fin_look_alike_is_refused_and_the_conversation_stays_open(harness, subject):
+    opened = (await harness.send()).json()
+    r = await harness.send(subject=subject)
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_subject")
+    view = (await harness.client.get(f"/internal/conversations/{opened['conversation_id']}")).json()
+    assert (view["state"], view["reply_allowed"]) == ("open", True)
+    assert await harness.events(ConversationClosed.SUBJECT) == []
+
+
+@pytest.mark.parametrize(
+    ("size", "status"),
+    [
+        (26_000_000, "accepted"),  # 26 MB, but under 25 Mo of 1,048,576 bytes
+        (26_214_400, "accepted"),  # exactly 25 Mo
+        (26_214_401, "bounced"),
+    ],
+)
+async def test_the_25_mo_limit_counts_1_048_576_bytes_a_mo(harness, size, status):
+    subject, body = "Imagerie", "Clichés joints."
+    attachment = dict(ATTACHMENT, size=size - len(subject.encode()) - len(body.encode()))
+    r = (await harness.send(subject=subject, body=body, attachments=[attachment])).json()
+    assert r["status"] == status
+    if status == "bounced":
+        assert r["bounce_reason"] == "too_large"
+        assert r["report_text"].endswith(
+            "sa taille dépasse la limite autorisée de 25 Mo (26 214 400 octets)."
+        )
 
 
 async def test_a_message_after_fin_opens_a_new_conversation(harness):

@@ -178,6 +178,12 @@ async def test_directory_updates_refresh_the_cached_entry(tmp_path, nats_server)
     async with stack(tmp_path, nats_server.url) as c:
         await _seed(c)
         cached = c["directory_adapter"]
+        for _ in range(50):  # the subscription to the directory's changes is live
+            if cached.watched():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the directory's changes are not received")
         assert (await cached.get(PHARMACY)).display_name == "Pharmacie Centrale"
         r = await c["directory"].put(
             f"/internal/mailboxes/{PHARMACY}",

@@ -150,7 +150,8 @@ async def test_unknown_conversation_is_404(harness):
 
 async def test_invalid_cursor_and_limit(harness):
     url = f"/internal/patients/{PATIENT}/conversations"
-    for cursor in ["garbage", "eyJ0IjogMX0", "e30"]:
+    # One limit (512) and one problem on every list, however the cursor is wrong.
+    for cursor in ["garbage", "eyJ0IjogMX0", "e30", "A" * 501, "A" * 512, "A" * 513]:
         r = await harness.client.get(url, params={"cursor": cursor})
         assert (r.status_code, r.json()["code"]) == (422, "invalid_cursor")
     for limit in (0, 101):

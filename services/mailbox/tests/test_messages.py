@@ -77,8 +77,9 @@ async def test_filter_by_conversation_shows_both_folders(service, kit):
 
 
 async def test_bad_cursor_and_limit_are_refused(service, kit):
-    r = await service.listing(kit.PATIENT, cursor="bm90LWEtY3Vyc29y")
-    assert (r.status_code, r.json()["code"]) == (422, "invalid_cursor")
+    for cursor in ("bm90LWEtY3Vyc29y", "A" * 512, "A" * 513):
+        r = await service.listing(kit.PATIENT, cursor=cursor)
+        assert (r.status_code, r.json()["code"]) == (422, "invalid_cursor")
     assert (await service.listing(kit.PATIENT, limit=101)).status_code == 422
     assert (await service.listing(kit.PATIENT, limit=0)).status_code == 422
 

@@ -22,7 +22,7 @@ DEPLOYABLES = SERVICES
 # What a deployer puts in .env (docker/env.example names them all).
 DEPLOYER_ENV = {
     "POSTGRES_PASSWORD": "pw",
-    "MES_INTERNAL_TOKEN": "a-real-secret-of-enough-length",
+    "MES_INTERNAL_TOKEN": "a-real-secret-of-enough-length-32",
     "MES_GATEWAY_JWKS_URL": "https://idp.example.org/jwks.json",
     "MES_GATEWAY_JWT_ISSUER": "https://idp.example.org",
     "MES_GATEWAY_JWT_AUDIENCE": "mes-messagerie",
@@ -140,3 +140,19 @@ def test_env_example_names_every_variable_compose_requires() -> None:
     required = set(re.findall(r"\$\{(\w+):\?", (ROOT / "docker-compose.yml").read_text()))
     assert required <= set(re.findall(r"^(\w+)=", example, re.M))
     assert required <= set(DEPLOYER_ENV)
+
+
+def test_the_gateways_metrics_are_scraped_on_their_own_port_never_the_published_one() -> None:
+    scrape = yaml.safe_load((ROOT / "docker/prometheus/prometheus.yml").read_text())
+    targets = {
+        target
+        for job in scrape["scrape_configs"]
+        for config in job["static_configs"]
+        for target in config["targets"]
+    }
+    for name in ("gateway", "gateway-patients"):
+        service = COMPOSE["services"][name]
+        port = str(service["environment"]["MES_GATEWAY_METRICS_PORT"])
+        assert port in service["expose"]
+        assert all(not str(p).endswith(f":{port}") for p in service["ports"])  # not published
+        assert f"{name}:{port}" in targets

@@ -38,7 +38,8 @@ TAGS = [
     {
         "name": "attachments",
         "description": "Files attached to messages: pdf, jpg/jpeg, "
-        "png, tiff, txt, rtf, doc, checked by content; 25 MB per message.",
+        "png, tiff, txt, rtf, doc, checked by content; at most 25 Mo per message "
+        "(26,214,400 bytes: subject, text and attachments; 1 Mo = 1,048,576 bytes).",
     }
 ]
 

@@ -46,7 +46,8 @@ async def _serving() -> bool:
 
 
 router = APIRouter(tags=["operations"])
-router.include_router(health_router("gateway", {"gateway": _serving}))
+# /metrics is added by create_app: on a port of its own, or (outside production) on this one.
+router.routes.extend(health_router("gateway", {"gateway": _serving}, metrics=False).routes)
 
 
 @router.get(

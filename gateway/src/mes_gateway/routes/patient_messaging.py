@@ -13,6 +13,7 @@ from mes_contracts.internal.conversation import (
     PatientReplyIn,
     PatientStartIn,
 )
+from mes_platform.paging import Cursor
 
 from ..calls import answer_of, refused_as_invalid
 from ..deps import PatientPrincipal, PatientSending, ServicesDep, idempotency_headers
@@ -73,7 +74,7 @@ async def my_conversations(
     principal: PatientPrincipal,
     services: ServicesDep,
     state: Annotated[Literal["open", "closed"] | None, Query()] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ConversationList:
     """Each with the correspondent, its state, who closed it, the unread count and whether a
@@ -120,7 +121,7 @@ async def my_conversation_messages(
     conversation_id: Id,
     principal: PatientPrincipal,
     services: ServicesDep,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> MessageList:
     params: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}

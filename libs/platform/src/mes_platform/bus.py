@@ -258,4 +258,4 @@ class PlainSubscription:
             try:
                 await sub.unsubscribe()
             except Exception:  # the connection is gone already: nothing left to release
-                log.debug("could not unsubscribe", extra={"subject": self.subject})
+                log.debug("could not unsubscribe", extra={"nats_subject": self.subject})

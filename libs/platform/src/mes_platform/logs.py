@@ -13,7 +13,9 @@ from .context import request_id_var
 
 __all__ = ["JsonFormatter", "StderrHandler", "configure_logging"]
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Never copied into a line: the record's own fields, and uvicorn's ``color_message`` (the same
+# text with ANSI colour escapes, for a terminal).
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

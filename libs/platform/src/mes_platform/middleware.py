@@ -14,16 +14,28 @@ from .problems import problem_response
 __all__ = ["BodyLimitMiddleware", "RequestContextMiddleware"]
 
 log = logging.getLogger(__name__)
+# One line per request served (``<PREFIX>LOG_REQUESTS=false`` turns it off).
+request_log = logging.getLogger("mes.requests")
 
 _RID_HEADER = REQUEST_ID_HEADER.lower().encode()
 
 
-class RequestContextMiddleware:
-    """Accepts or creates ``X-Request-ID``, echoes it, and counts requests by route template."""
+def _route_template(scope: Scope) -> str:
+    """The route's template (``/v1/admin/patients/{ins}``), never the path itself: paths hold
+    patients' INS and mailbox addresses, which no log line or metric label may carry."""
+    route = scope.get("route")
+    return getattr(route, "path", None) or "unmatched"
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+
+class RequestContextMiddleware:
+    """Accepts or creates ``X-Request-ID``, echoes it, counts requests by route template, and
+    writes one log line per request (``log_requests``): its id, method, route template, status
+    and duration, nothing of what it carries."""
+
+    def __init__(self, app: ASGIApp, service: str, log_requests: bool = True) -> None:
         self.app = app
         self.service = service
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +72,7 @@ class RequestContextMiddleware:
             log.error(
                 "unhandled error",
                 exc_info=True,
-                extra={"path": scope.get("path"), "method": scope.get("method")},
+                extra={"route": _route_template(scope), "method": scope.get("method")},
             )
             if started_response:
                 raise  # too late for a problem document: the server cuts the connection
@@ -73,13 +85,24 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             method = scope["method"]
+            duration = time.perf_counter() - started
             HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, template).observe(
-                time.perf_counter() - started
-            )
+            HTTP_LATENCY.labels(self.service, method, template).observe(duration)
+            if self.log_requests:
+                request_log.info(
+                    "%s %s %d",
+                    method,
+                    template,
+                    status,
+                    extra={
+                        "method": method,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(duration * 1000, 3),
+                    },
+                )
             request_id_var.reset(token)
 
 

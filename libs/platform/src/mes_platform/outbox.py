@@ -205,7 +205,9 @@ class OutboxRelay:
             except Exception as exc:
                 self._backlog_due = True
                 log.warning(
-                    "outbox relay could not publish, will retry", extra={"error": repr(exc)}
+                    "outbox relay could not publish, will retry: %r",
+                    exc,
+                    extra={"error": repr(exc)},
                 )
                 if final:
                     return

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from .context import current_request_id
 from .errors import DomainError
@@ -101,6 +102,17 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the path has: the router names only those of the first route matching
+    it, while each method of a path is a route of its own."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods)) if methods else None
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -140,18 +152,25 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, title = _STATUS_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            allow = _allowed_methods(request)
+            if allow:
+                headers["Allow"] = allow
         return problem_response(
             exc.status_code,
             code,
             title,
             detail,
             instance=request.url.path,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        # The route's template, not the path: paths hold INS and addresses.
+        log.error("unhandled error", exc_info=exc, extra={"route": route})
         return problem_response(
             500,
             "internal_error",

@@ -14,6 +14,7 @@ from .bus import EventBus
 from .consumer import EventConsumer
 from .db import Database
 from .health import health_router
+from .internal import InternalOnlyMiddleware
 from .logs import configure_logging
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware
 from .migrations import upgrade_to_head
@@ -133,8 +134,13 @@ def create_service_app(
     )
     for router in routers:
         add_routes(app, router)
+    app.add_middleware(InternalOnlyMiddleware, token=settings.internal_token.get_secret_value())
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, overrides=body_limit_overrides
     )
-    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(
+        RequestContextMiddleware,
+        service=settings.service_name,
+        log_requests=settings.log_requests,
+    )
     return app

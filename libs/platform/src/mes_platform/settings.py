@@ -8,9 +8,29 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_INTERNAL_TOKEN", "ServiceSettings"]
+__all__ = [
+    "DEV_INTERNAL_TOKEN",
+    "INTERNAL_TOKEN_MIN_LENGTH",
+    "ServiceSettings",
+    "refuse_weak_internal_token",
+]
 
 DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
+# Whoever holds the internal token is every service's trusted caller: in production it is at
+# least as long as a random 192-bit secret written in base64.
+INTERNAL_TOKEN_MIN_LENGTH = 32
+
+
+def refuse_weak_internal_token(token: SecretStr) -> None:
+    """Refuse, in production, the development token and any token too short to be a secret."""
+    value = token.get_secret_value()
+    if value in ("", DEV_INTERNAL_TOKEN):
+        raise ValueError("internal_token must be set to a real secret in production")
+    if len(value) < INTERNAL_TOKEN_MIN_LENGTH:
+        raise ValueError(
+            f"internal_token must be at least {INTERNAL_TOKEN_MIN_LENGTH} characters in "
+            f"production (got {len(value)})"
+        )
 
 
 class ServiceSettings(BaseSettings):
@@ -36,6 +56,11 @@ class ServiceSettings(BaseSettings):
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
     log_level: str = "INFO"
     log_json: bool = True
+    log_requests: bool = Field(
+        default=True,
+        description="One log line per request served: request id, method, route template, "
+        "status and duration (never the path, a subject, a body or an INS)",
+    )
     max_body_bytes: int = 1_048_576
     background_work: bool = Field(
         default=True,
@@ -53,8 +78,7 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> ServiceSettings:
         if self.environment == "production":
-            if self.internal_token.get_secret_value() in ("", DEV_INTERNAL_TOKEN):
-                raise ValueError("internal_token must be set to a real secret in production")
+            refuse_weak_internal_token(self.internal_token)
             if not self.database_url:
                 raise ValueError("database_url must be set in production")
         return self

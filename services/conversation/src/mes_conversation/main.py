@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from mes_platform.clients import internal_client
-from mes_platform.internal import require_internal_token
-from mes_platform.runtime import ServiceRuntime, create_service_app
+from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 
 from .adapters.directory import DirectoryUpdates, HttpMailboxDirectory
 from .adapters.identity import HttpPatientResolver, PatientUpdates
@@ -50,7 +49,7 @@ def create_app(
         description="Who may write to whom: admission of messages, conversations, [FIN], "
         "non-delivery reports.",
     )
-    app.include_router(internal_router, dependencies=[Depends(require_internal_token(token))])
+    add_routes(app, internal_router)
     platform_lifespan = app.router.lifespan_context
 
     @asynccontextmanager

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from mes_platform.internal import require_internal_token
-from mes_platform.runtime import ServiceRuntime, create_service_app
+from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 
 from .adapters.repository import reading_repository
 from .adapters.uow import IdentityUnitOfWork
@@ -28,10 +27,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         title="MES identity service",
         description="Patient profiles and address resolution.",
     )
-    app.include_router(
-        internal_router,
-        dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
-    )
+    add_routes(app, internal_router)
     app.state.profiles = ProfileService(
         uow, lambda: reading_repository(runtime.db), cache_seconds=settings.resolution_cache_seconds
     )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from mes_platform.consumer import EventConsumer
-from mes_platform.internal import require_internal_token
-from mes_platform.runtime import ServiceRuntime, create_service_app
+from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 
 from .adapters.blobs import BlobStore
 from .adapters.uow import MailboxUnitOfWork, read_side
@@ -59,9 +58,8 @@ def create_app(settings: MailboxSettings | None = None) -> FastAPI:
             "/internal/documents": MAX_DOCUMENT_BYTES + _UPLOAD_OVERHEAD_BYTES,
         },
     )
-    internal_only = [Depends(require_internal_token(settings.internal_token.get_secret_value()))]
-    app.include_router(internal_router, dependencies=internal_only)
-    app.include_router(documents_router, dependencies=internal_only)
+    add_routes(app, internal_router)
+    add_routes(app, documents_router)
     reader = read_side(runtime.db)
     app.state.mailboxes = MailboxService(uow, reader)
     blobs = BlobStore(settings.resolved_blob_dir)

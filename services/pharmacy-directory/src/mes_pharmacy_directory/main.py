@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from mes_platform.internal import require_internal_token
-from mes_platform.runtime import ServiceRuntime, create_service_app
+from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 
 from .adapters.repository import reading_repository
 from .adapters.uow import DirectoryUnitOfWork
@@ -28,9 +27,6 @@ def create_app(settings: DirectorySettings | None = None) -> FastAPI:
         title="MES pharmacy-directory service",
         description="The MSSanté mailbox directory and pharmacies.",
     )
-    app.include_router(
-        internal_router,
-        dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
-    )
+    add_routes(app, internal_router)
     app.state.directory = DirectoryService(uow, lambda: reading_repository(runtime.db))
     return app

@@ -28,7 +28,13 @@ from types import FrameType
 
 from .devstack_banner import banner
 from .devstack_procs import Child, port_is_free, stop_all, tail, wait_for_port
-from .devstack_services import SERVICES, ServiceSpec, StackAddresses, service_env
+from .devstack_services import (
+    SERVICES,
+    ServiceSpec,
+    StackAddresses,
+    database_urls,
+    service_env,
+)
 from .testing.nats_server import find_nats_server, free_port
 
 __all__ = ["DevStack", "main"]
@@ -93,6 +99,9 @@ class DevStack:
         self.services: dict[str, Child] = {}
         self.specs = [s for s in SERVICES if s.is_written()]
         self.stopping = False
+        # A MES_<SERVICE>_DATABASE_URL exported in the shell is used (PostgreSQL, say);
+        # otherwise each service runs on its SQLite file under data_dir.
+        self.database_urls = database_urls(os.environ)
 
     # -- signals -----------------------------------------------------------------------------
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -138,6 +147,7 @@ class DevStack:
             smtp_host=HOST,
             smtp_port=free_port(),
             host=HOST,
+            metrics_ports={s.name: free_port() for s in SERVICES if s.deployable == "gateway"},
         )
 
     def _start_infra(self, stack: StackAddresses) -> None:
@@ -166,7 +176,13 @@ class DevStack:
             env = {
                 **os.environ,
                 "PYTHONUNBUFFERED": "1",
-                **service_env(spec, stack, data_dir=self.data_dir, internal_token=token),
+                **service_env(
+                    spec,
+                    stack,
+                    data_dir=self.data_dir,
+                    internal_token=token,
+                    database_url=self.database_urls.get(spec.name, ""),
+                ),
             }
             child = Child(
                 spec.name,
@@ -286,6 +302,7 @@ class DevStack:
                     running=list(self.services),
                     ready_in=ready_in,
                     demo_lines=demo,
+                    databases=self.database_urls,
                 ),
                 flush=True,
             )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .devstack_services import SERVICES, StackAddresses
+from .devstack_services import SERVICES, StackAddresses, describe_database
 
 __all__ = ["banner"]
 
@@ -22,6 +22,10 @@ def _show(path: Path) -> str:
         return str(path)
 
 
+def _rel(path: Path) -> Path:
+    return Path(_show(path))
+
+
 def banner(
     *,
     stack: StackAddresses,
@@ -29,7 +33,10 @@ def banner(
     running: Sequence[str],
     ready_in: float,
     demo_lines: Sequence[str],
+    databases: Mapping[str, str] | None = None,
 ) -> str:
+    """``databases``: each process's database URL (empty: SQLite under ``data_dir``)."""
+    databases = databases or {}
     gateway = stack.url("gateway")
     log_dir, mail_dir = data_dir / "log", data_dir / "mail"
     token_call = (
@@ -43,6 +50,10 @@ def banner(
         f"  Gateway      {gateway}",
         f"  Swagger UI   {gateway}/docs",
         f"  Health       {gateway}/health",
+        *(
+            f"  Metrics      http://{stack.host}:{port}/metrics ({name}, for the scraper)"
+            for name, port in stack.metrics_ports.items()
+        ),
         f"  Patients' gateway {stack.url('gateway-patients')}: the same API, served apart for "
         "the patients' apps",
         "",
@@ -56,6 +67,8 @@ def banner(
     lines.append("  Processes (logs in " + _show(log_dir) + "/<name>.log):")
     for spec in SERVICES:
         where = stack.url(spec.name) if spec.name in running else "not written yet: not started"
+        if spec.deployable != "gateway":
+            where += ", " + describe_database(databases.get(spec.name, ""), _rel(data_dir), spec)
         lines.append(f"    {spec.name:<20} {where}")
     lines += [
         f"    {'nats':<20} {stack.nats_url} (JetStream store {_show(data_dir / 'nats')}/)",

@@ -7,10 +7,21 @@ the same ones ``docker-compose.yml`` sets for production.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["SERVICES", "ServiceSpec", "StackAddresses", "service_env"]
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = [
+    "SERVICES",
+    "ServiceSpec",
+    "StackAddresses",
+    "database_urls",
+    "describe_database",
+    "service_env",
+]
 
 
 @dataclass(frozen=True)
@@ -97,25 +108,58 @@ class StackAddresses:
     smtp_host: str
     smtp_port: int
     host: str = "127.0.0.1"
+    # The gateways' /metrics, each on a port of its own (the scraper's, not the public one).
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://{self.host}:{self.ports[service]}"
 
 
+def database_urls(environ: Mapping[str, str]) -> dict[str, str]:
+    """The database URL each process of the stack is given: ``<PREFIX>DATABASE_URL`` when the
+    shell sets it (PostgreSQL, say), else empty, which is SQLite ``<data_dir>/<service>.db``.
+    The processes of one service share its prefix, and so its database."""
+    return {
+        spec.name: environ.get(f"{spec.prefix}DATABASE_URL", "").strip()
+        for spec in SERVICES
+        if spec.deployable != "gateway"
+    }
+
+
+def describe_database(url: str, data_dir: Path, spec: ServiceSpec) -> str:
+    """Which engine a process runs on, for the banner: never the password."""
+    if not url:
+        return f"SQLite {data_dir / (spec.deployable.removeprefix('pharmacy-') + '.db')}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "an unreadable database URL"
+    engine = parsed.get_backend_name()
+    name = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(engine, engine)
+    where = f"{parsed.host or ''}{':' + str(parsed.port) if parsed.port else ''}"
+    return f"{name} {where}/{parsed.database or ''}".replace(" /", " ")
+
+
 def service_env(
-    spec: ServiceSpec, stack: StackAddresses, *, data_dir: Path, internal_token: str
+    spec: ServiceSpec,
+    stack: StackAddresses,
+    *,
+    data_dir: Path,
+    internal_token: str,
+    database_url: str = "",
 ) -> dict[str, str]:
     """The variables one service is started with (added to the inherited environment).
 
     Every service is told every other service's URL (``<PREFIX>IDENTITY_URL`` ...): settings
     ignore what they do not read, and a service that starts calling another needs no change here.
+    ``database_url`` empty is SQLite ``<data_dir>/<service>.db``.
     """
     p = spec.prefix
     env = {
         f"{p}HOST": stack.host,
         f"{p}PORT": str(stack.ports[spec.name]),
         f"{p}DATA_DIR": str(data_dir),
-        f"{p}DATABASE_URL": "",  # SQLite <data_dir>/<service>.db, whatever the shell says
+        f"{p}DATABASE_URL": database_url,
         f"{p}NATS_URL": stack.nats_url,
         f"{p}INTERNAL_TOKEN": internal_token,
         f"{p}ENVIRONMENT": "development",
@@ -126,5 +170,7 @@ def service_env(
     for other in SERVICES:
         if other.name != spec.name and other.url_key is not None:
             env[f"{p}{other.url_key}_URL"] = stack.url(other.name)
-    env.update({f"{p}{field}": value for field, value in spec.settings})
+    if spec.name in stack.metrics_ports:
+        env[f"{p}METRICS_PORT"] = str(stack.metrics_ports[spec.name])
+    env.update({f"{p}{name}": value for name, value in spec.settings})
     return env

@@ -30,7 +30,9 @@ class HttpMailboxDirectory:
     """``GET /internal/mailboxes/{address}`` on pharmacy-directory, entries cached.
 
     Entries change rarely (a registration); an unknown address is not cached, so a mailbox
-    registered a moment ago is found at once.
+    registered a moment ago is found at once. An entry is kept ``cache_seconds`` only while
+    the directory's changes are heard (``watched``, see :class:`DirectoryUpdates`); otherwise
+    ``unwatched_cache_seconds``, since a change published meanwhile would never replace it.
     """
 
     def __init__(
@@ -38,17 +40,27 @@ class HttpMailboxDirectory:
         client: httpx.AsyncClient,
         *,
         cache_seconds: float = 30.0,
+        unwatched_cache_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.cache_seconds = cache_seconds
+        self.unwatched_cache_seconds = min(unwatched_cache_seconds, cache_seconds)
         self.clock = clock
+        self.watched: Callable[[], bool] = lambda: False
         self._cache: ExpiringCache[str, DirectoryEntry] = ExpiringCache(clock=clock)
+        # Bumped whenever changes may have been missed: an answer asked before is not kept.
+        self._generation = 0
+
+    def forget_all(self) -> None:
+        self._generation += 1
+        self._cache.clear()
 
     async def get(self, address: str) -> DirectoryEntry | None:
         hit = self._cache.get(address)
         if hit is not None:
             return hit
+        generation = self._generation
         try:
             response = await self.client.get(f"/internal/mailboxes/{path_segment(address)}")
         except httpx.HTTPError as exc:
@@ -75,13 +87,15 @@ class HttpMailboxDirectory:
                 "The mailbox directory answered an unreadable entry.",
                 dependency="pharmacy-directory",
             ) from exc
-        self.remember(entry, key=address)
+        if generation == self._generation:
+            self.remember(entry, key=address)
         return entry
 
     def remember(self, entry: DirectoryEntry, *, key: str | None = None) -> None:
-        if self.cache_seconds <= 0:
+        keep = self.cache_seconds if self.watched() else self.unwatched_cache_seconds
+        if keep <= 0:
             return
-        expires = self.clock() + self.cache_seconds
+        expires = self.clock() + keep
         self._cache.put(entry.address, entry, expires)
         if key is not None:
             self._cache.put(key, entry, expires)
@@ -94,16 +108,23 @@ class DirectoryUpdates:
     """Refreshes the directory cache from ``MailboxRegistered`` events.
 
     A plain (non-durable) subscription on purpose: every replica keeps its own cache, so each
-    must see every event, and a missed one only means an entry up to ``cache_seconds`` old.
+    must see every event. Events published while it is not subscribed are not kept for it:
+    the cache is emptied when the subscription is in place and on every disconnection and
+    reconnection, and entries are kept only briefly until it is live.
     """
 
     def __init__(self, bus: EventBus, directory: HttpMailboxDirectory) -> None:
         self.directory = directory
         self.subscription = PlainSubscription(
-            bus, MailboxRegistered.SUBJECT, self._on_message, name="conversation-directory-updates"
+            bus,
+            MailboxRegistered.SUBJECT,
+            self._on_message,
+            name="conversation-directory-updates",
+            on_gap=directory.forget_all,
         )
 
     def start(self) -> None:
+        self.directory.watched = self.subscription.live
         self.subscription.start()
 
     async def _on_message(self, msg: Msg) -> None:
@@ -122,4 +143,5 @@ class DirectoryUpdates:
         )
 
     async def stop(self) -> None:
+        self.directory.watched = lambda: False
         await self.subscription.stop()

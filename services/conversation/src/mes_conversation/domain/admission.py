@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mes_contracts.fin import is_fin_subject
-from mes_contracts.nondelivery import MAX_MESSAGE_SIZE_MO, NonDeliveryReason
+from mes_contracts.fin import hidden_character, is_fin_subject
+from mes_contracts.nondelivery import MAX_MESSAGE_BYTES, NonDeliveryReason
 from mes_platform.names import breaks_a_line
 
 from .model import Conversation, DirectoryEntry, PatientResolution, ResolutionStatus
@@ -25,8 +25,7 @@ __all__ = [
     "reply_subject",
 ]
 
-# The default of the size limit (a setting): 25 Mo as the real system counts them.
-MAX_MESSAGE_BYTES = MAX_MESSAGE_SIZE_MO * 1024 * 1024
+# The default of the size limit (a setting): 25 Mo of 1,048,576 bytes, 26,214,400 bytes.
 _REPLY_PREFIX = "Re: "
 _ELLIPSIS = "…"
 
@@ -46,12 +45,20 @@ class InvalidSubject(ValueError):
 
 def check_subject(subject: str, max_chars: int) -> str:
     """A subject is one header line: a CR or LF in it would let a sender forge mail headers,
-    and a bidirectional override makes it read differently from what it is (as a name)."""
+    and a bidirectional override makes it read differently from what it is (as a name). An
+    invisible format character (a zero-width space, a right-to-left mark) would make a subject
+    show "[FIN]" while it is not the one that closes."""
     if any(breaks_a_line(c) for c in subject):
         raise InvalidSubject(
             "invalid_subject",
             "The subject must be one line of text, without control or bidirectional override "
             "characters.",
+        )
+    hidden = hidden_character(subject)
+    if hidden is not None:
+        raise InvalidSubject(
+            "invalid_subject",
+            f"The subject must not hold invisible format characters (found U+{ord(hidden):04X}).",
         )
     if len(subject) > max_chars:
         raise InvalidSubject(

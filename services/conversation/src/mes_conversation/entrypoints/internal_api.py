@@ -23,6 +23,7 @@ from mes_contracts.internal.conversation import (
     PatientStartIn,
 )
 from mes_platform.errors import Unprocessable
+from mes_platform.paging import Cursor
 
 from ..domain.model import ConversationState
 from ..domain.outcomes import Outcome
@@ -54,7 +55,6 @@ QueriesDep = Annotated[ConversationQueries, Depends(_queries)]
 InsDep = Annotated[str, Depends(_valid_ins)]
 ConversationId = Annotated[str, Path(max_length=64)]
 StateFilter = Annotated[Literal["open", "closed"] | None, Query()]
-Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 _Route = TypeVar("_Route", bound=Callable[..., Awaitable[Any]])

@@ -28,6 +28,7 @@ from mes_contracts.internal.mailbox import (
     ReadOut,
     UnreadCountsOut,
 )
+from mes_platform.paging import Cursor
 
 from ..domain.identifiers import MAX_ID_LENGTH
 from ..domain.messages import Folder
@@ -107,7 +108,7 @@ async def list_messages(
     service: MailboxServiceDep,
     folder: Folder | None = None,
     conversation_id: Annotated[str | None, Query(max_length=MAX_ID_LENGTH)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
     """Newest first; omit ``folder`` to list both (e.g. a whole conversation)."""
