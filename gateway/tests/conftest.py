@@ -60,10 +60,17 @@ def sign(settings: GatewaySettings) -> Callable[..., str]:
 
 
 @pytest.fixture
-async def gateway(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway alone: every service unreachable."""
+async def gateway_app(settings: GatewaySettings) -> AsyncIterator[FastAPI]:
+    """The gateway application alone, started: every service unreachable."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app), _client(app) as client:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def gateway(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the gateway alone."""
+    async with _client(gateway_app) as client:
         yield client
 
 

@@ -131,9 +131,10 @@ async def test_wrong_role_is_forbidden(gateway, dev_token):
     assert response.status_code == 403 and response.json()["allowed_roles"] == ["patient"]
 
 
-async def test_a_token_seen_before_is_not_verified_again_until_it_expires(gateway, sign):
-    app = gateway._transport.app  # type: ignore[attr-defined]
-    verifier = app.state.token_verifier
+async def test_a_token_seen_before_is_not_verified_again_until_it_expires(
+    gateway, gateway_app, sign
+):
+    verifier = gateway_app.state.token_verifier
     calls = 0
     verify = verifier.claims
 

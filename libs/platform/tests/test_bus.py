@@ -4,10 +4,7 @@ what a plain subscription received is incomplete there."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 
-import nats
 from nats.aio.msg import Msg
 
 from mes_dev.testing import NatsServer
@@ -37,57 +34,6 @@ async def test_listeners_hear_of_the_disconnection_and_the_reconnection(
             break
         await asyncio.sleep(0.02)
     assert heard == [False, True]
-
-
-def _listener(url: str, subject: str) -> tuple[threading.Thread, threading.Event]:
-    """A subscriber on its own thread, event loop and connection; returns once subscribed."""
-    ready, received = threading.Event(), threading.Event()
-
-    def listen() -> None:
-        async def main() -> None:
-            nc = await nats.connect(url)
-
-            async def on_message(_msg: Msg) -> None:
-                received.set()
-
-            await nc.subscribe(subject, cb=on_message)
-            await nc.flush()
-            ready.set()
-            await asyncio.to_thread(received.wait, 5)
-            await nc.close()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=listen)
-    thread.start()
-    if not ready.wait(5):
-        raise TimeoutError("the listener did not subscribe")
-    return thread, received
-
-
-async def test_a_message_sent_now_leaves_even_if_the_event_loop_stays_busy(
-    bus: EventBus, nats_server: NatsServer
-) -> None:
-    """What a relay publishes at commit goes on the wire before the request's answer, not when
-    the client's flusher gets a turn of a busy event loop."""
-    listener, received = await asyncio.to_thread(_listener, nats_server.url, "mes.test.now")
-    await bus.nc.publish("mes.test.now", b"x")
-    bus.send_now()
-    time.sleep(0.5)  # noqa: ASYNC251 - the event loop is kept busy on purpose
-    assert received.is_set()
-    listener.join(5)
-
-
-async def test_without_send_now_a_busy_event_loop_holds_the_message(
-    bus: EventBus, nats_server: NatsServer
-) -> None:
-    """The case send_now is for (and the proof that the test above can fail)."""
-    listener, received = await asyncio.to_thread(_listener, nats_server.url, "mes.test.later")
-    await bus.nc.publish("mes.test.later", b"x")
-    time.sleep(0.3)  # noqa: ASYNC251
-    assert not received.is_set()
-    assert await asyncio.to_thread(received.wait, 5)  # sent once the loop turns
-    listener.join(5)
 
 
 async def test_a_plain_subscription_hears_of_its_gaps_and_stops_hearing_when_stopped(

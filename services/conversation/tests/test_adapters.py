@@ -116,15 +116,16 @@ async def test_directory_keeps_entries_longer_only_while_its_changes_are_receive
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
-        return httpx.Response(
-            200,
-            json={
-                "address": "pharma@officine.mssante.fr",
-                "type": "ORG",
-                "display_name": "Pharmacie",
-                "pharmacy": True,
-            },
+        answer = MailboxOut(
+            address="pharma@officine.mssante.fr",
+            type=MailboxType.ORG,
+            display_name="Pharmacie",
+            pharmacy=True,
+            rpps=None,
+            finess="750012345",
+            updated_at=datetime(2026, 1, 5, tzinfo=UTC),
         )
+        return httpx.Response(200, content=answer.model_dump_json())
 
     clock = Clock()
     directory = HttpMailboxDirectory(

@@ -143,7 +143,6 @@ class OutboxRelay:
             return
         try:
             await self._publish(rows)
-            self.bus.send_now()  # on their way before the answer, not a turn of the loop later
         except Exception as exc:  # the rows stay: the loop publishes them
             log.info("immediate publish failed, left to the relay", extra={"error": repr(exc)})
             self.notify()
