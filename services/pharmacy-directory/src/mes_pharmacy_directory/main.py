@@ -7,10 +7,13 @@ from fastapi import Depends, FastAPI
 from mes_platform.internal import require_internal_token
 from mes_platform.runtime import ServiceRuntime, create_service_app
 
-from .adapters.repository import reading_repository
+from .adapters.repository import reading_pharmacies, reading_repository
 from .adapters.uow import DirectoryUnitOfWork
 from .entrypoints.internal_api import router as internal_router
+from .entrypoints.pharmacy_api import router as pharmacy_router
 from .service.directory import DirectoryService
+from .service.pharmacies import PharmacyService
+from .service.rate_limits import RateLimiter
 from .settings import DirectorySettings
 
 __all__ = ["create_app"]
@@ -28,9 +31,10 @@ def create_app(settings: DirectorySettings | None = None) -> FastAPI:
         title="MES pharmacy-directory service",
         description="The MSSanté mailbox directory and pharmacies.",
     )
-    app.include_router(
-        internal_router,
-        dependencies=[Depends(require_internal_token(settings.internal_token.get_secret_value()))],
-    )
+    internal = [Depends(require_internal_token(settings.internal_token.get_secret_value()))]
+    app.include_router(internal_router, dependencies=internal)
+    app.include_router(pharmacy_router, dependencies=internal)
     app.state.directory = DirectoryService(uow, lambda: reading_repository(runtime.db))
+    app.state.pharmacies = PharmacyService(uow, lambda: reading_pharmacies(runtime.db))
+    app.state.rate_limiter = RateLimiter(uow)
     return app
