@@ -11,14 +11,27 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    FromClause,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    intersect,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
 from ..domain.pharmacy import Pharmacy
-from ..service.ports import Box, PharmacyFilter, Recipient
+from ..service.ports import Box, Listed, PharmacyFilter, Recipient
 from .tables import dispensings, mailboxes, pharmacies, pharmacy_words, rate_counters
 
 __all__ = ["SqlPharmacyRepository"]
@@ -33,6 +46,24 @@ _COLUMNS = (
     pharmacies.c.lon,
     pharmacies.c.open,
 )
+
+
+# The organisational pharmacy mailbox of the row's FINESS (the first by address): one indexed
+# probe per row, in the same query as the rows.
+_MAILBOX = (
+    select(func.min(mailboxes.c.address))
+    .where(
+        mailboxes.c.finess == pharmacies.c.finess,
+        mailboxes.c.type == "ORG",
+        mailboxes.c.pharmacy == true(),
+    )
+    .scalar_subquery()
+    .label("mailbox")
+)
+
+
+def _listed(row: Any) -> Listed:
+    return Listed(_pharmacy(row), row._mapping["mailbox"])
 
 
 def _pharmacy(row: Any) -> Pharmacy:
@@ -50,32 +81,50 @@ def _pharmacy(row: Any) -> Pharmacy:
 
 
 def _conditions(f: PharmacyFilter) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [pharmacies.c.open.is_(True)]
-    for word in f.words:
-        # Words are [0-9a-z] only and "{" follows "z": the range holds exactly the words that
-        # start with ``word``, a range scan of the primary key.
-        where.append(
-            pharmacies.c.finess.in_(
-                select(pharmacy_words.c.finess).where(
-                    pharmacy_words.c.word >= word, pharmacy_words.c.word < word + "{"
-                )
-            )
-        )
+    where: list[ColumnElement[bool]] = [pharmacies.c.open == true()]
     if f.postal_code:
         where.append(pharmacies.c.postal_code >= f.postal_code)
         where.append(pharmacies.c.postal_code < f.postal_code + "{")
     return where
 
 
+def _matching(f: PharmacyFilter) -> Subquery | None:
+    """The FINESS numbers that have a word starting with each of ``f.words``: one range scan
+    of the words' primary key per word, intersected. Words are [0-9a-z] only and "{" follows
+    "z", so the range holds exactly the words that start with the prefix."""
+    if not f.words:
+        return None
+    ranges = [
+        select(pharmacy_words.c.finess).where(
+            pharmacy_words.c.word >= word, pharmacy_words.c.word < word + "{"
+        )
+        for word in f.words
+    ]
+    if len(ranges) == 1:
+        return ranges[0].distinct().subquery("matching")
+    return intersect(*ranges).subquery("matching")
+
+
+def _from(f: PharmacyFilter) -> tuple[FromClause, list[ColumnElement[bool]]]:
+    """The rows to read: driven by the matching words when there are some (the planner then
+    starts from the few matches, not from the whole table in name order)."""
+    matching = _matching(f)
+    if matching is None:
+        return pharmacies, _conditions(f)
+    return matching.join(pharmacies, pharmacies.c.finess == matching.c.finess), _conditions(f)
+
+
 class SqlPharmacyRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def get(self, finess: str) -> Pharmacy | None:
+    async def get(self, finess: str) -> Listed | None:
         row = (
-            await self.conn.execute(select(*_COLUMNS).where(pharmacies.c.finess == finess))
+            await self.conn.execute(
+                select(*_COLUMNS, _MAILBOX).where(pharmacies.c.finess == finess)
+            )
         ).first()
-        return _pharmacy(row) if row else None
+        return _listed(row) if row else None
 
     async def get_many(self, finesses: Sequence[str]) -> dict[str, Pharmacy]:
         if not finesses:
@@ -83,29 +132,44 @@ class SqlPharmacyRepository:
         rows = await self.conn.execute(select(*_COLUMNS).where(pharmacies.c.finess.in_(finesses)))
         return {r.finess: _pharmacy(r) for r in rows}
 
-    async def store(self, pharmacy: Pharmacy, *, run: str | None, new: bool) -> None:
-        values = {
-            "name": pharmacy.name,
-            "address_line": pharmacy.address_line,
-            "postal_code": pharmacy.postal_code,
-            "city": pharmacy.city,
-            "lat": pharmacy.lat,
-            "lon": pharmacy.lon,
-            "open": pharmacy.open,
-            "sort_name": pharmacy.sort_name[:400],
-            "import_run": run,
-            "updated_at": datetime.now(UTC),
-        }
-        if new:
-            await self.conn.execute(insert(pharmacies).values(finess=pharmacy.finess, **values))
-        else:
+    async def store_many(
+        self, created: Sequence[Pharmacy], changed: Sequence[Pharmacy], run: str | None
+    ) -> None:
+        """Insert ``created``, update ``changed``, and replace both's search words: a few
+        statements for a whole batch."""
+        now = datetime.now(UTC)
+
+        def values(p: Pharmacy) -> dict[str, Any]:
+            return {
+                "name": p.name,
+                "address_line": p.address_line,
+                "postal_code": p.postal_code,
+                "city": p.city,
+                "lat": p.lat,
+                "lon": p.lon,
+                "open": p.open,
+                "sort_name": p.sort_name[:400],
+                "import_run": run,
+                "updated_at": now,
+            }
+
+        if created:
             await self.conn.execute(
-                update(pharmacies).where(pharmacies.c.finess == pharmacy.finess).values(**values)
+                insert(pharmacies), [{"finess": p.finess, **values(p)} for p in created]
             )
-        await self.conn.execute(
-            delete(pharmacy_words).where(pharmacy_words.c.finess == pharmacy.finess)
-        )
-        words = [{"word": w[:100], "finess": pharmacy.finess} for w in pharmacy.words]
+        if changed:
+            await self.conn.execute(
+                update(pharmacies).where(pharmacies.c.finess == bindparam("key")),
+                [{"key": p.finess, **values(p)} for p in changed],
+            )
+            await self.conn.execute(
+                delete(pharmacy_words).where(
+                    pharmacy_words.c.finess.in_([p.finess for p in changed])
+                )
+            )
+        words = [
+            {"word": w[:100], "finess": p.finess} for p in (*created, *changed) for w in p.words
+        ]
         if words:
             await self.conn.execute(insert(pharmacy_words), words)
 
@@ -120,7 +184,7 @@ class SqlPharmacyRepository:
         result = await self.conn.execute(
             update(pharmacies)
             .where(
-                pharmacies.c.open.is_(True),
+                pharmacies.c.open == true(),
                 or_(pharmacies.c.import_run.is_(None), pharmacies.c.import_run != run),
             )
             .values(open=False, updated_at=datetime.now(UTC))
@@ -129,10 +193,12 @@ class SqlPharmacyRepository:
 
     async def by_name(
         self, f: PharmacyFilter, after: tuple[str, str] | None, limit: int
-    ) -> list[Pharmacy]:
+    ) -> list[Listed]:
+        source, where = _from(f)
         stmt = (
-            select(*_COLUMNS)
-            .where(*_conditions(f))
+            select(*_COLUMNS, _MAILBOX)
+            .select_from(source)
+            .where(*where)
             .order_by(pharmacies.c.sort_name, pharmacies.c.finess)
             .limit(limit)
         )
@@ -144,15 +210,29 @@ class SqlPharmacyRepository:
                     and_(pharmacies.c.sort_name == name, pharmacies.c.finess > finess),
                 )
             )
-        return [_pharmacy(r) for r in await self.conn.execute(stmt)]
+        return [_listed(r) for r in await self.conn.execute(stmt)]
 
-    async def in_box(self, f: PharmacyFilter, box: Box) -> list[Pharmacy]:
-        stmt = select(*_COLUMNS).where(
-            *_conditions(f),
-            pharmacies.c.lat.between(box.south, box.north),
-            pharmacies.c.lon.between(box.west, box.east),
+    async def in_box(self, f: PharmacyFilter, box: Box) -> list[tuple[str, float, float]]:
+        """(FINESS, lat, lon) of the open pharmacies in ``box``: read from the index alone."""
+        source, where = _from(f)
+        stmt = (
+            select(pharmacies.c.finess, pharmacies.c.lat, pharmacies.c.lon)
+            .select_from(source)
+            .where(
+                *where,
+                pharmacies.c.lat.between(box.south, box.north),
+                pharmacies.c.lon.between(box.west, box.east),
+            )
         )
-        return [_pharmacy(r) for r in await self.conn.execute(stmt)]
+        return [(r.finess, r.lat, r.lon) for r in await self.conn.execute(stmt)]
+
+    async def listed(self, finesses: Sequence[str]) -> dict[str, Listed]:
+        if not finesses:
+            return {}
+        rows = await self.conn.execute(
+            select(*_COLUMNS, _MAILBOX).where(pharmacies.c.finess.in_(finesses))
+        )
+        return {r.finess: _listed(r) for r in rows}
 
     async def recipients(self, finesses: Iterable[str]) -> dict[str, Recipient]:
         """The organisational pharmacy mailbox of each FINESS that has one (the first by
@@ -165,7 +245,7 @@ class SqlPharmacyRepository:
             .where(
                 mailboxes.c.finess.in_(wanted),
                 mailboxes.c.type == "ORG",
-                mailboxes.c.pharmacy.is_(True),
+                mailboxes.c.pharmacy == true(),
             )
             .order_by(mailboxes.c.address)
         )
@@ -182,16 +262,23 @@ class SqlPharmacyRepository:
                 [{"ins": ins, "finess": f, "dispensed_on": d} for f, d in sorted(set(items))],
             )
 
-    async def dispensed_since(self, ins: str, since: date) -> list[tuple[str, date]]:
-        """Each pharmacy the patient was dispensed at since ``since``, with the last date."""
-        last = func.max(dispensings.c.dispensed_on)
-        rows = await self.conn.execute(
-            select(dispensings.c.finess, last.label("last"))
+    async def dispensed_since(self, ins: str, since: date) -> list[tuple[Listed, date]]:
+        """Each open pharmacy the patient was dispensed at since ``since``, with the last
+        date, most recent first."""
+        last = func.max(dispensings.c.dispensed_on).label("last")
+        history = (
+            select(dispensings.c.finess, last)
             .where(dispensings.c.ins == ins, dispensings.c.dispensed_on >= since)
             .group_by(dispensings.c.finess)
-            .order_by(last.desc(), dispensings.c.finess)
+            .subquery()
         )
-        return [(r.finess, r.last) for r in rows]
+        rows = await self.conn.execute(
+            select(*_COLUMNS, _MAILBOX, history.c.last)
+            .join_from(pharmacies, history, history.c.finess == pharmacies.c.finess)
+            .where(pharmacies.c.open == true())
+            .order_by(history.c.last.desc(), pharmacies.c.finess)
+        )
+        return [(_listed(r), r.last) for r in rows]
 
     async def count_up(self, key: str, window_start: int) -> int:
         """One more on ``key``'s counter of this window, atomically: the count after it."""

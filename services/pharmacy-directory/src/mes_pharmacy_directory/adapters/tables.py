@@ -73,7 +73,7 @@ pharmacies = Table(
     Column("import_run", String(64), nullable=True),
     Index("ix_pharmacies_sort", "open", "sort_name", "finess"),
     Index("ix_pharmacies_postal", "open", "postal_code", "sort_name", "finess"),
-    Index("ix_pharmacies_lat_lon", "open", "lat", "lon"),
+    Index("ix_pharmacies_lat_lon", "open", "lat", "lon", "finess"),
 )
 
 # Every word of a pharmacy's name, address, postal code and city, normalised: a search word

@@ -16,6 +16,7 @@ from .model import checked_query, normalise_search
 
 __all__ = [
     "EARTH_RADIUS_M",
+    "STOP_WORDS",
     "Dispensation",
     "GeoPoint",
     "Pharmacy",
@@ -62,20 +63,48 @@ class Pharmacy:
         return pharmacy_words(self.name, self.address_line, self.postal_code, self.city)
 
 
+# Words nearly every pharmacy's name or address holds: they tell no pharmacy from another, so
+# they are neither indexed nor searched (nor is a single character, nor any prefix of these).
+STOP_WORDS = frozenset(
+    [
+        "pharmacie",
+        "pharmacies",
+        "grande",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "les",
+        "l",
+        "d",
+        "et",
+        "en",
+        "au",
+        "aux",
+        "sur",
+    ]
+)
+
+
 def pharmacy_words(*parts: str | None) -> frozenset[str]:
     """The words a search matches by prefix: "Pharmacie de l'Église, 75011 Paris" gives
-    ``pharmacie``, ``de``, ``l``, ``eglise``, ``75011``, ``paris``."""
-    return frozenset(_WORD.findall(normalise_search(" ".join(p for p in parts if p))))
+    ``eglise``, ``75011``, ``paris``."""
+    words = _WORD.findall(normalise_search(" ".join(p for p in parts if p)))
+    return frozenset(w for w in words if len(w) > 1 and w not in STOP_WORDS)
 
 
 def query_words(q: str) -> list[str]:
-    """The words of a search text, each to be the prefix of some word of a pharmacy."""
-    words = sorted(set(_WORD.findall(normalise_search(checked_query(q)))))
+    """The words of a search text, each to be the prefix of some word of a pharmacy; the
+    words that would match nearly all ("pharm", "de") restrict nothing and are left out."""
+    words = set(_WORD.findall(normalise_search(checked_query(q))))
     if not words:
         raise InvalidQuery("The search text holds no letter or digit.")
     if len(words) > MAX_QUERY_WORDS:
         raise InvalidQuery(f"At most {MAX_QUERY_WORDS} words.")
-    return words
+    return sorted(
+        w for w in words if len(w) > 1 and not any(stop.startswith(w) for stop in STOP_WORDS)
+    )
 
 
 def checked_finess(value: str) -> str:

@@ -64,8 +64,8 @@ def pharmacy_out(found: Found) -> PharmacyOut:
         lon=p.lon,
         open=p.open,
         distance_m=found.distance_m,
-        can_write=found.recipient is not None,
-        mailbox=found.recipient.address if found.recipient else None,
+        can_write=found.mailbox is not None,
+        mailbox=found.mailbox,
     )
 
 

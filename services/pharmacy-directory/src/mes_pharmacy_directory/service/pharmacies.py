@@ -71,7 +71,7 @@ class PharmacySearch:
 @dataclass(frozen=True)
 class Found:
     pharmacy: Pharmacy
-    recipient: Recipient | None
+    mailbox: str | None
     distance_m: int | None = None
     last_dispensed_on: date | None = None
 
@@ -96,6 +96,14 @@ def _box(center: GeoPoint, radius_m: float) -> Box:
     if west < -180 or east > 180:
         return Box(south, north, -180.0, 180.0)
     return Box(south, north, west, east)
+
+
+def _next_radius(radius: float, found: int, wanted: int) -> float:
+    """The radius likely to hold ``wanted`` + 1 pharmacies, from the density seen so far
+    (at least doubled, at most x 8)."""
+    if found == 0:
+        return radius * _RADIUS_GROWTH * 2
+    return radius * min(8.0, max(2.0, 1.3 * math.sqrt((wanted + 1) / found)))
 
 
 def _check_ins(ins: str) -> str:
@@ -136,19 +144,18 @@ class PharmacyService:
         created = updated = unchanged = 0
         async with self.uow_factory() as uow:
             current = await uow.pharmacies.get_many(list(valid))
-            seen = []
+            seen, new, changed = [], [], []
             for finess, wanted in valid.items():
                 stored = current.get(finess)
                 if stored is None:
-                    await uow.pharmacies.store(wanted, run=run, new=True)
-                    created += 1
+                    new.append(wanted)
                 elif stored.same_content(wanted):
                     seen.append(finess)
-                    unchanged += 1
                 else:
-                    await uow.pharmacies.store(wanted, run=run, new=False)
-                    updated += 1
+                    changed.append(wanted)
+            await uow.pharmacies.store_many(new, changed, run)
             await uow.pharmacies.mark_seen(seen, run)
+            created, updated, unchanged = len(new), len(changed), len(seen)
             await uow.commit()
         return BatchOutcome(created, updated, unchanged, rejected)
 
@@ -163,23 +170,27 @@ class PharmacyService:
     async def get(self, finess: str) -> Found:
         finess = checked_finess(finess)
         async with self.reader() as repository:
-            pharmacy = await repository.get(finess)
-            if pharmacy is None:
-                raise PharmacyNotFound(f"No pharmacy {finess} in the directory.")
-            recipients = await repository.recipients([finess])
-        return Found(pharmacy, recipients.get(finess))
+            listed = await repository.get(finess)
+        if listed is None:
+            raise PharmacyNotFound(f"No pharmacy {finess} in the directory.")
+        return Found(listed.pharmacy, listed.mailbox)
 
     async def recipient(self, finess: str) -> tuple[Pharmacy, Recipient]:
         """Where a patient's message to this pharmacy goes: its organisational mailbox, when
         the pharmacy is open and has one."""
-        found = await self.get(finess)
-        if not found.pharmacy.open:
+        finess = checked_finess(finess)
+        async with self.reader() as repository:
+            listed = await repository.get(finess)
+            recipients = await repository.recipients([finess])
+        if listed is None:
+            raise PharmacyNotFound(f"No pharmacy {finess} in the directory.")
+        if not listed.pharmacy.open:
             raise PharmacyClosed(f"The pharmacy {finess} is closed.")
-        if found.recipient is None:
+        if finess not in recipients:
             raise PharmacyWithoutMailbox(
                 f"The pharmacy {finess} has no organisational MSSanté mailbox."
             )
-        return found.pharmacy, found.recipient
+        return listed.pharmacy, recipients[finess]
 
     async def search(self, search: PharmacySearch) -> PharmacyPage:
         if search.near is not None:
@@ -190,8 +201,7 @@ class PharmacyService:
             after = (str(cursor.key), cursor.finess)
         async with self.reader() as repository:
             rows = await repository.by_name(search.filter, after, search.limit + 1)
-            recipients = await repository.recipients(p.finess for p in rows[: search.limit])
-        items = [Found(p, recipients.get(p.finess)) for p in rows[: search.limit]]
+        items = [Found(r.pharmacy, r.mailbox) for r in rows[: search.limit]]
         next_cursor = None
         if len(rows) > search.limit:
             last = items[-1].pharmacy
@@ -205,23 +215,21 @@ class PharmacyService:
         if search.cursor is not None:
             cursor = PharmacyCursor.decode(search.cursor, by_distance=True)
             after = (int(cursor.key), cursor.finess)
-        radius = max(_FIRST_RADIUS_M, float(after[0]) * 1.5 if after else 0.0)
+        radius = max(_FIRST_RADIUS_M, float(after[0]) * 1.2 if after else 0.0)
         async with self.reader() as repository:
             while True:
                 candidates = []
-                for p in await repository.in_box(search.filter, _box(near, radius)):
-                    if p.lat is None or p.lon is None:
-                        continue
-                    d = round(distance_m(near, p.lat, p.lon))
-                    if d <= radius and (after is None or (d, p.finess) > after):
-                        candidates.append((d, p.finess, p))
+                for finess, lat, lon in await repository.in_box(search.filter, _box(near, radius)):
+                    d = round(distance_m(near, lat, lon))
+                    if d <= radius and (after is None or (d, finess) > after):
+                        candidates.append((d, finess))
                 if len(candidates) > search.limit or radius >= _MAX_RADIUS_M:
                     break
-                radius = min(radius * _RADIUS_GROWTH, _MAX_RADIUS_M)
-            candidates.sort(key=lambda c: (c[0], c[1]))
+                radius = min(_next_radius(radius, len(candidates), search.limit), _MAX_RADIUS_M)
+            candidates.sort()
             page = candidates[: search.limit]
-            recipients = await repository.recipients(c[1] for c in page)
-        items = [Found(p, recipients.get(f), distance_m=d) for d, f, p in page]
+            rows = await repository.listed([f for _, f in page])
+        items = [Found(rows[f].pharmacy, rows[f].mailbox, distance_m=d) for d, f in page]
         next_cursor = None
         if len(candidates) > search.limit:
             next_cursor = PharmacyCursor(page[-1][0], page[-1][1]).encode()
@@ -255,11 +263,8 @@ class PharmacyService:
         since = self.clock().date() - DEFAULT_HISTORY
         async with self.reader() as repository:
             history = await repository.dispensed_since(ins, since)
-            finesses = [f for f, _ in history]
-            known = await repository.get_many(finesses)
-            recipients = await repository.recipients(finesses)
         return [
-            Found(known[f], recipients[f], last_dispensed_on=on)
-            for f, on in history
-            if f in known and known[f].open and f in recipients
+            Found(row.pharmacy, row.mailbox, last_dispensed_on=on)
+            for row, on in history
+            if row.mailbox is not None
         ]

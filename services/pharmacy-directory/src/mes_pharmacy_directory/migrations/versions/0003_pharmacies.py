@@ -32,7 +32,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_pharmacies_postal", "pharmacies", ["open", "postal_code", "sort_name", "finess"]
     )
-    op.create_index("ix_pharmacies_lat_lon", "pharmacies", ["open", "lat", "lon"])
+    op.create_index("ix_pharmacies_lat_lon", "pharmacies", ["open", "lat", "lon", "finess"])
     op.create_table(
         "pharmacy_words",
         sa.Column("word", _BYTES_100, primary_key=True),
