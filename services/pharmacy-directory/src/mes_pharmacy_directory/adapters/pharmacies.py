@@ -88,14 +88,13 @@ def _conditions(f: PharmacyFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-def _matching(f: PharmacyFilter) -> Subquery | None:
-    """The FINESS numbers that have a word starting with each of ``f.words``: one range scan
-    of the words' primary key per word, intersected. Words are [0-9a-z] only and "{" follows
-    "z", so the range holds exactly the words that start with the prefix."""
-    if not f.words:
-        return None
+def _matching(f: PharmacyFilter) -> Subquery:
+    """(sort_name, FINESS) of the pharmacies that have a word starting with each of
+    ``f.words``: one range scan of the words' primary key per word, intersected. Words are
+    [0-9a-z] only and "{" follows "z", so the range holds exactly the words that start with
+    the prefix."""
     ranges = [
-        select(pharmacy_words.c.finess).where(
+        select(pharmacy_words.c.sort_name, pharmacy_words.c.finess).where(
             pharmacy_words.c.word >= word, pharmacy_words.c.word < word + "{"
         )
         for word in f.words
@@ -105,13 +104,14 @@ def _matching(f: PharmacyFilter) -> Subquery | None:
     return intersect(*ranges).subquery("matching")
 
 
-def _from(f: PharmacyFilter) -> tuple[FromClause, list[ColumnElement[bool]]]:
-    """The rows to read: driven by the matching words when there are some (the planner then
-    starts from the few matches, not from the whole table in name order)."""
-    matching = _matching(f)
-    if matching is None:
-        return pharmacies, _conditions(f)
-    return matching.join(pharmacies, pharmacies.c.finess == matching.c.finess), _conditions(f)
+def _ordered(f: PharmacyFilter) -> tuple[FromClause, Any, Any]:
+    """What to read and the (name, FINESS) columns to order by: with words, the matches,
+    so that the engines sort the few matching pharmacies rather than walk the whole table
+    in name order."""
+    if not f.words:
+        return pharmacies, pharmacies.c.sort_name, pharmacies.c.finess
+    m = _matching(f)
+    return m.join(pharmacies, pharmacies.c.finess == m.c.finess), m.c.sort_name, m.c.finess
 
 
 class SqlPharmacyRepository:
@@ -168,7 +168,9 @@ class SqlPharmacyRepository:
                 )
             )
         words = [
-            {"word": w[:100], "finess": p.finess} for p in (*created, *changed) for w in p.words
+            {"word": w[:100], "finess": p.finess, "sort_name": p.sort_name[:400]}
+            for p in (*created, *changed)
+            for w in p.words
         ]
         if words:
             await self.conn.execute(insert(pharmacy_words), words)
@@ -194,37 +196,32 @@ class SqlPharmacyRepository:
     async def by_name(
         self, f: PharmacyFilter, after: tuple[str, str] | None, limit: int
     ) -> list[Listed]:
-        source, where = _from(f)
+        source, by_name, by_finess = _ordered(f)
         stmt = (
             select(*_COLUMNS, _MAILBOX)
             .select_from(source)
-            .where(*where)
-            .order_by(pharmacies.c.sort_name, pharmacies.c.finess)
+            .where(*_conditions(f))
+            .order_by(by_name, by_finess)
             .limit(limit)
         )
         if after is not None:
             name, finess = after
-            stmt = stmt.where(
-                or_(
-                    pharmacies.c.sort_name > name,
-                    and_(pharmacies.c.sort_name == name, pharmacies.c.finess > finess),
-                )
-            )
+            stmt = stmt.where(or_(by_name > name, and_(by_name == name, by_finess > finess)))
         return [_listed(r) for r in await self.conn.execute(stmt)]
 
     async def in_box(self, f: PharmacyFilter, box: Box) -> list[tuple[str, float, float]]:
         """(FINESS, lat, lon) of the open pharmacies in ``box``: read from the index alone."""
-        source, where = _from(f)
+        source, _, _ = _ordered(f)
         stmt = (
             select(pharmacies.c.finess, pharmacies.c.lat, pharmacies.c.lon)
             .select_from(source)
             .where(
-                *where,
+                *_conditions(f),
                 pharmacies.c.lat.between(box.south, box.north),
                 pharmacies.c.lon.between(box.west, box.east),
             )
         )
-        return [(r.finess, r.lat, r.lon) for r in await self.conn.execute(stmt)]
+        return [(finess, lat, lon) for finess, lat, lon in (await self.conn.execute(stmt)).all()]
 
     async def listed(self, finesses: Sequence[str]) -> dict[str, Listed]:
         if not finesses:

@@ -83,6 +83,8 @@ pharmacy_words = Table(
     metadata,
     Column("word", BYTE_ORDERED_100, primary_key=True),
     Column("finess", String(9), primary_key=True),
+    # The pharmacy's sort_name, so that a search orders its matches without the whole table.
+    Column("sort_name", BYTE_ORDERED_400, nullable=False),
 )
 
 # Fixed-window counters of the patient -> pharmacy channel, shared by every gateway process.

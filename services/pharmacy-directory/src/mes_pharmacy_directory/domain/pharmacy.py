@@ -64,7 +64,8 @@ class Pharmacy:
 
 
 # Words nearly every pharmacy's name or address holds: they tell no pharmacy from another, so
-# they are neither indexed nor searched (nor is a single character, nor any prefix of these).
+# they are neither indexed nor searched (nor is a single character; nor, in a search, the
+# start of "pharmacie").
 STOP_WORDS = frozenset(
     [
         "pharmacie",
@@ -87,6 +88,9 @@ STOP_WORDS = frozenset(
 )
 
 
+_PHARMACIE = "pharmacies"
+
+
 def pharmacy_words(*parts: str | None) -> frozenset[str]:
     """The words a search matches by prefix: "Pharmacie de l'Église, 75011 Paris" gives
     ``eglise``, ``75011``, ``paris``."""
@@ -96,14 +100,14 @@ def pharmacy_words(*parts: str | None) -> frozenset[str]:
 
 def query_words(q: str) -> list[str]:
     """The words of a search text, each to be the prefix of some word of a pharmacy; the
-    words that would match nearly all ("pharm", "de") restrict nothing and are left out."""
+    words that would match nearly all ("de", "pharm") restrict nothing and are left out."""
     words = set(_WORD.findall(normalise_search(checked_query(q))))
     if not words:
         raise InvalidQuery("The search text holds no letter or digit.")
     if len(words) > MAX_QUERY_WORDS:
         raise InvalidQuery(f"At most {MAX_QUERY_WORDS} words.")
     return sorted(
-        w for w in words if len(w) > 1 and not any(stop.startswith(w) for stop in STOP_WORDS)
+        w for w in words if len(w) > 1 and w not in STOP_WORDS and not _PHARMACIE.startswith(w)
     )
 
 

@@ -39,7 +39,7 @@ __all__ = [
 # A patient's default pharmacies: those of the dispensing history of the last 12 months.
 DEFAULT_HISTORY = timedelta(days=365)
 # The first radius looked at around a point; multiplied until enough pharmacies are inside.
-_FIRST_RADIUS_M = 1_500.0
+_FIRST_RADIUS_M = 600.0
 _RADIUS_GROWTH = 4.0
 _MAX_RADIUS_M = math.pi * EARTH_RADIUS_M
 

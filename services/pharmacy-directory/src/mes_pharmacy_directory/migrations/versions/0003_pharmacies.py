@@ -37,6 +37,7 @@ def upgrade() -> None:
         "pharmacy_words",
         sa.Column("word", _BYTES_100, primary_key=True),
         sa.Column("finess", sa.String(9), primary_key=True),
+        sa.Column("sort_name", _BYTES_400, nullable=False),
     )
     op.create_table(
         "rate_counters",
