@@ -85,6 +85,8 @@ pharmacy_words = Table(
     Column("finess", String(9), primary_key=True),
     # The pharmacy's sort_name, so that a search orders its matches without the whole table.
     Column("sort_name", BYTE_ORDERED_400, nullable=False),
+    # Covering: a word's range gives its pharmacies in name order without visiting the rows.
+    Index("ix_pharmacy_words_cover", "word", "sort_name", "finess"),
 )
 
 # Fixed-window counters of the patient -> pharmacy channel, shared by every gateway process.

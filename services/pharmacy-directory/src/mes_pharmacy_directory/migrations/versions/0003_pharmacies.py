@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("finess", sa.String(9), primary_key=True),
         sa.Column("sort_name", _BYTES_400, nullable=False),
     )
+    op.create_index("ix_pharmacy_words_cover", "pharmacy_words", ["word", "sort_name", "finess"])
     op.create_table(
         "rate_counters",
         sa.Column("key", sa.String(200), primary_key=True),
