@@ -18,29 +18,32 @@ from .finess import luhn_digit
 
 __all__ = ["CITIES", "generate_extract", "write_extract"]
 
-# name, postal code, department, latitude, longitude, weight (pharmacies, roughly)
+# name, postal code, department, latitude, longitude, pharmacies in a national extract
 CITIES: tuple[tuple[str, str, str, float, float, int], ...] = (
     ("PARIS", "75011", "75", 48.8566, 2.3522, 1000),
-    ("MARSEILLE", "13001", "13", 43.2965, 5.3698, 420),
-    ("LYON", "69002", "69", 45.7640, 4.8357, 330),
-    ("TOULOUSE", "31000", "31", 43.6047, 1.4442, 260),
-    ("NICE", "06000", "06", 43.7102, 7.2620, 220),
-    ("NANTES", "44000", "44", 47.2184, -1.5536, 160),
-    ("STRASBOURG", "67000", "67", 48.5734, 7.7521, 150),
-    ("MONTPELLIER", "34000", "34", 43.6108, 3.8767, 150),
-    ("BORDEAUX", "33000", "33", 44.8378, -0.5792, 170),
-    ("LILLE", "59000", "59", 50.6292, 3.0573, 180),
-    ("RENNES", "35000", "35", 48.1173, -1.6778, 110),
-    ("REIMS", "51100", "51", 49.2583, 4.0317, 80),
-    ("DIJON", "21000", "21", 47.3220, 5.0415, 70),
-    ("GRENOBLE", "38000", "38", 45.1885, 5.7245, 90),
-    ("CLERMONT-FERRAND", "63000", "63", 45.7772, 3.0870, 70),
-    ("ROUEN", "76000", "76", 49.4432, 1.0999, 80),
-    ("BREST", "29200", "29", 48.3904, -4.4861, 60),
-    ("LIMOGES", "87000", "87", 45.8336, 1.2611, 55),
-    ("AJACCIO", "20000", "2A", 41.9192, 8.7386, 30),
-    ("BASTIA", "20200", "2B", 42.6977, 9.4508, 25),
+    ("MARSEILLE", "13001", "13", 43.2965, 5.3698, 350),
+    ("LYON", "69002", "69", 45.7640, 4.8357, 300),
+    ("TOULOUSE", "31000", "31", 43.6047, 1.4442, 250),
+    ("NICE", "06000", "06", 43.7102, 7.2620, 200),
+    ("NANTES", "44000", "44", 47.2184, -1.5536, 130),
+    ("STRASBOURG", "67000", "67", 48.5734, 7.7521, 120),
+    ("MONTPELLIER", "34000", "34", 43.6108, 3.8767, 130),
+    ("BORDEAUX", "33000", "33", 44.8378, -0.5792, 150),
+    ("LILLE", "59000", "59", 50.6292, 3.0573, 140),
+    ("RENNES", "35000", "35", 48.1173, -1.6778, 90),
+    ("REIMS", "51100", "51", 49.2583, 4.0317, 60),
+    ("DIJON", "21000", "21", 47.3220, 5.0415, 55),
+    ("GRENOBLE", "38000", "38", 45.1885, 5.7245, 80),
+    ("CLERMONT-FERRAND", "63000", "63", 45.7772, 3.0870, 60),
+    ("ROUEN", "76000", "76", 49.4432, 1.0999, 60),
+    ("BREST", "29200", "29", 48.3904, -4.4861, 40),
+    ("LIMOGES", "87000", "87", 45.8336, 1.2611, 45),
+    ("AJACCIO", "20000", "2A", 41.9192, 8.7386, 25),
+    ("BASTIA", "20200", "2B", 42.6977, 9.4508, 20),
 )
+NATIONAL = 22_000
+_TOWN_NAMES = ("SAINT-MARTIN", "VILLENEUVE", "BOURG", "MONTFORT", "BEAUMONT", "CHATEAUNEUF")
+_DEPARTMENTS = tuple(f"{d:02d}" for d in range(1, 96) if d != 20)
 _STREETS = (
     "rue de la République",
     "avenue Jean Jaurès",
@@ -139,14 +142,35 @@ def generate_extract(pharmacies: int, other_lines: int = 0, seed: int = 2154) ->
     other establishments (with their geolocalisation records)."""
     rng = random.Random(seed)
     to_l93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
-    total_weight = sum(c[5] for c in CITIES)
     yield "finess;etalab;100;2026-11-30"
     positions: list[tuple[str, float, float]] = []
+    places: list[tuple[str, str, str, float, float, int, float]] = []
+    in_cities = 0
+    for city, postal, department, lat, lon, national in CITIES:
+        count = min(pharmacies - in_cities, max(1, round(national * pharmacies / NATIONAL)))
+        in_cities += count
+        # About 2.5 km around Paris's centre, less in smaller cities.
+        places.append((city, postal, department, lat, lon, count, 0.025 * (national / 1000) ** 0.5))
+    # The rest in towns all over metropolitan France, one to four pharmacies each.
+    left, town = pharmacies - in_cities, 0
+    while left > 0:
+        town += 1
+        count = min(left, rng.randint(1, 4))
+        left -= count
+        department = rng.choice(_DEPARTMENTS)
+        places.append(
+            (
+                f"{rng.choice(_TOWN_NAMES)}-{town}",
+                f"{department}{rng.randint(0, 999):03d}",
+                department,
+                rng.uniform(43.2, 50.8),
+                rng.uniform(-1.5, 7.5),
+                count,
+                0.004,
+            )
+        )
     serial = 0
-    for index, (city, postal, department, lat, lon, weight) in enumerate(CITIES):
-        count = round(pharmacies * weight / total_weight)
-        if index == len(CITIES) - 1:
-            count = pharmacies - serial
+    for city, postal, department, lat, lon, count, spread in places:
         for _ in range(count):
             serial += 1
             finess = _finess(department, serial)
@@ -162,7 +186,6 @@ def generate_extract(pharmacies: int, other_lines: int = 0, seed: int = 2154) ->
                 city,
                 department,
             )
-            spread = 0.03 if weight > 200 else 0.015
             positions.append((finess, lat + rng.gauss(0, spread), lon + rng.gauss(0, spread)))
     for i in range(other_lines // 2):
         city, postal, department, lat, lon, _ = CITIES[i % len(CITIES)]
