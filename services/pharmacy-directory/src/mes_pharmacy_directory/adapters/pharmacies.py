@@ -17,11 +17,13 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    false,
     func,
     insert,
     intersect,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -82,7 +84,10 @@ def _pharmacy(row: Any) -> Pharmacy:
 
 def _conditions(f: PharmacyFilter) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [pharmacies.c.open == true()]
-    if f.postal_code:
+    if f.postal_code and len(f.postal_code) == 5:
+        # Equality: the postal index then gives the rows in name order.
+        where.append(pharmacies.c.postal_code == f.postal_code)
+    elif f.postal_code:
         where.append(pharmacies.c.postal_code >= f.postal_code)
         where.append(pharmacies.c.postal_code < f.postal_code + "{")
     return where
@@ -182,6 +187,13 @@ class SqlPharmacyRepository:
                 update(pharmacies).where(pharmacies.c.finess.in_(finesses)).values(import_run=run)
             )
 
+    async def refresh_statistics(self) -> None:
+        """After an import, PostgreSQL's planner needs the new row counts: without them it
+        reads a word search's matches by scanning every pharmacy."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(text("ANALYZE pharmacies"))
+            await self.conn.execute(text("ANALYZE pharmacy_words"))
+
     async def close_absent(self, run: str) -> int:
         result = await self.conn.execute(
             update(pharmacies)
@@ -191,11 +203,37 @@ class SqlPharmacyRepository:
             )
             .values(open=False, updated_at=datetime.now(UTC))
         )
+        # Only open pharmacies have search words: a search can then page through the words
+        # alone (an import that lists a pharmacy again writes them back).
+        await self.conn.execute(
+            delete(pharmacy_words).where(
+                pharmacy_words.c.finess.in_(
+                    select(pharmacies.c.finess).where(pharmacies.c.open == false())
+                )
+            )
+        )
         return int(result.rowcount or 0)
 
     async def by_name(
         self, f: PharmacyFilter, after: tuple[str, str] | None, limit: int
     ) -> list[Listed]:
+        if f.words and not f.postal_code:
+            # The page is chosen among the matching words alone (only open pharmacies have
+            # words), then its few pharmacies are read.
+            m = _matching(f)
+            page = select(m.c.sort_name, m.c.finess)
+            if after is not None:
+                name, finess = after
+                page = page.where(
+                    or_(m.c.sort_name > name, and_(m.c.sort_name == name, m.c.finess > finess))
+                )
+            chosen = page.order_by(m.c.sort_name, m.c.finess).limit(limit).subquery("page")
+            stmt = (
+                select(*_COLUMNS, _MAILBOX)
+                .select_from(chosen.join(pharmacies, pharmacies.c.finess == chosen.c.finess))
+                .order_by(chosen.c.sort_name, chosen.c.finess)
+            )
+            return [_listed(r) for r in await self.conn.execute(stmt)]
         source, by_name, by_finess = _ordered(f)
         stmt = (
             select(*_COLUMNS, _MAILBOX)

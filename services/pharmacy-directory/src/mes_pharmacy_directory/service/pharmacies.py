@@ -164,6 +164,7 @@ class PharmacyService:
         closed (a newer extract no longer lists them), never deleted."""
         async with self.uow_factory() as uow:
             closed = await uow.pharmacies.close_absent(run)
+            await uow.pharmacies.refresh_statistics()
             await uow.commit()
         return closed
 
