@@ -213,6 +213,9 @@ class Contact(BaseModel):
     kind: str
     display_name: str | None = None
     conversation_id: str | None = None
+    finess: str | None = Field(
+        default=None, description="A pharmacy's FINESS number (pharmacies offered by default)."
+    )
 
 
 class ContactList(BaseModel):
@@ -243,6 +246,12 @@ class DirectoryEntryIn(_In):
     rpps: str | None = Field(default=None, max_length=11)
     finess: str | None = Field(default=None, max_length=9)
     pharmacy: bool = Field(default=False, strict=True)
+    alert_email: str | None = Field(
+        default=None,
+        max_length=254,
+        description="ORG mailboxes: e-mail alerted when a message arrives (no medical content).",
+        examples=["alertes@pharmacie-du-marche.fr"],
+    )
 
 
 class DirectoryEntryOut(BaseModel):
@@ -253,3 +262,4 @@ class DirectoryEntryOut(BaseModel):
     finess: str | None = None
     pharmacy: bool = False
     updated_at: datetime | None = None
+    alert_email: str | None = None

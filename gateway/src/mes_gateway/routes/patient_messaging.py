@@ -13,11 +13,13 @@ from mes_contracts.internal.conversation import (
     PatientReplyIn,
     PatientStartIn,
 )
+from mes_contracts.internal.pharmacies import DefaultPharmaciesOut
 from mes_platform.paging import Cursor
 
 from ..calls import answer_of, refused_as_invalid
 from ..deps import PatientPrincipal, PatientSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
+    Contact,
     ContactList,
     ConversationList,
     ConversationOut,
@@ -270,6 +272,25 @@ async def my_contacts(principal: PatientPrincipal, services: ServicesDep) -> Con
     """Those I have an exchange open with, one entry each, with the most recent of our open
     conversations: the professionals who wrote to me and have not ended the exchange, and the
     pharmacies with a conversation still open (a pharmacy's `[FIN]` closes one conversation,
-    not the others)."""
+    not the others); then the pharmacies offered by default (`kind` `pharmacy`, with their
+    `finess`): those I was dispensed at in the last 12 months that have an organisational
+    mailbox."""
     answer = await services.get(CONVERSATION_READS, f"/internal/patients/{principal.ins}/contacts")
-    return ContactList.model_validate(answer.json())
+    contacts = ContactList.model_validate(answer.json())
+    defaults = await services.get(
+        "directory", f"/internal/patients/{principal.ins}/default-pharmacies"
+    )
+    listed = {c.address for c in contacts.items}
+    for item in DefaultPharmaciesOut.model_validate_json(defaults.content).items:
+        mailbox = item.pharmacy.mailbox
+        if mailbox is not None and mailbox not in listed:
+            listed.add(mailbox)
+            contacts.items.append(
+                Contact(
+                    address=mailbox,
+                    kind="pharmacy",
+                    display_name=item.pharmacy.name,
+                    finess=item.pharmacy.finess,
+                )
+            )
+    return contacts
