@@ -1,0 +1,283 @@
+"""Every problem ``code`` the public API answers, with its status, title and an example, and
+``problems(...)``: the ``responses=`` of a route that lists the codes it can answer.
+
+A route names its codes; the document groups them by status, gives each an example and, per
+operation, a ``code`` enum of exactly those codes (see ``openapi.py``). A test reads the code
+of every route (and of the services it calls) and fails when a route can answer a code its
+document does not list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mes_platform.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+
+__all__ = [
+    "AUTHENTICATED",
+    "CODES",
+    "STATUS_DESCRIPTIONS",
+    "CodeDoc",
+    "problem_example",
+    "problems",
+]
+
+PROBLEM_REF = "#/components/schemas/Problem"
+REQUEST_ID = "5f1b2c3d4e5f46a7b8c9d0e1f2a3b4c5"
+
+
+@dataclass(frozen=True)
+class CodeDoc:
+    status: int
+    title: str
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_U = "Unprocessable request"
+_PRO = "dr.durand@clinique.mssante.fr"
+
+CODES: dict[str, CodeDoc] = {
+    # The gateway's own, and every route's
+    "bad_request": CodeDoc(400, "Bad request", "The body is not valid JSON."),
+    "unauthenticated": CodeDoc(
+        401, "Authentication required", "Send 'Authorization: Bearer <token>'."
+    ),
+    "invalid_token": CodeDoc(401, "Invalid token", "The token has expired.", {"reason": "expired"}),
+    "forbidden_role": CodeDoc(
+        403,
+        "Role not allowed",
+        "This operation is for the role(s) ops; your token has the role patient.",
+        {"allowed_roles": ["ops"]},
+    ),
+    "payload_too_large": CodeDoc(
+        413, "Payload too large", "The request body exceeds the limit of 1048576 bytes."
+    ),
+    "unsupported_media_type": CodeDoc(
+        415,
+        "Unsupported media type",
+        "Send the body as JSON (Content-Type: application/json).",
+    ),
+    "validation_error": CodeDoc(
+        422,
+        "Invalid request",
+        "The request does not match the schema; see 'errors'.",
+        {
+            "errors": [
+                {
+                    "loc": ["query", "limit"],
+                    "msg": "Input should be less than or equal to 100",
+                    "type": "less_than_equal",
+                }
+            ]
+        },
+    ),
+    "invalid_idempotency_key": CodeDoc(
+        422, _U, "Idempotency-Key must be 1 to 200 printable ASCII characters."
+    ),
+    "idempotency_key_reused": CodeDoc(
+        422,
+        "Idempotency key reused with a different request",
+        "This Idempotency-Key was used for a different request.",
+    ),
+    "service_unavailable": CodeDoc(
+        503,
+        "Service unavailable",
+        "The mailbox service is unavailable; retry later.",
+        {"service": "mailbox"},
+    ),
+    "invalid_cursor": CodeDoc(422, "Invalid cursor", "The cursor is not one this service issued."),
+    # Sending and reading messages
+    "mailbox_not_granted": CodeDoc(
+        403,
+        "Forbidden",
+        f"Your token does not grant the mailbox '{_PRO}'.",
+        {"address": _PRO},
+    ),
+    "mailbox_type_not_allowed": CodeDoc(
+        403,
+        "Forbidden",
+        "dr.martin@hopital-exemple.mssante.fr is a PER mailbox: it sends with a token of the "
+        "role professional, not application.",
+        {"mailbox_type": "PER"},
+    ),
+    "sender_not_registered": CodeDoc(
+        403,
+        "Forbidden",
+        f"{_PRO} is not in the MSSanté directory: register it before sending from it.",
+        {"address": _PRO},
+    ),
+    "invalid_sender": CodeDoc(
+        422, _U, "'from' must be a health actor's MSSanté address (…@….mssante.fr)."
+    ),
+    "recipient_not_patient": CodeDoc(
+        422, _U, "Messages are accepted for patients' addresses only."
+    ),
+    "invalid_recipient": CodeDoc(
+        422,
+        _U,
+        "'to' is not an address: local part must be a dot-atom of 1 to 64 ASCII characters.",
+        {"reason": "malformed"},
+    ),
+    "invalid_body": CodeDoc(
+        422,
+        _U,
+        "The body must not contain control characters other than tab, carriage return and "
+        "line feed.",
+    ),
+    "invalid_mss_mes": CodeDoc(422, _U, "The X-MSS-MES header accepts only the value FIN."),
+    "empty_message": CodeDoc(422, _U, "The message has no text and no attachment."),
+    "body_too_long": CodeDoc(422, _U, "The body must be at most 200000 characters."),
+    "attachment_unknown": CodeDoc(
+        422, "Unknown attachment", "Unknown attachment ids.", {"ids": ["a1b2"]}
+    ),
+    "message_too_large": CodeDoc(
+        413,
+        "Message too large",
+        "The message (subject, text and attachments) is 27263080 bytes; the limit is "
+        "26214400 bytes.",
+        {"size_bytes": 27263080, "max_bytes": 26214400},
+    ),
+    "concurrent_update": CodeDoc(
+        409, "Conflict", "The conversation changed at the same time; send again."
+    ),
+    "message_not_found": CodeDoc(404, "Message not found", "No such message in this mailbox."),
+    "invalid_address": CodeDoc(422, "Invalid address", "This is not an address."),
+    # The patient's conversations
+    "conversation_not_found": CodeDoc(404, "Not found", "No such conversation for this patient."),
+    "conversation_closed": CodeDoc(
+        409,
+        "Conflict",
+        "Dr Claire Martin a mis fin à vos échanges.",
+        {
+            "closed_by": "claire.martin@hopital-exemple.mssante.fr",
+            "close_reason": "fin",
+        },
+    ),
+    "initiation_not_allowed": CodeDoc(
+        403,
+        "Forbidden",
+        "You can write only to a pharmacy or to a professional who wrote to you.",
+        {"reason": "not_a_contact"},
+    ),
+    "patient_profile_inactive": CodeDoc(
+        403,
+        "Forbidden",
+        "Activate your profile to write to a pharmacy.",
+    ),
+    # Attachments
+    "file_required": CodeDoc(422, _U, "Send the file as a multipart/form-data part named `file`."),
+    "file_part_not_a_file": CodeDoc(
+        422,
+        _U,
+        "The `file` part carries no file name: give one with `filename` in its "
+        "Content-Disposition (`filename*` is not used in multipart/form-data, RFC 7578).",
+    ),
+    "one_file_per_upload": CodeDoc(
+        422, _U, "Send one file per upload (this request has 2 `file` parts)."
+    ),
+    "mailbox_required": CodeDoc(
+        422, _U, "Say which of your mailboxes uploads this file (`mailbox`)."
+    ),
+    "attachment_empty": CodeDoc(422, "Empty attachment", "The file is empty."),
+    "attachment_type_not_allowed": CodeDoc(
+        415,
+        "Attachment type not allowed",
+        "Only pdf, jpg/jpeg, png, tiff, txt, rtf and doc files may be attached.",
+        {"allowed": ["doc", "jpeg", "jpg", "pdf", "png", "rtf", "tif", "tiff", "txt"]},
+    ),
+    "attachment_type_mismatch": CodeDoc(
+        415,
+        "Attachment name does not match its content",
+        "The file content is png, which does not match the name 'ordonnance.pdf'.",
+        {"detected_type": "png"},
+    ),
+    "attachment_not_found": CodeDoc(404, "Not found", "No such attachment in your mailboxes."),
+    # Patient profiles and the directory
+    "patient_not_found": CodeDoc(404, "Not found", "No patient profile for this INS."),
+    "invalid_ins": CodeDoc(422, _U, "INS key is 88, expected 89", {"reason": "wrong_key"}),
+    "invalid_name": CodeDoc(
+        422, "Not a name that can be shown", "The name contains characters that cannot be shown."
+    ),
+    "name_too_long": CodeDoc(422, "Name too long", "The name is longer than 200 characters."),
+    "mailbox_not_found": CodeDoc(
+        404, "Mailbox not found", "No MSSanté mailbox with this address in the directory."
+    ),
+    "invalid_finess": CodeDoc(422, "Invalid FINESS number", "A FINESS number is 9 characters."),
+    "invalid_rpps": CodeDoc(422, "Invalid RPPS number", "An RPPS number is 11 digits."),
+    "pharmacy_requires_org": CodeDoc(
+        422,
+        "A pharmacy is reachable only through an organisational mailbox",
+        "A pharmacy's mailbox is of type ORG.",
+    ),
+    # Development tokens
+    "claim_not_allowed": CodeDoc(422, _U, "Only a patient token carries an INS."),
+    "ins_required": CodeDoc(422, _U, "A patient token needs an INS."),
+    "invalid_mailboxes": CodeDoc(422, _U, "at least one MSSanté mailbox is required"),
+}
+
+STATUS_DESCRIPTIONS = {
+    400: "The body could not be read (malformed JSON or multipart)",
+    401: "Missing or invalid bearer token",
+    403: "Authenticated, but not allowed",
+    404: "Not found, or not yours",
+    409: "Conflicts with the current state",
+    413: "Too large",
+    415: "The body's media type, or the file's type, is not accepted",
+    422: "The request is not valid",
+    503: "A service behind the gateway is unavailable; retry later",
+}
+
+# What every route behind a bearer token can answer.
+AUTHENTICATED = ("unauthenticated", "invalid_token", "forbidden_role", "service_unavailable")
+
+
+def problem_example(
+    status: int, code: str, title: str, detail: str, **extra: Any
+) -> dict[str, Any]:
+    """An OpenAPI example object of a problem, as the gateway renders it."""
+    return {
+        "summary": code,
+        "value": {
+            "type": PROBLEM_TYPE_BASE + code,
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": detail,
+            "request_id": REQUEST_ID,
+            **extra,
+        },
+    }
+
+
+def _example(code: str) -> dict[str, Any]:
+    doc = CODES[code]
+    return problem_example(doc.status, code, doc.title, doc.detail, **doc.extra)
+
+
+def problems(
+    *codes: str, examples: dict[str, dict[str, Any]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route or a router: one problem+json response per status of
+    ``codes``, with an example of each code. ``examples`` adds or replaces examples by name
+    (built with ``problem_example``); a code is listed by naming it, or by an example of it."""
+    by_status: dict[int, dict[str, dict[str, Any]]] = {}
+    for code in codes:
+        if code not in CODES:
+            raise KeyError(f"unknown problem code {code!r}: describe it in problem_docs.CODES")
+        by_status.setdefault(CODES[code].status, {})[code] = _example(code)
+    for name, example in (examples or {}).items():
+        by_status.setdefault(example["value"]["status"], {})[name] = example
+    return {
+        status: {
+            "description": STATUS_DESCRIPTIONS.get(status, "Refused"),
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {"$ref": PROBLEM_REF},
+                    "examples": dict(sorted(by_status[status].items())),
+                }
+            },
+        }
+        for status in sorted(by_status)
+    }
