@@ -135,6 +135,9 @@ class Reach:
             tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
         except (OSError, TypeError, SyntaxError):
             return self._memo[fn]
+        definition = tree.body[0]
+        if isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            definition.decorator_list = []  # a route's metadata is not what it runs
         scope = _Scope(fn)
         for node in ast.walk(tree):
             if isinstance(node, (ast.AnnAssign, ast.arg)) and node.annotation is not None:

@@ -119,6 +119,7 @@ class Problem(BaseModel):
     ids: list[str] | None = Field(default=None, description="attachment_unknown: the ids not found")
     size_bytes: int | None = Field(default=None, description="message_too_large: its size")
     max_bytes: int | None = Field(default=None, description="message_too_large: the limit")
+    field: str | None = Field(default=None, description="invalid_name: the field refused")
     service: str | None = Field(
         default=None, description="service_unavailable: the service that did not answer"
     )

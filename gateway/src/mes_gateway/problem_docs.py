@@ -79,7 +79,7 @@ CODES: dict[str, CodeDoc] = {
     "idempotency_key_reused": CodeDoc(
         422,
         "Idempotency key reused with a different request",
-        "This Idempotency-Key was used for a different request.",
+        "This Idempotency-Key was already used for a different request.",
     ),
     "service_unavailable": CodeDoc(
         503,
@@ -103,13 +103,12 @@ CODES: dict[str, CodeDoc] = {
         {"mailbox_type": "PER"},
     ),
     "sender_not_registered": CodeDoc(
-        403,
-        "Forbidden",
-        f"{_PRO} is not in the MSSanté directory: register it before sending from it.",
-        {"address": _PRO},
+        422,
+        "Unprocessable request",
+        "The sender's mailbox is not in the MSSanté directory.",
     ),
     "invalid_sender": CodeDoc(
-        422, _U, "'from' must be a health actor's MSSanté address (…@….mssante.fr)."
+        422, _U, "'from' is not a health actor's address: the domain must end in .mssante.fr"
     ),
     "recipient_not_patient": CodeDoc(
         422, _U, "Messages are accepted for patients' addresses only."
@@ -127,7 +126,9 @@ CODES: dict[str, CodeDoc] = {
         "line feed.",
     ),
     "invalid_mss_mes": CodeDoc(422, _U, "The X-MSS-MES header accepts only the value FIN."),
-    "empty_message": CodeDoc(422, _U, "The message has no text and no attachment."),
+    "empty_message": CodeDoc(
+        422, _U, "The message is empty: give it a subject, a text or an attachment."
+    ),
     "body_too_long": CodeDoc(422, _U, "The body must be at most 200000 characters."),
     "attachment_unknown": CodeDoc(
         422, "Unknown attachment", "Unknown attachment ids.", {"ids": ["a1b2"]}
@@ -140,7 +141,7 @@ CODES: dict[str, CodeDoc] = {
         {"size_bytes": 27263080, "max_bytes": 26214400},
     ),
     "concurrent_update": CodeDoc(
-        409, "Conflict", "The conversation changed at the same time; send again."
+        409, "Conflict", "The conversation changed while the message was being admitted; retry."
     ),
     "message_not_found": CodeDoc(404, "Message not found", "No such message in this mailbox."),
     "invalid_address": CodeDoc(422, "Invalid address", "This is not an address."),
@@ -158,13 +159,14 @@ CODES: dict[str, CodeDoc] = {
     "initiation_not_allowed": CodeDoc(
         403,
         "Forbidden",
-        "You can write only to a pharmacy or to a professional who wrote to you.",
-        {"reason": "not_a_contact"},
+        "A patient may only write to a pharmacy, or to a health actor who wrote to them and "
+        "has not ended the exchange.",
+        {"reason": "no_open_exchange"},
     ),
     "patient_profile_inactive": CodeDoc(
         403,
         "Forbidden",
-        "Activate your profile to write to a pharmacy.",
+        "This patient has no active Mon espace santé profile (none, closed or opposed).",
     ),
     # Attachments
     "file_required": CodeDoc(422, _U, "Send the file as a multipart/form-data part named `file`."),
@@ -180,7 +182,7 @@ CODES: dict[str, CodeDoc] = {
     "mailbox_required": CodeDoc(
         422, _U, "Say which of your mailboxes uploads this file (`mailbox`)."
     ),
-    "attachment_empty": CodeDoc(422, "Empty attachment", "The file is empty."),
+    "attachment_empty": CodeDoc(422, "Empty attachment", "The attachment is empty."),
     "attachment_type_not_allowed": CodeDoc(
         415,
         "Attachment type not allowed",
@@ -198,18 +200,25 @@ CODES: dict[str, CodeDoc] = {
     "patient_not_found": CodeDoc(404, "Not found", "No patient profile for this INS."),
     "invalid_ins": CodeDoc(422, _U, "INS key is 88, expected 89", {"reason": "wrong_key"}),
     "invalid_name": CodeDoc(
-        422, "Not a name that can be shown", "The name contains characters that cannot be shown."
+        422,
+        "Not a name that can be shown",
+        "display_name must not be empty.",
+        {"field": "display_name", "reason": "empty"},
     ),
     "name_too_long": CodeDoc(422, "Name too long", "The name is longer than 200 characters."),
     "mailbox_not_found": CodeDoc(
-        404, "Mailbox not found", "No MSSanté mailbox with this address in the directory."
+        404, "Mailbox not found", "No mailbox dr.durand@clinique.mssante.fr in the directory."
     ),
-    "invalid_finess": CodeDoc(422, "Invalid FINESS number", "A FINESS number is 9 characters."),
+    "invalid_finess": CodeDoc(
+        422,
+        "Invalid FINESS number",
+        "A pharmacy's mailbox needs the FINESS number of the officine.",
+    ),
     "invalid_rpps": CodeDoc(422, "Invalid RPPS number", "An RPPS number is 11 digits."),
     "pharmacy_requires_org": CodeDoc(
         422,
         "A pharmacy is reachable only through an organisational mailbox",
-        "A pharmacy's mailbox is of type ORG.",
+        "A pharmacy's mailbox must be of type ORG, not PER.",
     ),
     # Development tokens
     "claim_not_allowed": CodeDoc(422, _U, "Only a patient token carries an INS."),

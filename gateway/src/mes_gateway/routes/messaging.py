@@ -158,7 +158,7 @@ async def send_message(
     description="The messages of one of the mailboxes your token grants, in a folder "
     "(`inbox` or `sent`), optionally of one conversation; `next_cursor` gives the next page. "
     "Listing marks nothing read.",
-    responses=problems(*_MAILBOX_READ, "invalid_cursor", "message_not_found"),
+    responses=problems(*_MAILBOX_READ, "invalid_cursor"),
 )
 async def list_messages(
     address: Address,
@@ -225,7 +225,7 @@ async def read_message(
     response_model=ConversationList,
     operation_id="listMailboxConversations",
     summary="Conversations of a mailbox with patients",
-    responses=problems(*_MAILBOX_READ, "invalid_cursor", "message_not_found"),
+    responses=problems(*_MAILBOX_READ, "invalid_cursor"),
 )
 async def list_conversations(
     address: Address,

@@ -67,7 +67,7 @@ def my_address(principal: Principal) -> str:
     response_model=ConversationList,
     operation_id="listMyConversations",
     summary="My conversations",
-    responses=problems(*_READ, "invalid_cursor", "message_not_found"),
+    responses=problems(*_READ, "invalid_cursor"),
 )
 async def my_conversations(
     principal: PatientPrincipal,
@@ -99,7 +99,7 @@ async def my_conversations(
     description="With the correspondent, its state, who closed it and why, the unread count "
     "and whether a reply is allowed. Another patient's conversation does not exist for you "
     "(404 `conversation_not_found`).",
-    responses=problems(*_READ, "conversation_not_found", "message_not_found"),
+    responses=problems(*_READ, "conversation_not_found"),
 )
 async def my_conversation(
     conversation_id: Id, principal: PatientPrincipal, services: ServicesDep
@@ -121,7 +121,7 @@ async def my_conversation(
     summary="Messages of one of my conversations, newest first",
     description="Listing marks nothing read (opening a message does); `next_cursor` gives "
     "the next page.",
-    responses=problems(*_READ, "conversation_not_found", "message_not_found", "invalid_cursor"),
+    responses=problems(*_READ, "conversation_not_found", "invalid_cursor"),
 )
 async def my_conversation_messages(
     conversation_id: Id,
@@ -153,7 +153,7 @@ async def my_conversation_messages(
     response_model=MessageDetail,
     operation_id="openMyMessage",
     summary="Open one of my messages",
-    responses=problems(*_READ, "message_not_found"),
+    responses=problems(*AUTHENTICATED, "invalid_address", "message_not_found"),
 )
 async def my_message(
     message_id: Id, principal: PatientPrincipal, services: ServicesDep
@@ -170,7 +170,7 @@ async def my_message(
     response_model=ReadOut,
     operation_id="markMyMessageRead",
     summary="Mark one of my messages as read",
-    responses=problems(*_READ, "message_not_found"),
+    responses=problems(*AUTHENTICATED, "invalid_address", "message_not_found"),
 )
 async def read_message(
     message_id: Id, principal: PatientPrincipal, services: ServicesDep
