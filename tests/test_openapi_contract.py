@@ -241,3 +241,18 @@ def test_openapi_typescript_types_compile_and_keep_the_problem_codes(tmp_path: P
         [str(tsc), *flags, str(wrong)], capture_output=True, text=True, timeout=120, check=False
     )
     assert refused.returncode != 0 and '"nope"' in refused.stdout
+
+
+def test_the_asyncapi_parses_at_the_latest_version_its_parser_reads() -> None:
+    _npx("tsc")  # the npm tools are installed
+    run = subprocess.run(
+        ["node", str(TOOLS / "parse-asyncapi.mjs"), str(ROOT / "contracts" / "asyncapi.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    parsed = json.loads(run.stdout)
+    assert parsed["diagnostics"] == [], parsed  # "asyncapi-latest-version" would be one
+    assert parsed["version"] == "3.1.0"
