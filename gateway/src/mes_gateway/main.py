@@ -14,6 +14,7 @@ from mes_platform.problems import install_problem_handlers
 
 from .auth import VerifiedTokens, build_verifier, install_auth_handlers
 from .docs import install_docs
+from .errors import install_unavailable_handler
 from .openapi import install_openapi
 from .routes import discover_features
 from .services import ServiceClients
@@ -80,6 +81,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_auth_handlers(app)
+    install_unavailable_handler(app)
     for feature in sorted(features, key=lambda f: not f.matched_first):  # stable
         app.include_router(feature.router)
     for router in extra_routers:

@@ -26,12 +26,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
 
-from mes_platform.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
+from mes_platform.problems import PROBLEM_MEDIA_TYPE
 
+from .errors import RETRY_AFTER_SECONDS
 from .idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_PARAMETER
-from .problem_docs import CODES, PROBLEM_REF, problem_example, problems
+from .problem_codes import CODES
+from .problem_docs import PROBLEM_REF, Problem, problem_example, problem_responses, problems
 
 __all__ = [
     "CONTACT",
@@ -59,93 +60,16 @@ _REQUEST_ID_HEADER = {
     "reporting an issue (it is also the problem's `request_id`)",
     "schema": {"type": "string", "maxLength": 128},
 }
+_RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 1},
+    "example": RETRY_AFTER_SECONDS,
+}
 _WWW_AUTHENTICATE = {
     "description": "The bearer challenge (RFC 6750), with the error when a token was sent",
     "schema": {"type": "string"},
     "example": 'Bearer error="invalid_token", error_description="The token has expired."',
 }
-
-
-class ProblemIssue(BaseModel):
-    """What is wrong in the request, and where (``validation_error`` only)."""
-
-    loc: list[str | int]
-    msg: str
-    type: str
-    reason: str | None = None
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details. ``code`` is stable: match on it, not on ``detail``. The other
-    members come with the codes that set them."""
-
-    model_config = ConfigDict(extra="allow", title="Problem")
-
-    type: str = Field(examples=[PROBLEM_TYPE_BASE + "invalid_ins"])
-    title: str
-    status: int
-    code: str = Field(description="Stable machine-readable error code")
-    detail: str | None = Field(default=None, description="Human-readable explanation")
-    instance: str | None = Field(default=None, description="The request path")
-    request_id: str = Field(description="Echo of X-Request-ID; quote it when reporting an issue")
-    errors: list[ProblemIssue] | None = Field(
-        default=None, description="validation_error only: what is wrong, where"
-    )
-    reason: str | None = Field(
-        default=None,
-        description="invalid_token: expired, bad_signature, malformed, ...; invalid_ins: "
-        "wrong_length, bad_characters, wrong_key; invalid_recipient: malformed; "
-        "initiation_not_allowed: why the patient may not write there",
-    )
-    allowed_roles: list[str] | None = Field(
-        default=None, description="forbidden_role: the roles this operation is for"
-    )
-    address: str | None = Field(
-        default=None, description="mailbox_not_granted, sender_not_registered: the address"
-    )
-    mailbox_type: str | None = Field(
-        default=None, description="mailbox_type_not_allowed: the sending mailbox's type"
-    )
-    closed_by: str | None = Field(default=None, description="conversation_closed: who closed it")
-    close_reason: str | None = Field(
-        default=None, description="conversation_closed: why (fin, idle)"
-    )
-    detected_type: str | None = Field(
-        default=None, description="attachment_type_mismatch: the type the content shows"
-    )
-    allowed: list[str] | None = Field(
-        default=None, description="attachment_type_not_allowed: the types accepted"
-    )
-    ids: list[str] | None = Field(default=None, description="attachment_unknown: the ids not found")
-    size_bytes: int | None = Field(default=None, description="message_too_large: its size")
-    max_bytes: int | None = Field(default=None, description="message_too_large: the limit")
-    field: str | None = Field(default=None, description="invalid_name: the field refused")
-    service: str | None = Field(
-        default=None, description="service_unavailable: the service that did not answer"
-    )
-
-
-# The problems of a route's bare statuses (``problem_responses(401, 503)``).
-_STATUS_CODES: dict[int, tuple[str, ...]] = {
-    400: ("bad_request",),
-    401: ("unauthenticated", "invalid_token"),
-    403: ("forbidden_role",),
-    413: ("payload_too_large",),
-    415: ("unsupported_media_type",),
-    422: ("validation_error",),
-    503: ("service_unavailable",),
-}
-
-
-def problem_responses(
-    *statuses: int,
-    examples: dict[int, dict[str, dict[str, Any]]] | None = None,
-) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` by status: the usual codes of each status, and route-specific examples
-    (built with ``problem_example``). ``problems(...)``, which names the codes, says more."""
-    codes = [code for status in statuses for code in _STATUS_CODES.get(status, ())]
-    extra = {name: ex for by_name in (examples or {}).values() for name, ex in by_name.items()}
-    return problems(*codes, examples=extra)
 
 
 def _pascal(operation_id: str) -> str:
@@ -261,6 +185,8 @@ def _headers(operation: dict[str, Any]) -> None:
         headers["X-Request-ID"] = _REQUEST_ID_HEADER
         if status == "401":
             headers["WWW-Authenticate"] = _WWW_AUTHENTICATE
+        if status == "503" and PROBLEM_MEDIA_TYPE in response.get("content", {}):
+            headers["Retry-After"] = _RETRY_AFTER
         response["headers"] = dict(sorted(headers.items()))
 
 
