@@ -267,3 +267,94 @@ def test_problems_come_back_typed_with_the_operations_codes(
     assert anonymous_send.status_code == 401
     assert anonymous_send.parsed.code is models.SendMessageProblemCode.INVALID_TOKEN
     assert anonymous_send.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_patient_writes_to_a_pharmacy_through_the_generated_client(
+    generated: ModuleType, stack: Stack
+) -> None:
+    models = _m("models")
+    dev = _m("api.development.issue_dev_token")
+    admin = _m("api.admin.put_patient_profile")
+    resolve = _m("api.admin.resolve_address")
+    directory = _m("api.directory.register_mailbox")
+    entry = _m("api.directory.get_directory_entry")
+    profile = _m("api.patient.get_my_profile")
+    start = _m("api.patient.start_conversation")
+    contacts = _m("api.patient.list_my_contacts")
+    conversation = _m("api.patient.get_my_conversation")
+    upload_mine = _m("api.attachments.upload_my_attachment")
+    types = _m("types")
+    anonymous = generated.Client(base_url=stack.url, raise_on_unexpected_status=True)
+
+    def as_(role: Any, **claims: Any) -> Any:
+        token = dev.sync(client=anonymous, body=models.DevTokenRequest(role=role, **claims))
+        return generated.AuthenticatedClient(base_url=stack.url, token=token.access_token)
+
+    ops = as_(models.Role.OPS)
+    ins = new_ins()
+    admin.sync(
+        ins,
+        client=ops,
+        body=models.PatientUpsert(
+            state=models.PatientState.ACTIVATED,
+            birth_name="DURAND",
+            first_names="Paul",
+            email=f"p{ins}@example.org",
+        ),
+    )
+    where = resolve.sync(f"{ins}@patient.mssante.fr", client=ops)
+    assert where.status is models.AddressResolutionStatus.DELIVERABLE
+    pharmacy = f"officine.{uuid.uuid4().hex[:8]}@pharmacie-exemple.mssante.fr"
+    directory.sync(
+        pharmacy,
+        client=ops,
+        body=models.DirectoryEntryIn(
+            type_=models.MailboxType.ORG,
+            display_name="Pharmacie du Marché",
+            finess="750012345",
+            pharmacy=True,
+        ),
+    )
+    assert entry.sync(pharmacy, client=ops).pharmacy is True
+    patient = as_(models.Role.PATIENT, ins=ins)
+    me = profile.sync(client=patient)
+    assert me.ins == ins and me.state is models.PatientState.ACTIVATED
+
+    prescription = upload_mine.sync(
+        client=patient,
+        body=models.UploadMyAttachmentForm(
+            file=types.File(payload=b"Ordonnance\n", file_name="ordonnance.txt")
+        ),
+    )
+    assert isinstance(prescription, models.AttachmentOut), prescription
+    started = start.sync_detailed(
+        client=patient,
+        body=models.PatientNewConversationIn(
+            to=pharmacy,
+            subject="Ordonnance",
+            body="Bonjour, voici mon ordonnance.",
+            attachment_ids=[prescription.id],
+        ),
+        idempotency_key=f"start-{ins}",
+    )
+    assert started.status_code == 201, started.content
+    conversation_id = started.parsed.conversation_id
+    mine = conversation.sync(conversation_id, client=patient)
+    assert mine.correspondent.kind is models.PartyKind.PHARMACY
+    listed = eventually(
+        lambda: next(
+            (c for c in contacts.sync(client=patient).items if c.address == pharmacy), None
+        )
+    )
+    assert listed.conversation_id == conversation_id
+
+    # A professional who never wrote: a typed 403 with the operation's code and its reason.
+    stranger = start.sync_detailed(
+        client=patient,
+        body=models.PatientNewConversationIn(
+            to="dr.inconnu@hopital-exemple.mssante.fr", subject="Bonjour", body="Bonjour"
+        ),
+    )
+    assert stranger.status_code == 403
+    assert stranger.parsed.code is models.StartConversationProblemCode.INITIATION_NOT_ALLOWED
+    assert stranger.parsed.reason
