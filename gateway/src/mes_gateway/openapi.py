@@ -58,7 +58,7 @@ _SCHEMAS = "#/components/schemas/"
 _REQUEST_ID_HEADER = {
     "description": "The request's id: the one sent, or one the gateway made; quote it when "
     "reporting an issue (it is also the problem's `request_id`)",
-    "schema": {"type": "string", "maxLength": 128},
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:\\-]{1,128}$"},
 }
 _RETRY_AFTER = {
     "description": "Seconds to wait before trying again",
