@@ -191,6 +191,10 @@ class _Scope:
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
         self.globals: dict[str, Any] = getattr(fn, "__globals__", {})
+        try:  # the names a nested function takes from the one around it
+            self.closure = dict(inspect.getclosurevars(fn).nonlocals)
+        except (TypeError, ValueError):
+            self.closure = {}
         self.types: dict[str, Any] = {}
         self.clients: dict[str, str] = {}
         self.package = (getattr(fn, "__module__", "") or "").split(".")[0]
@@ -202,6 +206,8 @@ class _Scope:
                 self.types["cls"] = cls
 
     def lookup(self, name: str) -> Any:
+        if name in self.closure:
+            return self.closure[name]
         return self.globals.get(name)
 
     def annotate(self, name: str, annotation: ast.expr) -> None:

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from openapi_spec_validator import validate
 
 from mes_gateway import openapi
+from mes_gateway.deps import PatientPrincipal, ServicesDep
 from mes_gateway.main import create_app
 from mes_gateway.settings import GatewaySettings
+from mes_platform.errors import Unprocessable
 
 from .problem_reach import public_codes
 
@@ -256,3 +259,25 @@ def test_the_asyncapi_parses_at_the_latest_version_its_parser_reads() -> None:
     parsed = json.loads(run.stdout)
     assert parsed["diagnostics"] == [], parsed  # "asyncapi-latest-version" would be one
     assert parsed["version"] == "3.1.0"
+
+
+def test_the_reading_of_the_code_finds_what_a_new_route_can_answer() -> None:
+    """What keeps a route added later honest: its own refusals, its dependencies' (the role
+    check), and those of the service route it calls are all found."""
+    router = APIRouter()
+
+    @router.get("/v1/me/example", operation_id="getExample")
+    async def example(principal: PatientPrincipal, services: ServicesDep, ins: str) -> None:
+        if not ins:
+            raise Unprocessable("No INS.", code="ins_required")
+        await services.get("identity", f"/internal/patients/{ins}")
+
+    (route,) = [r for r in router.routes if isinstance(r, APIRoute)]
+    found = {(r.code, r.status) for r in public_codes([route])["getExample"]}
+    assert {
+        ("ins_required", 422),  # the route's own
+        ("forbidden_role", 403),  # its role dependency
+        ("unauthenticated", 401),
+        ("patient_not_found", 404),  # the identity service's route
+        ("service_unavailable", 503),  # any service call
+    } <= found, found
