@@ -108,6 +108,8 @@ def test_each_domain_notion_is_one_named_enum(document: dict[str, Any]) -> None:
     assert enums
     text = json.dumps(document["paths"])
     assert '"enum"' not in text, "an inline enum in a path: name it"
+    inline = [n for n, s in schemas.items() if "enum" not in s and '"enum"' in json.dumps(s)]
+    assert not inline, f"inline enums in {inline}: name them"
     mss = [
         p
         for p in document["paths"]["/v1/messages"]["post"]["parameters"]

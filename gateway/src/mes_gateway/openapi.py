@@ -205,6 +205,32 @@ def _named_enums(node: Any, enums: dict[tuple[str, ...], str]) -> Any:
     return node
 
 
+def _inline_enums(node: Any) -> Iterator[list[Any]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("enum"), list):
+            yield node["enum"]
+        for value in node.values():
+            yield from _inline_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _inline_enums(value)
+
+
+def _name_inline_enums(schemas: dict[str, Any], enums: dict[tuple[str, ...], str]) -> None:
+    """An enum written inline in a model (``Literal[...]``) becomes a schema of its own,
+    ``<Model><Property>``, so that every generator gives it that one name."""
+    for model, schema in list(schemas.items()):
+        if "enum" in schema:
+            continue
+        for prop, sub in schema.get("properties", {}).items():
+            for values in _inline_enums(sub):
+                key = tuple(sorted(map(str, values)))
+                if key not in enums:
+                    name = model + "".join(part.title() for part in prop.split("_"))
+                    schemas[name] = {"type": "string", "enum": values, "title": name}
+                    enums[key] = name
+
+
 def _renamed(node: Any, names: dict[str, str]) -> Any:
     if isinstance(node, dict):
         ref = node.get("$ref")
@@ -295,6 +321,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for name, s in schemas.items()
         if "enum" in s and not name.endswith("ProblemCode")
     }
+    _name_inline_enums(schemas, enums)
     document: dict[str, Any] = _renamed(schema, renames)
     document["paths"] = _named_enums(document["paths"], enums)
     components = document["components"]
