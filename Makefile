@@ -20,7 +20,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_SYSTEM_CERTS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock deps-latest run test lint bench openapi clean
+.PHONY: help venv lock deps-latest run test lint bench openapi openapi-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,7 +53,19 @@ deps-latest: $(UV) ## the suite against the newest release of every dependency, 
 run: venv ## start everything locally (NATS, SMTP sink, services, gateway) with demo data
 	$(BIN)/mes-dev $(ARGS)
 
-test: venv ## run the whole test suite (extra pytest arguments: PYTEST_ARGS='-k inbox -x')
+# The npm tools an editor runs on gateway/openapi.json (Spectral, openapi-typescript, tsc), at
+# the versions of tools/openapi/package-lock.json. Without node the tests that need them skip,
+# saying so.
+OPENAPI_TOOLS := tools/openapi/node_modules/.installed
+
+openapi-tools: $(OPENAPI_TOOLS) ## install the pinned npm tools that lint the OpenAPI and generate types from it
+
+$(OPENAPI_TOOLS): tools/openapi/package.json tools/openapi/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the OpenAPI lint and TypeScript tests will be skipped"; fi
+
+test: venv openapi-tools ## run the whole test suite (extra pytest arguments: PYTEST_ARGS='-k inbox -x')
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff, formatting, mypy (strict, source dirs) and import contracts

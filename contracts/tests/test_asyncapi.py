@@ -24,7 +24,7 @@ def test_check_mode(tmp_path: Path) -> None:
     assert main(["--check", str(stale)]) == 1
     assert main([str(stale)]) == 0
     assert main(["--check", str(stale)]) == 0
-    stale.write_text(stale.read_text(encoding="utf-8").replace("3.0.0", "2.6.0"))
+    stale.write_text(stale.read_text(encoding="utf-8").replace("3.1.0", "2.6.0"))
     assert main(["--check", str(stale)]) == 1
 
 
@@ -47,7 +47,7 @@ def _resolve(document: dict[str, Any], ref: str) -> Any:
 
 def test_document_shape() -> None:
     document = build_asyncapi()
-    assert document["asyncapi"] == "3.0.0"
+    assert document["asyncapi"] == "3.1.0"
     assert document["info"]["title"] == "MES Messagerie events"
     assert set(document["channels"]) == set(EVENT_TYPES)
     assert set(document["x-streams"]) == {

@@ -191,8 +191,10 @@ def test_openapi_documents_auth_problems_and_idempotency():
     assert put["security"] == [{"bearerAuth": []}]
     for status in ("401", "403", "422"):
         media = put["responses"][status]["content"]["application/problem+json"]
-        assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+        assert media["schema"] == {"$ref": "#/components/schemas/PutPatientProfileProblem"}
         assert media["examples"]
+    codes = document["components"]["schemas"]["PutPatientProfileProblemCode"]["enum"]
+    assert {"invalid_ins", "forbidden_role", "unauthenticated"} <= set(codes)
     assert set(put["responses"]["422"]["content"]["application/problem+json"]["examples"]) >= {
         "wrong_length",
         "bad_characters",

@@ -136,6 +136,8 @@ async def test_failing_or_unreachable_service_is_503_naming_it(client, service, 
     assert response.status_code == 503
     assert (problem["code"], problem["service"]) == ("service_unavailable", service)
     assert "Traceback" not in response.text
+    # A client's HTTP library can wait and retry by itself.
+    assert response.headers["retry-after"] == "2"
 
 
 async def test_a_service_waiting_for_another_names_the_one_unavailable(client):

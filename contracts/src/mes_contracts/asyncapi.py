@@ -1,4 +1,4 @@
-"""The AsyncAPI 3.0 document of MES Messagerie's events, generated from the models.
+"""The AsyncAPI 3.1 document of MES Messagerie's events, generated from the models.
 
 Run ``python -m mes_contracts.asyncapi`` to (re)write ``contracts/asyncapi.json``, or
 ``python -m mes_contracts.asyncapi --check`` in CI to fail when the committed file no
@@ -22,11 +22,35 @@ from mes_contracts.events.envelope import EventEnvelope
 from mes_contracts.events.registry import EVENT_TYPES
 from mes_contracts.events.streams import STREAMS, stream_for_subject
 
-__all__ = ["DEFAULT_PATH", "build_asyncapi", "main", "render"]
+__all__ = ["ASYNCAPI_VERSION", "DEFAULT_PATH", "EVENT_HEADERS", "build_asyncapi", "main", "render"]
 
 # contracts/src/mes_contracts/asyncapi.py → contracts/asyncapi.json (source checkout only).
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "asyncapi.json"
 _REF = "#/components/schemas/{model}"
+# The latest version @asyncapi/parser reads (tools/openapi/package-lock.json pins it).
+ASYNCAPI_VERSION = "3.1.0"
+# The NATS headers the outbox relay puts on every event (mes_platform.outbox).
+EVENT_HEADERS: dict[str, Any] = {
+    "title": "EventHeaders",
+    "type": "object",
+    "description": "NATS headers of every event.",
+    "properties": {
+        "Nats-Msg-Id": {
+            "type": "string",
+            "format": "uuid",
+            "description": "The envelope's id: JetStream drops a second message with the same "
+            "id (de-duplication), and consumers record it to handle an event once.",
+        },
+        "X-Request-ID": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The id of the request that caused the event (the envelope's "
+            "correlation id): the same id is in every log line written for it, in every "
+            "service.",
+        },
+    },
+    "required": ["Nats-Msg-Id", "X-Request-ID"],
+}
 
 
 def _version() -> str:
@@ -41,7 +65,7 @@ def _first_line(text: str | None) -> str:
 
 
 def build_asyncapi() -> dict[str, Any]:
-    """Return the AsyncAPI 3.0 document: one channel per subject, streams as extensions."""
+    """Return the AsyncAPI 3.1 document: one channel per subject, streams as extensions."""
     models: list[type[BaseModel]] = [EventEnvelope, *EVENT_TYPES.values()]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
     schemas: dict[str, Any] = dict(sorted(top.get("$defs", {}).items()))
@@ -71,15 +95,7 @@ def build_asyncapi() -> dict[str, Any]:
             "title": name,
             "summary": _first_line(model.__doc__),
             "contentType": "application/json",
-            "headers": {
-                "type": "object",
-                "properties": {
-                    "Nats-Msg-Id": {
-                        "type": "string",
-                        "description": "The envelope id, for JetStream de-duplication.",
-                    }
-                },
-            },
+            "headers": {"$ref": "#/components/schemas/EventHeaders"},
             "payload": {"$ref": _REF.format(model=envelope_name)},
         }
         channels[subject] = {
@@ -95,8 +111,9 @@ def build_asyncapi() -> dict[str, Any]:
             "x-producer": subject.split(".")[1],
         }
 
+    schemas["EventHeaders"] = EVENT_HEADERS
     return {
-        "asyncapi": "3.0.0",
+        "asyncapi": ASYNCAPI_VERSION,
         "info": {
             "title": "MES Messagerie events",
             "version": _version(),

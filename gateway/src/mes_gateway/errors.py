@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI, Request, Response
+
 from mes_platform.errors import DomainError, Forbidden
+from mes_platform.problems import problem_response
 
 __all__ = [
+    "RETRY_AFTER_SECONDS",
     "AuthenticationFailed",
     "ForbiddenRole",
     "InvalidToken",
     "ServiceUnavailable",
     "Unauthenticated",
     "UpstreamProblem",
+    "install_unavailable_handler",
 ]
+
+# What a 503 asks a client to wait before it tries again (``Retry-After``): a service behind
+# the gateway restarting is back within seconds, and nothing accepted before was lost.
+RETRY_AFTER_SECONDS = 2
 
 
 class AuthenticationFailed(DomainError):
@@ -51,3 +60,19 @@ class ServiceUnavailable(DomainError):
 
 class UpstreamProblem(DomainError):
     """A service's 4xx problem, passed through to the gateway's caller unchanged."""
+
+
+def install_unavailable_handler(app: FastAPI) -> None:
+    """503s carry ``Retry-After``, so that a client's HTTP library can wait and retry."""
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(request: Request, exc: ServiceUnavailable) -> Response:
+        return problem_response(
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            **exc.extra,
+        )

@@ -17,6 +17,7 @@ from mes_platform.runtime import add_routes
 
 from .auth import VerifiedTokens, build_verifier, install_auth_handlers
 from .docs import install_docs
+from .errors import install_unavailable_handler
 from .openapi import install_openapi
 from .routes import discover_features
 from .services import ServiceClients
@@ -96,6 +97,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_auth_handlers(app)
+    install_unavailable_handler(app)
     for feature in sorted(features, key=lambda f: not f.matched_first):  # stable
         add_routes(app, feature.router)
     for router in extra_routers:

@@ -7,9 +7,15 @@ into the API by accident.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from mes_contracts.addresses import MailboxType
+from mes_contracts.events.conversation import ConversationCloseReason
+from mes_contracts.events.parties import PartyKind
+from mes_contracts.nondelivery import NonDeliveryReason
 
 __all__ = [
     "MAX_BODY_CHARS",
@@ -17,12 +23,16 @@ __all__ = [
     "ContactList",
     "ConversationList",
     "ConversationOut",
+    "ConversationState",
     "DirectoryEntryIn",
     "DirectoryEntryOut",
+    "Folder",
     "MessageDetail",
+    "MessageKind",
     "MessageList",
     "MessageSendIn",
     "MessageSendOut",
+    "MessageStatus",
     "MessageSummary",
     "PatientMessageIn",
     "PatientNewConversationIn",
@@ -41,6 +51,38 @@ AttachmentIds = Annotated[
     list[Annotated[str, StringConstraints(max_length=64)]],
     Field(default_factory=list, max_length=_MAX_ATTACHMENTS),
 ]
+
+
+class ConversationState(StrEnum):
+    """Whether the patient may still reply in a conversation: a health actor's `[FIN]` (or
+    `X-MSS-MES: FIN`) closes it."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Folder(StrEnum):
+    """Where a message sits in a mailbox: received (`inbox`) or written (`sent`)."""
+
+    INBOX = "inbox"
+    SENT = "sent"
+
+
+class MessageKind(StrEnum):
+    """A message written by someone, or one the system delivers: a non-delivery report (the
+    exact French text) or a read receipt."""
+
+    MESSAGE = "message"
+    NON_DELIVERY = "non_delivery"
+    READ_RECEIPT = "read_receipt"
+
+
+class MessageStatus(StrEnum):
+    """What became of a message sent: admitted for delivery, or bounced with a non-delivery
+    report delivered to the sender."""
+
+    ACCEPTED = "accepted"
+    BOUNCED = "bounced"
 
 
 class _In(BaseModel):
@@ -93,10 +135,10 @@ class MessageSendIn(_In):
 class MessageSendOut(BaseModel):
     message_id: str
     conversation_id: str | None
-    status: Literal["accepted", "bounced"]
-    bounce_reason: str | None = Field(
+    status: MessageStatus
+    bounce_reason: NonDeliveryReason | None = Field(
         default=None,
-        description="bounced only: not_found, closed, invalid, too_large (the message, "
+        description="bounced only: why the message was not delivered (too_large: the message, "
         "subject and body in UTF-8 plus its attachments, is over 25 Mo: 26,214,400 bytes, "
         "1 Mo counting 1,048,576 bytes; exactly 26,214,400 bytes is delivered)",
     )
@@ -138,8 +180,8 @@ class Correspondent(BaseModel):
 class MessageSummary(BaseModel):
     id: str
     conversation_id: str | None = None
-    folder: str
-    kind: str = Field(description="message, non_delivery or read_receipt")
+    folder: Folder
+    kind: MessageKind
     subject: str
     sender: Correspondent
     recipient_address: str | None = None
@@ -152,8 +194,10 @@ class MessageSummary(BaseModel):
         description="When this mailbox's owner first opened it; null in `sent` (whether the "
         "recipient read it comes as a read receipt, when one was asked for)",
     )
-    status: str | None = None
-    bounce_reason: str | None = None
+    status: MessageStatus | None = Field(
+        default=None, description="In `sent` only: what became of the message"
+    )
+    bounce_reason: NonDeliveryReason | None = None
     attachments: list[AttachmentOut] = Field(default_factory=list)
 
 
@@ -174,14 +218,14 @@ class ReadOut(BaseModel):
 
 class Party(BaseModel):
     address: str
-    kind: str
+    kind: PartyKind
     display_name: str | None = None
 
 
 class ConversationOut(BaseModel):
     id: str
     subject: str
-    state: Literal["open", "closed"]
+    state: ConversationState
     correspondent: Party = Field(
         description="The other side: for a patient, the health actor or pharmacy; in a "
         "mailbox's list, the patient (kind `patient`, display name as identity knows it)"
@@ -192,7 +236,7 @@ class ConversationOut(BaseModel):
     last_activity_at: datetime
     closed_by: str | None = None
     closed_at: datetime | None = None
-    close_reason: str | None = None
+    close_reason: ConversationCloseReason | None = None
     reply_allowed: bool = Field(
         description="Whether the patient may reply in it now: the conversation is open and, "
         "in the patient's own lists, their profile is neither closed nor opposed"
@@ -210,9 +254,12 @@ class ConversationList(BaseModel):
 
 class Contact(BaseModel):
     address: str
-    kind: str
+    kind: PartyKind
     display_name: str | None = None
     conversation_id: str | None = None
+    finess: str | None = Field(
+        default=None, description="A pharmacy's FINESS number (pharmacies offered by default)."
+    )
 
 
 class ContactList(BaseModel):
@@ -235,7 +282,7 @@ class DirectoryEntryIn(_In):
         },
     )
 
-    type: Literal["PER", "ORG", "APP", "CAB"]
+    type: MailboxType
     # Trimmed before the length check, as the directory stores it.
     display_name: Annotated[str, StringConstraints(strip_whitespace=True)] = Field(
         min_length=1, max_length=200
@@ -243,13 +290,20 @@ class DirectoryEntryIn(_In):
     rpps: str | None = Field(default=None, max_length=11)
     finess: str | None = Field(default=None, max_length=9)
     pharmacy: bool = Field(default=False, strict=True)
+    alert_email: str | None = Field(
+        default=None,
+        max_length=254,
+        description="ORG mailboxes: e-mail alerted when a message arrives (no medical content).",
+        examples=["alertes@pharmacie-du-marche.fr"],
+    )
 
 
 class DirectoryEntryOut(BaseModel):
     address: str
-    type: str
+    type: MailboxType
     display_name: str
     rpps: str | None = None
     finess: str | None = None
     pharmacy: bool = False
     updated_at: datetime | None = None
+    alert_email: str | None = None

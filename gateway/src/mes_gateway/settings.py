@@ -118,6 +118,16 @@ class GatewaySettings(BaseSettings):
     )
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
 
+    # Abuse control of the patient -> pharmacy channel: fixed windows counted by the
+    # pharmacy-directory service, so the limits hold across gateway processes.
+    pharmacy_requests_per_patient: int = Field(
+        default=10, ge=1, description="Requests to pharmacies a patient may send per window"
+    )
+    pharmacy_requests_per_pharmacy: int = Field(
+        default=300, ge=1, description="Requests from patients one pharmacy receives per window"
+    )
+    pharmacy_requests_window_seconds: int = Field(default=3600, ge=1, le=86_400)
+
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 26 * 1_048_576
     max_message_bytes: int = Field(

@@ -92,6 +92,7 @@ async def test_registering_then_replaying_emits_one_event_per_real_change(
         "finess": "750012345",
         "pharmacy": True,
         "updated_at": None,
+        "alert_email": None,
     }
     replay = await client.put(f"/internal/mailboxes/{PHARMACY}", json=PHARMACY_BODY)
     assert replay.status_code == 200

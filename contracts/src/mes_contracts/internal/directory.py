@@ -44,6 +44,12 @@ class MailboxIn(BaseModel):
     pharmacy: bool = Field(
         default=False, description="ORG mailbox of an officine; needs type ORG and a FINESS"
     )
+    alert_email: str | None = Field(
+        default=None,
+        max_length=320,
+        description="E-mail alerted when a message reaches this mailbox (no medical content)",
+        examples=["alertes@pharmacie-centrale.fr"],
+    )
 
 
 class MailboxOut(BaseModel):
@@ -56,6 +62,7 @@ class MailboxOut(BaseModel):
     finess: str | None
     pharmacy: bool
     updated_at: datetime
+    alert_email: str | None = None
 
 
 class MailboxPageOut(BaseModel):

@@ -5,7 +5,7 @@ nothing else to edit, because ``create_app`` includes every module of this packa
 order). A module defines:
 
 - ``router``: an ``APIRouter``, usually ``APIRouter(prefix="/v1/...", tags=["<tag>"],
-  responses=problem_responses(401, 403, 503))`` so the OpenAPI documents its problems;
+  responses=problems(*AUTHENTICATED))`` so the OpenAPI documents its problems;
 - ``TAGS`` (optional): ``[{"name": "<tag>", "description": "..."}]`` for Swagger UI;
 - ``DEVELOPMENT_ONLY = True`` (optional): the router is not registered in production (404);
 - ``MATCHED_FIRST = True`` (optional): its routes are tried before the other features' (the
@@ -15,12 +15,14 @@ order). A module defines:
 Inside, take what you need from ``mes_gateway.deps``::
 
     from ..deps import IdempotencyKey, MailboxHolder, ServicesDep, idempotency_headers
-    from ..openapi import problem_responses
+    from ..problem_docs import AUTHENTICATED, problems
 
     router = APIRouter(prefix="/v1/messages", tags=["messaging"],
-                       responses=problem_responses(401, 403, 422, 503))
+                       responses=problems(*AUTHENTICATED))
 
-    @router.post("", status_code=202)
+    @router.post("", status_code=202, operation_id="sendMessage", summary="Send a message",
+                 description="...", response_model=MessageAccepted,
+                 responses=problems(*AUTHENTICATED, "mailbox_not_granted"))
     async def send(body: MessageIn, principal: MailboxHolder, key: IdempotencyKey,
                    services: ServicesDep) -> MessageAccepted:
         principal.require_mailbox(body.sender)          # 403 mailbox_not_granted
@@ -33,6 +35,15 @@ Inside, take what you need from ``mes_gateway.deps``::
 The request and answer models of a service's internal route are those of
 ``mes_contracts.internal.<service>``, which the route declares too (``mes_gateway.calls`` has
 ``refused_as_invalid`` and ``answer_of``); never a plain dict on one side.
+
+Each public route names its ``operation_id`` (camelCase, the domain's words: a generated
+client's function is named after it), a ``summary``, a ``description`` (or a docstring) and
+every problem code it can answer, in ``responses=problems(...)`` (codes are described once, in
+``problem_codes.CODES``). A route's responses replace its router's for the same status: list
+``*AUTHENTICATED`` again when the route adds a 401, 403 or 503 code. ``tests/
+test_openapi_contract.py`` reads each route's code, and the services' it calls, and fails
+when a route can answer a code its operation does not list.
+
 ``services.send`` / ``services.get`` raise the service's 4xx problem unchanged and turn a 5xx or
 an unreachable service into 503 ``service_unavailable``; let those propagate. Raise
 ``mes_platform.errors`` (``Unprocessable``, ``Forbidden``, ...) for the gateway's own refusals,

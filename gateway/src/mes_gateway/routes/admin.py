@@ -16,7 +16,7 @@ from mes_platform.errors import Unprocessable
 from ..calls import refused_as_invalid
 from ..deps import OpsPrincipal, ServicesDep
 from ..errors import ServiceUnavailable, UpstreamProblem
-from ..openapi import problem_example, problem_responses
+from ..problem_docs import AUTHENTICATED, problem_example, problems
 from ..schemas import AddressResolution, PatientProfile, PatientUpsert
 from ..services import ServiceClients
 
@@ -26,32 +26,30 @@ TAGS = [{"name": "admin", "description": "Patient profiles, for operations (role
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problem_responses(401, 403, 503))
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problems(*AUTHENTICATED))
 
 _INVALID_INS = {
-    422: {
-        "wrong_length": problem_example(
-            422,
-            "invalid_ins",
-            "Unprocessable request",
-            "INS must be 15 characters, got 14",
-            reason="wrong_length",
-        ),
-        "bad_characters": problem_example(
-            422,
-            "invalid_ins",
-            "Unprocessable request",
-            "INS must be digits only, except 2A or 2B at positions 6-7",
-            reason="bad_characters",
-        ),
-        "wrong_key": problem_example(
-            422,
-            "invalid_ins",
-            "Unprocessable request",
-            "INS key is 88, expected 89",
-            reason="wrong_key",
-        ),
-    }
+    "wrong_length": problem_example(
+        422,
+        "invalid_ins",
+        "Unprocessable request",
+        "INS must be 15 characters, got 14",
+        reason="wrong_length",
+    ),
+    "bad_characters": problem_example(
+        422,
+        "invalid_ins",
+        "Unprocessable request",
+        "INS must be digits only, except 2A or 2B at positions 6-7",
+        reason="bad_characters",
+    ),
+    "wrong_key": problem_example(
+        422,
+        "invalid_ins",
+        "Unprocessable request",
+        "INS key is 88, expected 89",
+        reason="wrong_key",
+    ),
 }
 
 _UPSERT_EXAMPLES: dict[str, Any] = {
@@ -99,11 +97,12 @@ ValidIns = Annotated[str, Depends(valid_ins)]
 @router.put(
     "/patients/{ins}",
     response_model=PatientProfile,
+    operation_id="putPatientProfile",
     summary="Create or update a patient profile",
     responses={
         201: {"description": "Profile created", "model": PatientProfile},
         200: {"description": "Profile updated (or unchanged)"},
-        **problem_responses(413, 422, examples=_INVALID_INS),
+        **problems(*AUTHENTICATED, "invalid_name", "name_too_long", examples=_INVALID_INS),
     },
 )
 async def put_patient(
@@ -152,19 +151,11 @@ async def _profile_changed(services: ServiceClients, ins: str) -> None:
 @router.get(
     "/patients/{ins}",
     response_model=PatientProfile,
+    operation_id="getPatientProfile",
     summary="A patient profile",
-    responses=problem_responses(
-        404,
-        422,
-        examples={
-            404: {
-                "patient_not_found": problem_example(
-                    404, "patient_not_found", "Not found", "No patient profile for this INS."
-                )
-            },
-            **_INVALID_INS,
-        },
-    ),
+    description="The profile as the identity service holds it; an INS with a wrong length, "
+    "characters or key is refused before any look-up (422 `invalid_ins`).",
+    responses=problems(*AUTHENTICATED, "patient_not_found", examples=_INVALID_INS),
 )
 async def get_patient(
     principal: OpsPrincipal, ins: ValidIns, services: ServicesDep
@@ -176,7 +167,9 @@ async def get_patient(
 @router.get(
     "/addresses/{address}/resolution",
     response_model=AddressResolution,
+    operation_id="resolveAddress",
     summary="Would a message to this address be delivered?",
+    responses=problems(*AUTHENTICATED, "invalid_address"),
 )
 async def resolve_address(
     principal: OpsPrincipal,

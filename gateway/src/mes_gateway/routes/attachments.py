@@ -28,8 +28,8 @@ from ..deps import (
 )
 from ..errors import ServiceUnavailable
 from ..messaging_schemas import AttachmentOut
-from ..openapi import problem_example, problem_responses
 from ..principal import Principal, Role
+from ..problem_docs import AUTHENTICATED, problems
 from ..services import ServiceClients, raise_for_problem
 
 __all__ = ["TAGS", "router"]
@@ -43,52 +43,53 @@ TAGS = [
     }
 ]
 
-router = APIRouter(tags=["attachments"], responses=problem_responses(401, 403, 503))
+router = APIRouter(tags=["attachments"], responses=problems(*AUTHENTICATED))
 
-_UPLOAD_RESPONSES = problem_responses(
-    413,
-    415,
-    422,
-    examples={
-        415: {
-            "attachment_type_not_allowed": problem_example(
-                415,
-                "attachment_type_not_allowed",
-                "Attachment type not allowed",
-                "Only pdf, jpg/jpeg, png, tiff, txt, rtf and doc files may be attached.",
-                allowed=["doc", "jpeg", "jpg", "pdf", "png", "rtf", "tif", "tiff", "txt"],
-            ),
-            "attachment_type_mismatch": problem_example(
-                415,
-                "attachment_type_mismatch",
-                "Attachment name does not match its content",
-                "The file content is png, which does not match the name 'ordonnance.pdf'.",
-                detected_type="png",
-            ),
-        },
-        422: {
-            "file_required": problem_example(
-                422,
-                "file_required",
-                "Unprocessable request",
-                "Send the file as a multipart/form-data part named `file`.",
-            ),
-            "file_part_not_a_file": problem_example(
-                422,
-                "file_part_not_a_file",
-                "Unprocessable request",
-                "The `file` part carries no file name: give one with `filename` in its "
-                "Content-Disposition (`filename*` is not used in multipart/form-data, RFC 7578).",
-            ),
-            "one_file_per_upload": problem_example(
-                422,
-                "one_file_per_upload",
-                "Unprocessable request",
-                "Send one file per upload (this request has 2 `file` parts).",
-            ),
-        },
-    },
+_UPLOAD_CODES = (
+    *AUTHENTICATED,
+    "file_required",
+    "file_part_not_a_file",
+    "one_file_per_upload",
+    "attachment_empty",
+    "attachment_type_not_allowed",
+    "attachment_type_mismatch",
+    "invalid_address",
+    "invalid_cursor",
+    "concurrent_update",
+    "invalid_idempotency_key",
+    "idempotency_key_reused",
 )
+_UPLOAD_DESCRIPTION = (
+    "The file is one `multipart/form-data` part named `file`, with its name (`filename`). "
+    "Its type is checked by its content: pdf, jpg/jpeg, png, tiff, txt, rtf, doc (415 "
+    "`attachment_type_not_allowed`), and it must match the name's extension (415 "
+    "`attachment_type_mismatch`). The answer's `id` goes in a message's `attachment_ids`. "
+    "The same `Idempotency-Key` stores the file once."
+)
+_BINARY = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+_FILE_TYPES = (
+    "application/octet-stream",
+    "application/pdf",
+    "image/jpeg",
+    "image/png",
+    "image/tiff",
+    "text/plain",
+    "application/rtf",
+    "application/msword",
+)
+_DOWNLOADED = {
+    "description": "The file's bytes, as uploaded, with its type (`Content-Type`) and name "
+    "(`Content-Disposition`)",
+    "content": {media: {"schema": _BINARY} for media in _FILE_TYPES},
+    "headers": {
+        "Content-Disposition": {
+            "description": "`attachment`, with the file's name",
+            "schema": {"type": "string"},
+            "example": 'attachment; filename="ordonnance.pdf"',
+        },
+        "Content-Length": {"description": "The file's size", "schema": {"type": "integer"}},
+    },
+}
 _FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
 _CHUNK = 64 * 1024
 _FILE_DESCRIPTION = "The file, with its name (`filename`); its type is checked by content"
@@ -190,8 +191,12 @@ async def _upload(
     "/v1/attachments",
     status_code=201,
     response_model=AttachmentOut,
+    operation_id="uploadAttachment",
     summary="Upload an attachment (professional)",
-    responses=_UPLOAD_RESPONSES,
+    description=_UPLOAD_DESCRIPTION
+    + " `mailbox` names the mailbox that will send it (422 `mailbox_required` when your "
+    "token grants several).",
+    responses=problems(*_UPLOAD_CODES, "mailbox_not_granted", "mailbox_required"),
 )
 async def upload(
     principal: MailboxHolder,
@@ -223,8 +228,10 @@ async def upload(
     "/v1/me/attachments",
     status_code=201,
     response_model=AttachmentOut,
+    operation_id="uploadMyAttachment",
     summary="Upload an attachment (patient)",
-    responses=_UPLOAD_RESPONSES,
+    description=_UPLOAD_DESCRIPTION,
+    responses=problems(*_UPLOAD_CODES),
 )
 async def upload_mine(
     principal: PatientPrincipal,
@@ -250,9 +257,20 @@ def _mailboxes_of(principal: Principal, mailbox: str | None) -> list[str]:
 
 @router.get(
     "/v1/attachments/{attachment_id}",
+    operation_id="downloadAttachment",
     summary="Download an attachment",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **problem_responses(404)},
+    responses={
+        200: _DOWNLOADED,
+        **problems(
+            "unauthenticated",
+            "invalid_token",
+            "service_unavailable",
+            "mailbox_not_granted",
+            "attachment_not_found",
+            "invalid_address",
+        ),
+    },
 )
 async def download(
     attachment_id: Annotated[str, Path(max_length=64)],

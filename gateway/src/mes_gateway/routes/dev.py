@@ -13,8 +13,8 @@ from mes_platform.errors import Unprocessable
 
 from ..auth import issue_dev_token
 from ..deps import SettingsDep
-from ..openapi import problem_example, problem_responses
 from ..principal import MAILBOX_ROLES, ClaimsError, Role, normalise_mailboxes
+from ..problem_docs import problem_example, problems
 
 __all__ = ["DEVELOPMENT_ONLY", "TAGS", "router"]
 
@@ -93,25 +93,21 @@ def _claims(body: DevTokenRequest) -> tuple[str, str | None, frozenset[str]]:
 @router.post(
     "/tokens",
     response_model=DevToken,
+    operation_id="issueDevToken",
     summary="Mint a development token",
-    responses=problem_responses(
-        422,
+    responses=problems(
+        "invalid_ins",
+        "invalid_mailboxes",
+        "claim_not_allowed",
+        "ins_required",
         examples={
-            422: {
-                "invalid_ins": problem_example(
-                    422,
-                    "invalid_ins",
-                    "Unprocessable request",
-                    "INS key is 88, expected 89",
-                    reason="wrong_key",
-                ),
-                "invalid_mailboxes": problem_example(
-                    422,
-                    "invalid_mailboxes",
-                    "Unprocessable request",
-                    "at least one MSSanté mailbox is required",
-                ),
-            }
+            "invalid_ins": problem_example(
+                422,
+                "invalid_ins",
+                "Unprocessable request",
+                "INS key is 88, expected 89",
+                reason="wrong_key",
+            )
         },
     ),
 )

@@ -13,7 +13,7 @@ from mes_platform.clients import path_segment
 from ..calls import refused_as_invalid
 from ..deps import OpsPrincipal, ServicesDep
 from ..messaging_schemas import DirectoryEntryIn, DirectoryEntryOut
-from ..openapi import problem_responses
+from ..problem_docs import AUTHENTICATED, problems
 
 __all__ = ["TAGS", "router"]
 
@@ -25,7 +25,7 @@ TAGS = [
 ]
 
 router = APIRouter(
-    prefix="/v1/admin/mailboxes", tags=["directory"], responses=problem_responses(401, 403, 503)
+    prefix="/v1/admin/mailboxes", tags=["directory"], responses=problems(*AUTHENTICATED)
 )
 
 Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemple.mssante.fr"])]
@@ -34,10 +34,21 @@ Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemp
 @router.put(
     "/{address}",
     response_model=DirectoryEntryOut,
+    operation_id="registerMailbox",
     summary="Register or update an MSSanté mailbox",
     responses={
+        200: {"description": "Updated (or unchanged)"},
         201: {"description": "Registered", "model": DirectoryEntryOut},
-        **problem_responses(422),
+        **problems(
+            *AUTHENTICATED,
+            "invalid_address",
+            "invalid_finess",
+            "invalid_rpps",
+            "invalid_name",
+            "name_too_long",
+            "pharmacy_requires_org",
+            "mailbox_not_found",
+        ),
     },
 )
 async def put_mailbox(
@@ -67,8 +78,11 @@ async def put_mailbox(
 @router.get(
     "/{address}",
     response_model=DirectoryEntryOut,
+    operation_id="getDirectoryEntry",
     summary="One directory entry",
-    responses=problem_responses(404, 422),
+    description="The mailbox's type, display name, RPPS or FINESS number, and whether it is "
+    "a pharmacy's.",
+    responses=problems(*AUTHENTICATED, "mailbox_not_found", "invalid_address"),
 )
 async def get_mailbox(
     address: Address, principal: OpsPrincipal, services: ServicesDep

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from mes_platform.health import health_router
@@ -16,6 +17,17 @@ from ..deps import ServicesDep
 __all__ = ["TAGS", "router"]
 
 TAGS = [{"name": "operations", "description": "Health and metrics, without authentication."}]
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    service: str
+    checks: dict[str, Literal["ok", "failing"]]
 
 
 class ServiceHealth(BaseModel):
@@ -46,12 +58,37 @@ async def _serving() -> bool:
 
 
 router = APIRouter(tags=["operations"])
+
+# The platform's liveness and readiness routes, declared with the public API's names.
+_OWN: dict[str, dict[str, Any]] = {
+    "/healthz": {
+        "operation_id": "getLiveness",
+        "response_model": Liveness,
+        "description": "Answers 200 as long as the gateway process serves requests.",
+    },
+    "/readyz": {
+        "operation_id": "getReadiness",
+        "response_model": Readiness,
+        "description": "The gateway keeps no state: if it answers, it is ready. "
+        "`GET /health` says whether the services behind it are.",
+        "responses": {503: {"description": "Not ready", "model": Readiness}},
+    },
+}
 # /metrics is added by create_app: on a port of its own, or (outside production) on this one.
-router.routes.extend(health_router("gateway", {"gateway": _serving}, metrics=False).routes)
+for _route in health_router("gateway", {"gateway": _serving}, metrics=False).routes:
+    if isinstance(_route, APIRoute):
+        router.add_api_route(
+            _route.path,
+            _route.endpoint,
+            methods=sorted(_route.methods),
+            summary=_route.summary,
+            **_OWN[_route.path],
+        )
 
 
 @router.get(
     "/health",
+    operation_id="getHealth",
     summary="Readiness of every service behind the gateway",
     response_model=HealthReport,
     responses={

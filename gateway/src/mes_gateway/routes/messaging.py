@@ -20,7 +20,7 @@ from ..messaging_schemas import (
     MessageSendOut,
     ReadOut,
 )
-from ..openapi import problem_example, problem_responses
+from ..problem_docs import AUTHENTICATED, problems
 from ..settings import CONVERSATION_READS
 from ._messaging_common import (
     Id,
@@ -46,7 +46,7 @@ TAGS = [
     }
 ]
 
-router = APIRouter(tags=["messaging"], responses=problem_responses(401, 403, 503))
+router = APIRouter(tags=["messaging"], responses=problems(*AUTHENTICATED))
 
 Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemple.mssante.fr"])]
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -59,9 +59,10 @@ _MSS_MES_PARAMETER = {
     "description": "MSSanté's end-of-exchange header: `FIN` (any case, surrounding spaces "
     "ignored) closes the conversation, as `fin: true` does; any other value is refused "
     "(422 `invalid_mss_mes`)",
-    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "X-Mss-Mes"},
+    "schema": {"$ref": "#/components/schemas/EndOfExchange"},
     "example": "FIN",
 }
+_MAILBOX_READ = (*AUTHENTICATED, "mailbox_not_granted", "invalid_address")
 
 
 def fin_header(value: str | None) -> bool:
@@ -79,71 +80,30 @@ def fin_header(value: str | None) -> bool:
     status_code=202,
     response_model=MessageSendOut,
     summary="Send a message to a patient",
+    operation_id="sendMessage",
     openapi_extra={"parameters": [_MSS_MES_PARAMETER]},
     responses={
         202: {
             "description": "Accepted for delivery, or bounced: a non-delivery report with "
             "the reason is then delivered to the sender's mailbox"
         },
-        **problem_responses(
-            403,
-            413,
-            422,
-            examples={
-                403: {
-                    "mailbox_not_granted": problem_example(
-                        403,
-                        "mailbox_not_granted",
-                        "Forbidden",
-                        "Your token does not grant the mailbox 'dr.durand@clinique.mssante.fr'.",
-                        address="dr.durand@clinique.mssante.fr",
-                    ),
-                    "mailbox_type_not_allowed": problem_example(
-                        403,
-                        "mailbox_type_not_allowed",
-                        "Forbidden",
-                        "dr.martin@hopital-exemple.mssante.fr is a PER mailbox: it sends with "
-                        "a token of the role professional, not application.",
-                        mailbox_type="PER",
-                    ),
-                },
-                422: {
-                    "recipient_not_patient": problem_example(
-                        422,
-                        "recipient_not_patient",
-                        "Unprocessable request",
-                        "Messages go to patient addresses <INS>@patient.mssante.fr.",
-                    ),
-                    "invalid_recipient": problem_example(
-                        422,
-                        "invalid_recipient",
-                        "Unprocessable request",
-                        "'to' is not an address: local part must be a dot-atom of 1 to 64 "
-                        "ASCII characters.",
-                        reason="malformed",
-                    ),
-                    "invalid_body": problem_example(
-                        422,
-                        "invalid_body",
-                        "Unprocessable request",
-                        "The body must not contain control characters other than tab, "
-                        "carriage return and line feed.",
-                    ),
-                    "invalid_mss_mes": problem_example(
-                        422,
-                        "invalid_mss_mes",
-                        "Unprocessable request",
-                        "The X-MSS-MES header accepts only the value FIN.",
-                    ),
-                    "attachment_unknown": problem_example(
-                        422,
-                        "attachment_unknown",
-                        "Unprocessable request",
-                        "Unknown attachment ids.",
-                        ids=["a1b2"],
-                    ),
-                },
-            },
+        **problems(
+            *AUTHENTICATED,
+            "mailbox_not_granted",
+            "mailbox_type_not_allowed",
+            "sender_not_registered",
+            "invalid_sender",
+            "recipient_not_patient",
+            "invalid_recipient",
+            "invalid_body",
+            "body_too_long",
+            "empty_message",
+            "invalid_mss_mes",
+            "attachment_unknown",
+            "invalid_address",
+            "concurrent_update",
+            "invalid_idempotency_key",
+            "idempotency_key_reused",
         ),
     },
 )
@@ -197,7 +157,12 @@ async def send_message(
 @router.get(
     "/v1/mailboxes/{address}/messages",
     response_model=MessageList,
+    operation_id="listMailboxMessages",
     summary="List a mailbox's messages, newest first",
+    description="The messages of one of the mailboxes your token grants, in a folder "
+    "(`inbox` or `sent`), optionally of one conversation; `next_cursor` gives the next page. "
+    "Listing marks nothing read.",
+    responses=problems(*_MAILBOX_READ, "invalid_cursor"),
 )
 async def list_messages(
     address: Address,
@@ -223,8 +188,9 @@ async def list_messages(
 @router.get(
     "/v1/mailboxes/{address}/messages/{message_id}",
     response_model=MessageDetail,
+    operation_id="openMailboxMessage",
     summary="Open one message of a mailbox",
-    responses=problem_responses(404),
+    responses=problems(*_MAILBOX_READ, "message_not_found"),
 )
 async def get_message(
     address: Address,
@@ -242,8 +208,9 @@ async def get_message(
 @router.post(
     "/v1/mailboxes/{address}/messages/{message_id}/read",
     response_model=ReadOut,
+    operation_id="markMailboxMessageRead",
     summary="Mark one message of a mailbox as read",
-    responses=problem_responses(404),
+    responses=problems(*_MAILBOX_READ, "message_not_found"),
 )
 async def read_message(
     address: Address,
@@ -260,7 +227,9 @@ async def read_message(
 @router.get(
     "/v1/mailboxes/{address}/conversations",
     response_model=ConversationList,
+    operation_id="listMailboxConversations",
     summary="Conversations of a mailbox with patients",
+    responses=problems(*_MAILBOX_READ, "invalid_cursor"),
 )
 async def list_conversations(
     address: Address,

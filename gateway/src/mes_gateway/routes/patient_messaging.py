@@ -13,11 +13,13 @@ from mes_contracts.internal.conversation import (
     PatientReplyIn,
     PatientStartIn,
 )
+from mes_contracts.internal.pharmacies import DefaultPharmaciesOut
 from mes_platform.paging import Cursor
 
 from ..calls import answer_of, refused_as_invalid
 from ..deps import PatientPrincipal, PatientSending, ServicesDep, idempotency_headers
 from ..messaging_schemas import (
+    Contact,
     ContactList,
     ConversationList,
     ConversationOut,
@@ -28,8 +30,8 @@ from ..messaging_schemas import (
     PatientNewConversationIn,
     ReadOut,
 )
-from ..openapi import problem_example, problem_responses
 from ..principal import Principal
+from ..problem_docs import AUTHENTICATED, problems
 from ..settings import CONVERSATION_READS
 from ._messaging_common import (
     Id,
@@ -48,20 +50,22 @@ __all__ = ["MATCHED_FIRST", "router"]
 # On every message's path: tried before the other features' routes (no other path overlaps).
 MATCHED_FIRST = True
 
-# A patient's message over the size limit is refused (a health actor's bounces instead).
-_MESSAGE_TOO_LARGE = {
-    "message_too_large": problem_example(
-        413,
-        "message_too_large",
-        "Message too large",
-        "The message (subject, text and attachments) is 27263080 bytes; the limit is "
-        "26214400 bytes.",
-        size_bytes=27263080,
-        max_bytes=26214400,
-    ),
-}
+_READ = (*AUTHENTICATED, "invalid_ins", "invalid_address")
+_SEND = (
+    *AUTHENTICATED,
+    "invalid_ins",
+    "invalid_address",
+    "invalid_body",
+    "body_too_long",
+    "empty_message",
+    "attachment_unknown",
+    "message_too_large",
+    "concurrent_update",
+    "invalid_idempotency_key",
+    "idempotency_key_reused",
+)
 
-router = APIRouter(prefix="/v1/me", tags=["patient"], responses=problem_responses(401, 403, 503))
+router = APIRouter(prefix="/v1/me", tags=["patient"], responses=problems(*AUTHENTICATED))
 
 
 def my_address(principal: Principal) -> str:
@@ -69,7 +73,13 @@ def my_address(principal: Principal) -> str:
     return PatientAddress(principal.ins).format()
 
 
-@router.get("/conversations", response_model=ConversationList, summary="My conversations")
+@router.get(
+    "/conversations",
+    response_model=ConversationList,
+    operation_id="listMyConversations",
+    summary="My conversations",
+    responses=problems(*_READ, "invalid_cursor"),
+)
 async def my_conversations(
     principal: PatientPrincipal,
     services: ServicesDep,
@@ -96,8 +106,12 @@ async def my_conversations(
 @router.get(
     "/conversations/{conversation_id}",
     response_model=ConversationOut,
+    operation_id="getMyConversation",
     summary="One of my conversations",
-    responses=problem_responses(404),
+    description="With the correspondent, its state, who closed it and why, the unread count "
+    "and whether a reply is allowed. Another patient's conversation does not exist for you "
+    "(404 `conversation_not_found`).",
+    responses=problems(*_READ, "conversation_not_found"),
 )
 async def my_conversation(
     conversation_id: Id, principal: PatientPrincipal, services: ServicesDep
@@ -114,8 +128,11 @@ async def my_conversation(
 @router.get(
     "/conversations/{conversation_id}/messages",
     response_model=MessageList,
+    operation_id="listMyConversationMessages",
     summary="Messages of one of my conversations, newest first",
-    responses=problem_responses(404),
+    description="Listing marks nothing read (opening a message does); `next_cursor` gives "
+    "the next page.",
+    responses=problems(*_READ, "conversation_not_found", "invalid_cursor"),
 )
 async def my_conversation_messages(
     conversation_id: Id,
@@ -145,8 +162,9 @@ async def my_conversation_messages(
 @router.get(
     "/messages/{message_id}",
     response_model=MessageDetail,
+    operation_id="openMyMessage",
     summary="Open one of my messages",
-    responses=problem_responses(404),
+    responses=problems(*AUTHENTICATED, "invalid_address", "message_not_found"),
 )
 async def my_message(
     message_id: Id, principal: PatientPrincipal, services: ServicesDep
@@ -161,8 +179,9 @@ async def my_message(
 @router.post(
     "/messages/{message_id}/read",
     response_model=ReadOut,
+    operation_id="markMyMessageRead",
     summary="Mark one of my messages as read",
-    responses=problem_responses(404),
+    responses=problems(*AUTHENTICATED, "invalid_address", "message_not_found"),
 )
 async def read_message(
     message_id: Id, principal: PatientPrincipal, services: ServicesDep
@@ -178,23 +197,10 @@ async def read_message(
     "/conversations/{conversation_id}/messages",
     status_code=202,
     response_model=MessageSendOut,
+    operation_id="replyInConversation",
     summary="Reply inside a conversation",
-    responses=problem_responses(
-        404,
-        409,
-        413,
-        422,
-        examples={
-            413: _MESSAGE_TOO_LARGE,
-            409: {
-                "conversation_closed": problem_example(
-                    409,
-                    "conversation_closed",
-                    "Conflict",
-                    "Dr Claire Martin a mis fin à vos échanges.",
-                ),
-            },
-        },
+    responses=problems(
+        *_SEND, "conversation_not_found", "conversation_closed", "patient_profile_inactive"
     ),
 )
 async def reply(conversation_id: Id, body: PatientMessageIn, sending: PatientSending) -> Response:
@@ -220,23 +226,9 @@ async def reply(conversation_id: Id, body: PatientMessageIn, sending: PatientSen
     "/conversations",
     status_code=201,
     response_model=MessageSendOut,
+    operation_id="startConversation",
     summary="Start a conversation (a pharmacy, or a professional who wrote to me)",
-    responses=problem_responses(
-        403,
-        413,
-        422,
-        examples={
-            413: _MESSAGE_TOO_LARGE,
-            403: {
-                "initiation_not_allowed": problem_example(
-                    403,
-                    "initiation_not_allowed",
-                    "Forbidden",
-                    "You can write only to a pharmacy or to a professional who wrote to you.",
-                ),
-            },
-        },
-    ),
+    responses=problems(*_SEND, "initiation_not_allowed", "invalid_recipient"),
 )
 async def start_conversation(body: PatientNewConversationIn, sending: PatientSending) -> Response:
     """A patient cannot contact the professional of their choice: only a pharmacy's
@@ -264,12 +256,33 @@ async def start_conversation(body: PatientNewConversationIn, sending: PatientSen
 @router.get(
     "/contacts",
     response_model=ContactList,
+    operation_id="listMyContacts",
     summary="Professionals and establishments I can write to",
+    responses=problems(*AUTHENTICATED, "invalid_ins"),
 )
 async def my_contacts(principal: PatientPrincipal, services: ServicesDep) -> ContactList:
     """Those I have an exchange open with, one entry each, with the most recent of our open
     conversations: the professionals who wrote to me and have not ended the exchange, and the
     pharmacies with a conversation still open (a pharmacy's `[FIN]` closes one conversation,
-    not the others)."""
+    not the others); then the pharmacies offered by default (`kind` `pharmacy`, with their
+    `finess`): those I was dispensed at in the last 12 months that have an organisational
+    mailbox."""
     answer = await services.get(CONVERSATION_READS, f"/internal/patients/{principal.ins}/contacts")
-    return ContactList.model_validate(answer.json())
+    contacts = ContactList.model_validate(answer.json())
+    defaults = await services.get(
+        "directory", f"/internal/patients/{principal.ins}/default-pharmacies"
+    )
+    listed = {c.address for c in contacts.items}
+    for item in DefaultPharmaciesOut.model_validate_json(defaults.content).items:
+        mailbox = item.pharmacy.mailbox
+        if mailbox is not None and mailbox not in listed:
+            listed.add(mailbox)
+            contacts.items.append(
+                Contact(
+                    address=mailbox,
+                    kind="pharmacy",
+                    display_name=item.pharmacy.name,
+                    finess=item.pharmacy.finess,
+                )
+            )
+    return contacts

@@ -21,6 +21,9 @@ import httpx
 
 from .gateway import DEFAULT_GATEWAY_URL, GatewayClient, TokenUnavailable, fetch_dev_token
 from .importer import AuthenticationFailed, Importer, RetryPolicy, Unreachable
+from .pharmacy_cli import COMMANDS as PHARMACY_COMMANDS
+from .pharmacy_cli import add_commands as add_pharmacy_commands
+from .pharmacy_cli import run_command as run_pharmacy_command
 from .reader import COLUMNS, InputFileError, InputFormat, ReadLine, read_records
 from .report import ImportReport
 
@@ -116,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "closed or invalid, and why.",
     )
     res.add_argument("address", metavar="ADDRESS", help="e.g. 279035121518989@patient.mssante.fr")
+    add_pharmacy_commands(commands, common)
     return parser
 
 
@@ -254,6 +258,29 @@ async def _resolve(args: argparse.Namespace, transport: httpx.AsyncBaseTransport
     return EXIT_OK if deliverable else EXIT_INCOMPLETE
 
 
+def _pharmacies(args: argparse.Namespace, transport: httpx.AsyncBaseTransport | None) -> int:
+    """The pharmacy commands; the HTTP client's token is fetched in its own event loop, the
+    client itself is opened in the command's."""
+    if args.command == "generate-finess":
+        return run_pharmacy_command(args, None)
+
+    async def token() -> str:
+        http = await _client(args, 1, transport)
+        try:
+            return str(http.headers["Authorization"])
+        finally:
+            await http.aclose()
+
+    authorization = asyncio.run(token())
+    http = httpx.AsyncClient(
+        base_url=args.gateway,
+        timeout=args.timeout,
+        transport=transport,
+        headers={"Authorization": authorization},
+    )
+    return run_pharmacy_command(args, http)
+
+
 def main(
     argv: Sequence[str] | None = None, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> int:
@@ -262,6 +289,8 @@ def main(
     try:
         if args.command == "import-patients":
             return _import(args, transport)
+        if args.command in PHARMACY_COMMANDS:
+            return _pharmacies(args, transport)
         return asyncio.run(_resolve(args, transport))
     except UsageError as error:
         print(f"mes-admin: error: {error}", file=sys.stderr)

@@ -8,8 +8,10 @@ nothing. It prints one line per thing loaded; mes-dev shows them in its banner.
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -17,7 +19,7 @@ import httpx
 from mes_contracts.addresses import PatientAddress
 from mes_contracts.ins import ins_key
 
-__all__ = ["DEMO_PATIENTS", "DemoPatient", "load_demo", "main"]
+__all__ = ["DEMO_PATIENTS", "DemoPatient", "demo_pharmacies", "load_demo", "main"]
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,12 @@ DEMO_MAILBOXES: tuple[tuple[str, str, str, dict[str, Any], str], ...] = (
         "pharmacie.marche@officine-exemple.mssante.fr",
         "ORG",
         "Pharmacie du Marché",
-        {"finess": "750012345", "pharmacy": True},
-        "a pharmacy: patients may write to it",
+        {
+            "finess": "750000010",
+            "pharmacy": True,
+            "alert_email": "alertes@pharmacie-du-marche.example",
+        },
+        "a pharmacy (FINESS 750000010): patients may write to it",
     ),
     (
         "resultats@labo-exemple.mssante.fr",
@@ -123,6 +129,121 @@ DEMO_MAILBOXES: tuple[tuple[str, str, str, dict[str, Any], str], ...] = (
 
 class DemoError(RuntimeError):
     pass
+
+
+# Demo pharmacies: (city, first postal code, arrondissements, latitude, longitude, count).
+_DEMO_CITIES = (
+    ("PARIS", 75001, 20, 48.8566, 2.3522, 120),
+    ("LYON", 69001, 9, 45.7640, 4.8357, 60),
+    ("MARSEILLE", 13001, 16, 43.2965, 5.3698, 60),
+    ("BORDEAUX", 33000, 1, 44.8378, -0.5792, 40),
+    ("AJACCIO", 20000, 1, 41.9192, 8.7386, 20),
+)
+_DEMO_NAMES = (
+    "Pharmacie de la Gare",
+    "Pharmacie du Centre",
+    "Grande Pharmacie",
+    "Pharmacie de l'Église",
+    "Pharmacie des Écoles",
+    "Pharmacie Pasteur",
+    "Pharmacie de la Mairie",
+    "Pharmacie des Halles",
+)
+_DEMO_STREETS = (
+    "rue de la République",
+    "avenue Jean Jaurès",
+    "boulevard Victor Hugo",
+    "rue Pasteur",
+    "place du Marché",
+    "cours Gambetta",
+)
+# The demo patient with a dispensing history (Louise Anne BERNARD, activated).
+DEMO_PHARMACY_PATIENT = 1
+
+
+def _finess(department: str, serial: int) -> str:
+    """A FINESS number with its Luhn check digit (Corsica's 2A/2B count as 20)."""
+    payload = f"{department}{serial:06d}"
+    digits = "20" + payload[2:] if department in ("2A", "2B") else payload
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return payload + str((10 - total % 10) % 10)
+
+
+def demo_pharmacies() -> list[dict[str, Any]]:
+    """300 pharmacies of five cities, the same at every run; the first is the Pharmacie du
+    Marché of the demo mailboxes; one in five has an organisational mailbox."""
+    rng = random.Random(2023)
+    out: list[dict[str, Any]] = []
+    serial = 0
+    for city, postal, districts, lat, lon, count in _DEMO_CITIES:
+        department = "2A" if city == "AJACCIO" else f"{postal // 1000:02d}"
+        for _ in range(count):
+            serial += 1
+            first = serial == 1
+            out.append(
+                {
+                    "finess": _finess(department, serial),
+                    "name": "Pharmacie du Marché"
+                    if first
+                    else f"{rng.choice(_DEMO_NAMES)} {city.title()} {serial}",
+                    "address_line": f"{rng.randint(1, 150)} {rng.choice(_DEMO_STREETS)}",
+                    "postal_code": f"{postal + rng.randrange(districts):05d}",
+                    "city": city,
+                    "lat": round(lat + rng.gauss(0, 0.02), 6),
+                    "lon": round(lon + rng.gauss(0, 0.02), 6),
+                }
+            )
+    return out
+
+
+def _load_pharmacies(client: httpx.Client, headers: dict[str, str]) -> list[str]:
+    pharmacies = demo_pharmacies()
+    answer = client.post(
+        "/v1/admin/pharmacies/batches",
+        json={"run": "demo", "pharmacies": pharmacies},
+        headers=headers,
+    )
+    if answer.status_code != 200:
+        raise DemoError(f"POST /v1/admin/pharmacies/batches answered {answer.status_code}")
+    with_mailbox = pharmacies[5::5]
+    for p in with_mailbox:
+        address = f"officine-{p['finess'].lower()}@pharmacie-demo.mssante.fr"
+        answer = client.put(
+            f"/v1/admin/mailboxes/{address}",
+            json={
+                "type": "ORG",
+                "display_name": p["name"],
+                "finess": p["finess"],
+                "pharmacy": True,
+                "alert_email": f"alertes-{p['finess'].lower()}@pharmacie-demo.example",
+            },
+            headers=headers,
+        )
+        if answer.status_code not in (200, 201):
+            raise DemoError(f"PUT /v1/admin/mailboxes/{address} answered {answer.status_code}")
+    patient = DEMO_PATIENTS[DEMO_PHARMACY_PATIENT]
+    today = date.today()
+    history = [
+        {"finess": pharmacies[0]["finess"], "date": str(today - timedelta(days=20))},
+        {"finess": pharmacies[1]["finess"], "date": str(today - timedelta(days=60))},
+        {"finess": pharmacies[10]["finess"], "date": str(today - timedelta(days=400))},
+    ]
+    answer = client.put(
+        f"/v1/admin/patients/{patient.ins}/dispensations",
+        json={"dispensations": history},
+        headers=headers,
+    )
+    if answer.status_code != 200:
+        raise DemoError(f"PUT dispensations answered {answer.status_code}: {answer.text}")
+    return [
+        f"Demo pharmacies: {len(pharmacies)} in {len(_DEMO_CITIES)} cities, "
+        f"{len(with_mailbox) + 1} with an organisational mailbox; "
+        f"{patient.first_names} {patient.birth_name} was dispensed at the Pharmacie du Marché "
+        f"({pharmacies[0]['finess']}) 20 days ago (GET /v1/me/pharmacies?q=marche)"
+    ]
 
 
 def _dev_token(client: httpx.Client, role: str) -> str:
@@ -172,6 +293,7 @@ def load_demo(gateway_url: str) -> list[str]:
                     f"{response.status_code}: {response.text}"
                 )
             lines.append(f"  {address:<46} {kind}  {name}: {note}")
+        lines.extend(_load_pharmacies(client, headers))
     return lines
 
 

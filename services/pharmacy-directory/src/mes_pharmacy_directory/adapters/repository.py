@@ -14,15 +14,22 @@ from mes_platform.db import Database
 
 from ..domain.model import MailboxEntry, normalise_search
 from ..service.ports import AlreadyRegistered, MailboxQuery
+from .pharmacies import SqlPharmacyRepository
 from .tables import mailboxes
 
-__all__ = ["SqlMailboxRepository", "reading_repository"]
+__all__ = ["SqlMailboxRepository", "reading_pharmacies", "reading_repository"]
 
 
 @asynccontextmanager
 async def reading_repository(db: Database) -> AsyncIterator[SqlMailboxRepository]:
     async with db.reading() as conn:
         yield SqlMailboxRepository(conn)
+
+
+@asynccontextmanager
+async def reading_pharmacies(db: Database) -> AsyncIterator[SqlPharmacyRepository]:
+    async with db.reading() as conn:
+        yield SqlPharmacyRepository(conn)
 
 
 def _row_to_entry(row: Row[tuple[object, ...]]) -> MailboxEntry:
@@ -39,6 +46,7 @@ def _row_to_entry(row: Row[tuple[object, ...]]) -> MailboxEntry:
         finess=m["finess"],
         pharmacy=bool(m["pharmacy"]),
         updated_at=updated_at.astimezone(UTC),
+        alert_email=m["alert_email"],
     )
 
 
@@ -52,6 +60,7 @@ def _values(e: MailboxEntry) -> dict[str, object]:
         "pharmacy": e.pharmacy,
         "search_text": e.search_text,
         "updated_at": e.updated_at,
+        "alert_email": e.alert_email,
     }
 
 

@@ -15,6 +15,7 @@ from mes_platform.names import shown_name
 
 from .errors import (
     InvalidAddress,
+    InvalidAlertEmail,
     InvalidCursor,
     InvalidFiness,
     InvalidQuery,
@@ -25,6 +26,7 @@ from .errors import (
 __all__ = [
     "MailboxEntry",
     "Registration",
+    "checked_alert_email",
     "checked_query",
     "decode_cursor",
     "encode_cursor",
@@ -55,6 +57,7 @@ class MailboxEntry:
     finess: str | None
     pharmacy: bool
     updated_at: datetime
+    alert_email: str | None = None
 
     def same_content(self, other: MailboxEntry) -> bool:
         """Equal but for ``updated_at``: the test for an identical replay."""
@@ -65,6 +68,7 @@ class MailboxEntry:
             self.rpps,
             self.finess,
             self.pharmacy,
+            self.alert_email,
         ) == (
             other.address,
             other.type,
@@ -72,6 +76,7 @@ class MailboxEntry:
             other.rpps,
             other.finess,
             other.pharmacy,
+            other.alert_email,
         )
 
     @property
@@ -103,6 +108,7 @@ def registered_entry(
     finess: str | None,
     pharmacy: bool,
     now: datetime,
+    alert_email: str | None = None,
 ) -> MailboxEntry:
     """An entry as registered, once the directory's rules hold.
 
@@ -125,6 +131,8 @@ def registered_entry(
         raise PharmacyRequiresOrg(f"A pharmacy's mailbox must be of type ORG, not {type.value}.")
     if pharmacy and finess is None:
         raise InvalidFiness("A pharmacy's mailbox needs the FINESS number of the officine.")
+    if alert_email is not None:
+        alert_email = checked_alert_email(alert_email)
     return MailboxEntry(
         address=address,
         type=type,
@@ -133,7 +141,25 @@ def registered_entry(
         finess=finess,
         pharmacy=pharmacy,
         updated_at=now,
+        alert_email=alert_email,
     )
+
+
+# One @, a dotted domain, no blank or control character: what an SMTP server accepts as a
+# recipient, without claiming to parse every RFC 5321 form.
+_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@" + _LABEL + r"(?:\." + _LABEL + ")+")
+
+
+def checked_alert_email(value: str) -> str:
+    """An organisational mailbox's alert address: the domain lower-cased, the local part as
+    written (it is the receiving server's to interpret)."""
+    value = value.strip()
+    local, _, domain = value.rpartition("@")
+    candidate = f"{local}@{domain.lower()}"
+    if len(candidate) > 254 or not _EMAIL.fullmatch(candidate):
+        raise InvalidAlertEmail(f"{value!r} is not an e-mail address.")
+    return candidate
 
 
 def checked_query(text: str) -> str:

@@ -37,6 +37,7 @@ def _out(e: MailboxEntry) -> MailboxOut:
         finess=e.finess,
         pharmacy=e.pharmacy,
         updated_at=e.updated_at,
+        alert_email=e.alert_email,
     )
 
 
@@ -57,6 +58,7 @@ async def put_mailbox(
             rpps=body.rpps,
             finess=body.finess,
             pharmacy=body.pharmacy,
+            alert_email=body.alert_email,
         )
     )
     response.status_code = 201 if outcome is Registration.CREATED else 200

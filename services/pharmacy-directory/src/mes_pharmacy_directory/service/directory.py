@@ -31,6 +31,7 @@ class RegisterMailbox:
     rpps: str | None
     finess: str | None
     pharmacy: bool
+    alert_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class DirectoryService:
             finess=command.finess,
             pharmacy=command.pharmacy,
             now=datetime.now(UTC),
+            alert_email=command.alert_email,
         )
         async with self.uow_factory() as uow:
             current = await uow.mailboxes.get(wanted.address)
@@ -85,6 +87,7 @@ class DirectoryService:
                     rpps=wanted.rpps,
                     finess=wanted.finess,
                     pharmacy=wanted.pharmacy,
+                    alert_email=wanted.alert_email,
                 )
             )
             await uow.commit()

@@ -1,0 +1,334 @@
+"""Pharmacies, their search words, dispensations and the channel's counters, in SQL.
+
+One code path for SQLite and PostgreSQL: word prefixes are ranges of a primary key, positions
+a range of an index on (open, lat, lon); distances are computed here, so both engines answer
+alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    FromClause,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    intersect,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+
+from ..domain.pharmacy import Pharmacy
+from ..service.ports import Box, Listed, PharmacyFilter, Recipient
+from .tables import dispensings, mailboxes, pharmacies, pharmacy_words, rate_counters
+
+__all__ = ["SqlPharmacyRepository"]
+
+_COLUMNS = (
+    pharmacies.c.finess,
+    pharmacies.c.name,
+    pharmacies.c.address_line,
+    pharmacies.c.postal_code,
+    pharmacies.c.city,
+    pharmacies.c.lat,
+    pharmacies.c.lon,
+    pharmacies.c.open,
+)
+
+
+# The organisational pharmacy mailbox of the row's FINESS (the first by address): one indexed
+# probe per row, in the same query as the rows.
+_MAILBOX = (
+    select(func.min(mailboxes.c.address))
+    .where(
+        mailboxes.c.finess == pharmacies.c.finess,
+        mailboxes.c.type == "ORG",
+        mailboxes.c.pharmacy == true(),
+    )
+    .scalar_subquery()
+    .label("mailbox")
+)
+
+
+def _listed(row: Any) -> Listed:
+    return Listed(_pharmacy(row), row._mapping["mailbox"])
+
+
+def _pharmacy(row: Any) -> Pharmacy:
+    m = row._mapping
+    return Pharmacy(
+        finess=m["finess"],
+        name=m["name"],
+        address_line=m["address_line"],
+        postal_code=m["postal_code"],
+        city=m["city"],
+        lat=m["lat"],
+        lon=m["lon"],
+        open=bool(m["open"]),
+    )
+
+
+def _conditions(f: PharmacyFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [pharmacies.c.open == true()]
+    if f.postal_code and len(f.postal_code) == 5:
+        # Equality: the postal index then gives the rows in name order.
+        where.append(pharmacies.c.postal_code == f.postal_code)
+    elif f.postal_code:
+        where.append(pharmacies.c.postal_code >= f.postal_code)
+        where.append(pharmacies.c.postal_code < f.postal_code + "{")
+    return where
+
+
+def _matching(f: PharmacyFilter) -> Subquery:
+    """(sort_name, FINESS) of the pharmacies that have a word starting with each of
+    ``f.words``: one range scan of the words' primary key per word, intersected. Words are
+    [0-9a-z] only and "{" follows "z", so the range holds exactly the words that start with
+    the prefix."""
+    ranges = [
+        select(pharmacy_words.c.sort_name, pharmacy_words.c.finess).where(
+            pharmacy_words.c.word >= word, pharmacy_words.c.word < word + "{"
+        )
+        for word in f.words
+    ]
+    if len(ranges) == 1:
+        return ranges[0].distinct().subquery("matching")
+    return intersect(*ranges).subquery("matching")
+
+
+def _ordered(f: PharmacyFilter) -> tuple[FromClause, Any, Any]:
+    """What to read and the (name, FINESS) columns to order by: with words, the matches,
+    so that the engines sort the few matching pharmacies rather than walk the whole table
+    in name order."""
+    if not f.words:
+        return pharmacies, pharmacies.c.sort_name, pharmacies.c.finess
+    m = _matching(f)
+    return m.join(pharmacies, pharmacies.c.finess == m.c.finess), m.c.sort_name, m.c.finess
+
+
+class SqlPharmacyRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, finess: str) -> Listed | None:
+        row = (
+            await self.conn.execute(
+                select(*_COLUMNS, _MAILBOX).where(pharmacies.c.finess == finess)
+            )
+        ).first()
+        return _listed(row) if row else None
+
+    async def get_many(self, finesses: Sequence[str]) -> dict[str, Pharmacy]:
+        if not finesses:
+            return {}
+        rows = await self.conn.execute(select(*_COLUMNS).where(pharmacies.c.finess.in_(finesses)))
+        return {r.finess: _pharmacy(r) for r in rows}
+
+    async def store_many(
+        self, created: Sequence[Pharmacy], changed: Sequence[Pharmacy], run: str | None
+    ) -> None:
+        """Insert ``created``, update ``changed``, and replace both's search words: a few
+        statements for a whole batch."""
+        now = datetime.now(UTC)
+
+        def values(p: Pharmacy) -> dict[str, Any]:
+            return {
+                "name": p.name,
+                "address_line": p.address_line,
+                "postal_code": p.postal_code,
+                "city": p.city,
+                "lat": p.lat,
+                "lon": p.lon,
+                "open": p.open,
+                "sort_name": p.sort_name[:400],
+                "import_run": run,
+                "updated_at": now,
+            }
+
+        if created:
+            await self.conn.execute(
+                insert(pharmacies), [{"finess": p.finess, **values(p)} for p in created]
+            )
+        if changed:
+            await self.conn.execute(
+                update(pharmacies).where(pharmacies.c.finess == bindparam("key")),
+                [{"key": p.finess, **values(p)} for p in changed],
+            )
+            await self.conn.execute(
+                delete(pharmacy_words).where(
+                    pharmacy_words.c.finess.in_([p.finess for p in changed])
+                )
+            )
+        words = [
+            {"word": w[:100], "finess": p.finess, "sort_name": p.sort_name[:400]}
+            for p in (*created, *changed)
+            for w in p.words
+        ]
+        if words:
+            await self.conn.execute(insert(pharmacy_words), words)
+
+    async def mark_seen(self, finesses: Sequence[str], run: str) -> None:
+        """Unchanged pharmacies of an import run: seen, so close-absent keeps them open."""
+        if finesses:
+            await self.conn.execute(
+                update(pharmacies).where(pharmacies.c.finess.in_(finesses)).values(import_run=run)
+            )
+
+    async def refresh_statistics(self) -> None:
+        """After an import, PostgreSQL's planner needs the new row counts: without them it
+        reads a word search's matches by scanning every pharmacy."""
+        if self.conn.dialect.name == "postgresql":
+            await self.conn.execute(text("ANALYZE pharmacies"))
+            await self.conn.execute(text("ANALYZE pharmacy_words"))
+
+    async def close_absent(self, run: str) -> int:
+        result = await self.conn.execute(
+            update(pharmacies)
+            .where(
+                pharmacies.c.open == true(),
+                or_(pharmacies.c.import_run.is_(None), pharmacies.c.import_run != run),
+            )
+            .values(open=False, updated_at=datetime.now(UTC))
+        )
+        # Only open pharmacies have search words: a search can then page through the words
+        # alone (an import that lists a pharmacy again writes them back).
+        await self.conn.execute(
+            delete(pharmacy_words).where(
+                pharmacy_words.c.finess.in_(
+                    select(pharmacies.c.finess).where(pharmacies.c.open == false())
+                )
+            )
+        )
+        return int(result.rowcount or 0)
+
+    async def by_name(
+        self, f: PharmacyFilter, after: tuple[str, str] | None, limit: int
+    ) -> list[Listed]:
+        if f.words and not f.postal_code:
+            # The page is chosen among the matching words alone (only open pharmacies have
+            # words), then its few pharmacies are read.
+            m = _matching(f)
+            page = select(m.c.sort_name, m.c.finess)
+            if after is not None:
+                name, finess = after
+                page = page.where(
+                    or_(m.c.sort_name > name, and_(m.c.sort_name == name, m.c.finess > finess))
+                )
+            chosen = page.order_by(m.c.sort_name, m.c.finess).limit(limit).subquery("page")
+            stmt = (
+                select(*_COLUMNS, _MAILBOX)
+                .select_from(chosen.join(pharmacies, pharmacies.c.finess == chosen.c.finess))
+                .order_by(chosen.c.sort_name, chosen.c.finess)
+            )
+            return [_listed(r) for r in await self.conn.execute(stmt)]
+        source, by_name, by_finess = _ordered(f)
+        stmt = (
+            select(*_COLUMNS, _MAILBOX)
+            .select_from(source)
+            .where(*_conditions(f))
+            .order_by(by_name, by_finess)
+            .limit(limit)
+        )
+        if after is not None:
+            name, finess = after
+            stmt = stmt.where(or_(by_name > name, and_(by_name == name, by_finess > finess)))
+        return [_listed(r) for r in await self.conn.execute(stmt)]
+
+    async def in_box(self, f: PharmacyFilter, box: Box) -> list[tuple[str, float, float]]:
+        """(FINESS, lat, lon) of the open pharmacies in ``box``: read from the index alone."""
+        source, _, _ = _ordered(f)
+        stmt = (
+            select(pharmacies.c.finess, pharmacies.c.lat, pharmacies.c.lon)
+            .select_from(source)
+            .where(
+                *_conditions(f),
+                pharmacies.c.lat.between(box.south, box.north),
+                pharmacies.c.lon.between(box.west, box.east),
+            )
+        )
+        return [(finess, lat, lon) for finess, lat, lon in (await self.conn.execute(stmt)).all()]
+
+    async def listed(self, finesses: Sequence[str]) -> dict[str, Listed]:
+        if not finesses:
+            return {}
+        rows = await self.conn.execute(
+            select(*_COLUMNS, _MAILBOX).where(pharmacies.c.finess.in_(finesses))
+        )
+        return {r.finess: _listed(r) for r in rows}
+
+    async def recipients(self, finesses: Iterable[str]) -> dict[str, Recipient]:
+        """The organisational pharmacy mailbox of each FINESS that has one (the first by
+        address when several do)."""
+        wanted = list(set(finesses))
+        if not wanted:
+            return {}
+        rows = await self.conn.execute(
+            select(mailboxes.c.finess, mailboxes.c.address, mailboxes.c.display_name)
+            .where(
+                mailboxes.c.finess.in_(wanted),
+                mailboxes.c.type == "ORG",
+                mailboxes.c.pharmacy == true(),
+            )
+            .order_by(mailboxes.c.address)
+        )
+        found: dict[str, Recipient] = {}
+        for r in rows:
+            found.setdefault(r.finess, Recipient(r.address, r.display_name))
+        return found
+
+    async def replace_dispensations(self, ins: str, items: Sequence[tuple[str, date]]) -> None:
+        await self.conn.execute(delete(dispensings).where(dispensings.c.ins == ins))
+        if items:
+            await self.conn.execute(
+                insert(dispensings),
+                [{"ins": ins, "finess": f, "dispensed_on": d} for f, d in sorted(set(items))],
+            )
+
+    async def dispensed_since(self, ins: str, since: date) -> list[tuple[Listed, date]]:
+        """Each open pharmacy the patient was dispensed at since ``since``, with the last
+        date, most recent first."""
+        last = func.max(dispensings.c.dispensed_on).label("last")
+        history = (
+            select(dispensings.c.finess, last)
+            .where(dispensings.c.ins == ins, dispensings.c.dispensed_on >= since)
+            .group_by(dispensings.c.finess)
+            .subquery()
+        )
+        rows = await self.conn.execute(
+            select(*_COLUMNS, _MAILBOX, history.c.last)
+            .join_from(pharmacies, history, history.c.finess == pharmacies.c.finess)
+            .where(pharmacies.c.open == true())
+            .order_by(history.c.last.desc(), pharmacies.c.finess)
+        )
+        return [(_listed(r), r.last) for r in rows]
+
+    async def count_up(self, key: str, window_start: int) -> int:
+        """One more on ``key``'s counter of this window, atomically: the count after it."""
+        # INSERT .. ON CONFLICT DO UPDATE .. RETURNING exists on both engines (SQLite >= 3.35).
+        upsert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        row = upsert(rate_counters).values(key=key, window_start=window_start, count=1)
+        stmt = row.on_conflict_do_update(
+            index_elements=[rate_counters.c.key, rate_counters.c.window_start],
+            set_={"count": rate_counters.c.count + 1},
+        ).returning(rate_counters.c.count)
+        return int((await self.conn.execute(stmt)).scalar_one())
+
+    async def forget_windows_before(self, key: str, window_start: int) -> None:
+        await self.conn.execute(
+            delete(rate_counters).where(
+                rate_counters.c.key == key, rate_counters.c.window_start < window_start
+            )
+        )
