@@ -289,16 +289,18 @@ async def service(
     values.update(settings_overrides)
     settings = NotifierSettings(**values)
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://t",
             headers={"X-Internal-Token": settings.internal_token.get_secret_value()},
-        ) as client:
-            runtime = app.state.runtime
-            for consumer in runtime.consumers:
-                await asyncio.wait_for(consumer.ready.wait(), 15)
-            yield Service(app, settings, client)
+        ) as client,
+    ):
+        runtime = app.state.runtime
+        for consumer in runtime.consumers:
+            await asyncio.wait_for(consumer.ready.wait(), 15)
+        yield Service(app, settings, client)
 
 
 @pytest.fixture

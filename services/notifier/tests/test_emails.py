@@ -8,9 +8,8 @@ import re
 import pytest
 
 from mes_contracts.events.parties import PartyKind
-from mes_platform.bus import EventBus
-
 from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT, NonDeliveryReason, non_delivery_text
+from mes_platform.bus import EventBus
 
 
 def _no_medical_content(kit, raw: bytes, message) -> None:
@@ -130,7 +129,7 @@ async def test_a_read_receipt_sends_one_mdn_to_the_sender(service, smtp_sink, pu
     message = mail.message
     assert mail.mail_from == "<>"
     assert message.get_param("report-type") == "disposition-notification"
-    human, fields = message.iter_parts()
+    human, _fields = message.iter_parts()
     assert kit.PATIENT in human.get_content() and "a été lu" in human.get_content()
     raw = mail.content.decode()
     assert f"Final-Recipient: rfc822;{kit.PATIENT}" in raw

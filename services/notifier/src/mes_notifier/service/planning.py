@@ -101,7 +101,12 @@ async def _patients(
 ) -> list[Job]:
     jobs = []
     windows = await repo.windows(groups) if rules.group_window else {}
-    for ins, rows in groups.items():
+    batches = [
+        (ins, chunk)
+        for ins, rows in groups.items()
+        for chunk in ([rows] if rules.group_window else [[r] for r in rows])
+    ]
+    for ins, rows in batches:
         last = windows.get(ins)
         if last is not None and now < last + rules.group_window:
             await repo.record(
