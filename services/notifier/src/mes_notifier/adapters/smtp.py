@@ -72,15 +72,19 @@ class SmtpTransport:
         self._client = client
         return client
 
-    async def _drop(self) -> None:
+    async def _drop(self, *, politely: bool = False) -> None:
+        """Forget the connection; ``politely`` says QUIT first (a connection that failed is
+        closed at once: a relay that stopped answering would make QUIT wait its timeout)."""
         client, self._client = self._client, None
-        if client is not None and client.is_connected:
+        if client is None or not client.is_connected:
+            return
+        if politely:
             try:
                 await client.quit()
-            except aiosmtplib.SMTPException:
-                client.close()
-            except OSError:
-                client.close()
+                return
+            except (aiosmtplib.SMTPException, OSError):
+                pass
+        client.close()
 
     async def send(self, email: OutgoingEmail) -> None:
         try:
@@ -131,4 +135,4 @@ class SmtpTransport:
             await self._drop()
 
     async def close(self) -> None:
-        await self._drop()
+        await self._drop(politely=True)

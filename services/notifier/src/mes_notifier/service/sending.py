@@ -72,12 +72,14 @@ class NotificationSender:
         self._tasks: list[asyncio.Task[None]] = []
         self._transports: list[MailTransport] = []
         self._backlog_at = 0.0
+        self._stopping = False
 
     def wake(self) -> None:
         """Notifications were queued: claim them now rather than at the next poll."""
         self._woken.set()
 
     def start(self) -> None:
+        self._stopping = False
         self._emails = asyncio.Queue()
         self._pushes = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._dispatch(), name="notifier-dispatch")]
@@ -90,9 +92,15 @@ class NotificationSender:
         self._tasks.append(asyncio.create_task(self._push_lane(), name="notifier-push"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Cancel the lanes and the dispatcher; an e-mail being recorded finishes first. A
+        task whose cancellation was absorbed underneath (by a driver waiting for its lock) is
+        cancelled again until it ends."""
+        self._stopping = True
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
         self._tasks = []
         for transport in self._transports:
             await transport.close()
@@ -105,14 +113,15 @@ class NotificationSender:
         return self._emails.qsize() + self._pushes.qsize()
 
     async def _dispatch(self) -> None:
-        while True:
+        while not self._stopping:
             self._woken.clear()
             try:
                 claimed = 0
-                if self._waiting() < self.rules.batch_size:
-                    claimed = await self.claim_once()
+                room = self._ahead() - self._waiting()
+                if room > 0:
+                    claimed = await self.claim_once(room)
                 await self._refresh_backlog()
-                if claimed >= self.rules.batch_size and self._waiting() < self.rules.batch_size:
+                if claimed >= room and self._waiting() < self._ahead():
                     continue
             except asyncio.CancelledError:
                 raise
@@ -124,12 +133,19 @@ class NotificationSender:
             except TimeoutError:
                 pass
 
-    async def claim_once(self) -> int:
+    def _ahead(self) -> int:
+        """How many jobs may wait for a lane: a few per lane, so that none waits long enough
+        for its lease to end (it would then be left, and sent after the lease)."""
+        return min(self.rules.batch_size, 8 * (self.rules.email_lanes + 1))
+
+    async def claim_once(self, limit: int | None = None) -> int:
         """Claim the due notifications, plan them and hand the jobs to the lanes; returns how
         many rows were claimed."""
         now = self.clock()
         async with self.uow_factory() as uow:
-            rows = await uow.repo.claim_due(now, now + self.rules.lease, self.rules.batch_size)
+            rows = await uow.repo.claim_due(
+                now, now + self.rules.lease, limit or self.rules.batch_size
+            )
             await uow.commit()
         if not rows:
             return 0
@@ -155,7 +171,7 @@ class NotificationSender:
         return job.lease_until - self.clock() > timedelta(seconds=self.rules.send_timeout)
 
     async def _email_lane(self, transport: MailTransport) -> None:
-        while True:
+        while not self._stopping:
             job = await self._emails.get()
             if self._emails.empty():
                 self._woken.set()
@@ -183,7 +199,7 @@ class NotificationSender:
         await self._sent(job)
 
     async def _push_lane(self) -> None:
-        while True:
+        while not self._stopping:
             job = await self._pushes.get()
             if self._pushes.empty():
                 self._woken.set()
