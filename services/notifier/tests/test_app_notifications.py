@@ -7,7 +7,15 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 TOKEN = "fcm-registration-token-0123456789"
+
+
+@pytest.fixture
+def service_database_url(database_url):
+    """Every test here on SQLite and on PostgreSQL."""
+    return database_url
 
 
 async def _register(service, kit, token=TOKEN):
@@ -91,3 +99,22 @@ async def test_the_centre_pages_newest_first_and_refuses_a_forged_cursor(service
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
     bad_ins = await service.client.get("/internal/patients/123/notifications")
     assert bad_ins.status_code == 422
+
+
+async def test_a_message_before_the_profile_still_reaches_the_app(
+    service, smtp_sink, publisher, kit
+):
+    await _register(service, kit)
+    await publisher(kit.accepted(message_id="msg-early"))
+    await asyncio.sleep(0.3)  # handled while no profile is known
+    await publisher(kit.profile(activated=True, app=True))
+    await kit.eventually(lambda: smtp_sink.to(kit.PATIENT_EMAIL))
+
+    async def entry():
+        page = await service.client.get(f"/internal/patients/{kit.INS}/notifications")
+        return page.json()["items"]
+
+    await kit.eventually(entry)
+    assert [e["message_id"] for e in await entry()] == ["msg-early"]
+    pushes = Path(service.settings.push_log_file)
+    await kit.eventually(lambda: pushes.exists() and pushes.read_text().strip())

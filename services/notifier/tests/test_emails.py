@@ -23,6 +23,12 @@ def _no_medical_content(kit, raw: bytes, message) -> None:
             assert secret not in text
 
 
+@pytest.fixture
+def service_database_url(database_url):
+    """Every test here on SQLite and on PostgreSQL."""
+    return database_url
+
+
 async def _records(service, **params):
     answer = await service.client.get("/internal/notifications", params=params)
     assert answer.status_code == 200, answer.text
@@ -51,6 +57,8 @@ async def test_a_new_message_sends_the_patient_one_email_without_medical_content
     assert "nouveau message" in text and "https://www.monespacesante.fr" in text
     assert 'href="https://www.monespacesante.fr"' in html
     _no_medical_content(kit, mail.content, message)
+    # Recorded sent right after the relay's 250: the e-mail may arrive a moment before.
+    await kit.eventually(lambda: _records(service, recipient=kit.PATIENT_EMAIL))
     [record] = await _records(service, recipient=kit.PATIENT_EMAIL)
     assert record["state"] == "sent" and record["attempts"] == 1
     assert record["kind"] == "patient_new_message"
@@ -150,3 +158,31 @@ async def test_a_message_to_a_pharmacy_alerts_it_at_its_alert_address(
     assert kit.PHARMACY in message.get_body(("plain",)).get_content()
     assert message["Auto-Submitted"] == "auto-generated"
     _no_medical_content(kit, mail.content, message)
+
+
+async def test_each_sent_notification_is_published(service, smtp_sink, publisher, kit):
+    await publisher(kit.profile(), kit.accepted())
+    await kit.eventually(lambda: smtp_sink.to(kit.PATIENT_EMAIL))
+    await kit.eventually(lambda: _records(service, state="sent"))
+    [record] = await _records(service, recipient=kit.INS)
+    bus = EventBus(service.settings.nats_url, name="reader")
+    bus.start()
+    await bus.wait_connected(10)
+    try:
+
+        async def published():
+            try:
+                last = await bus.js.get_last_msg(
+                    "MES_NOTIFIER", "mes.notifier.notification.sent.v1"
+                )
+            except Exception:
+                return None
+            return last
+
+        await kit.eventually(published)
+        last = await published()
+        body = last.data.decode()
+        assert record["id"] in body and kit.PATIENT_EMAIL in body
+        assert not any(secret in body for secret in kit.SECRETS)
+    finally:
+        await bus.close()

@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture
+def service_database_url(database_url):
+    """Every test here on SQLite and on PostgreSQL."""
+    return database_url
+
+
 async def _records(service, **params):
     answer = await service.client.get("/internal/notifications", params=params)
     assert answer.status_code == 200, answer.text
@@ -25,6 +31,11 @@ async def test_with_the_relay_down_emails_wait_and_all_arrive_once_it_is_back(
     await kit.eventually(retrying)
     smtp_sink.start()
     await kit.eventually(lambda: len(smtp_sink.to(kit.PATIENT_EMAIL)) == 5, within=15)
+
+    async def all_sent():
+        return len(await _records(service, state="sent")) == 5
+
+    await kit.eventually(all_sent)
     records = await _records(service, recipient=kit.INS)
     assert {r["state"] for r in records} == {"sent"}
     assert all(r["attempts"] >= 2 for r in records)
@@ -71,6 +82,11 @@ async def test_messages_within_the_window_go_in_one_email_never_one_per_message_
     await kit.eventually(lambda: len(smtp_sink.to(kit.PATIENT_EMAIL)) == 2)
     _first, second = smtp_sink.to(kit.PATIENT_EMAIL)
     assert "3 nouveaux messages" in second.message["Subject"]
+
+    async def all_sent():
+        return len(await _records(service, state="sent")) == 4
+
+    await kit.eventually(all_sent)
     records = await _records(service, recipient=kit.PATIENT_EMAIL)
     assert len(records) == 4 and {r["state"] for r in records} == {"sent"}
 

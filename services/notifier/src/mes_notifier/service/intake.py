@@ -34,7 +34,7 @@ from ..domain.notifications import (
     notification_id,
     wants_app_notification,
 )
-from .ports import NotifierUnitOfWork
+from .ports import NotifierRepository, NotifierUnitOfWork
 
 __all__ = [
     "APP_BODY",
@@ -43,6 +43,7 @@ __all__ = [
     "DIRECTORY_SUBJECTS",
     "IDENTITY_SUBJECTS",
     "MAILBOX_SUBJECTS",
+    "app_notification",
     "take",
     "take_many",
 ]
@@ -84,11 +85,21 @@ async def _accepted(uow: NotifierUnitOfWork, event: EventEnvelope) -> list[Notif
     recipient = accepted.recipient
     if recipient.kind is PartyKind.PATIENT:
         ins = _ins_of(recipient.address)
+        contact = await uow.repo.contact(ins)
+        # Whether the app was notified; null: the profile is not known yet, and the sender
+        # decides once it is (the profile comes by another stream, and may come later).
+        app = None if contact is None else wants_app_notification(contact)
         queued = [
-            _email(event, NotificationKind.PATIENT_NEW_MESSAGE, ins, message_id=accepted.message_id)
+            _email(
+                event,
+                NotificationKind.PATIENT_NEW_MESSAGE,
+                ins,
+                message_id=accepted.message_id,
+                app=app,
+            )
         ]
-        if wants_app_notification(await uow.repo.contact(ins)):
-            queued += await _app_notification(uow, event, ins, accepted.message_id)
+        if app:
+            queued += await app_notification(uow.repo, event.id, ins, accepted.message_id)
         return queued
     if recipient.kind in _ALERTED_KINDS:
         return [
@@ -102,25 +113,25 @@ async def _accepted(uow: NotifierUnitOfWork, event: EventEnvelope) -> list[Notif
     return []
 
 
-async def _app_notification(
-    uow: NotifierUnitOfWork, event: EventEnvelope, ins: str, message_id: str
+async def app_notification(
+    repo: NotifierRepository, event_id: str, ins: str, message_id: str
 ) -> list[Notification]:
     """An entry in the app's notification centre, and a push to each of the patient's
-    devices."""
+    devices; ids derived from the event, so doing it twice adds nothing."""
     now = datetime.now(UTC)
-    entry = notification_id(event.id, NotificationKind.PUSH_NEW_MESSAGE, "centre")
-    await uow.repo.add_app_notification(entry, ins, message_id, APP_TITLE, APP_BODY, now)
+    entry = notification_id(event_id, NotificationKind.PUSH_NEW_MESSAGE, "centre")
+    await repo.add_app_notification(entry, ins, message_id, APP_TITLE, APP_BODY, now)
     return [
         Notification(
-            id=notification_id(event.id, NotificationKind.PUSH_NEW_MESSAGE, device["id"]),
+            id=notification_id(event_id, NotificationKind.PUSH_NEW_MESSAGE, device["id"]),
             kind=NotificationKind.PUSH_NEW_MESSAGE,
             channel="push",
             target=device["id"],
-            trigger_event_id=event.id,
+            trigger_event_id=event_id,
             created_at=now,
             data={"ins": ins, "entry": entry, "message_id": message_id},
         )
-        for device in await uow.repo.devices_of(ins)
+        for device in await repo.devices_of(ins)
     ]
 
 

@@ -23,6 +23,8 @@ from mes_contracts.nondelivery import NonDeliveryReason
 
 from ..domain import emails
 from ..domain.emails import MailIdentity, OutgoingEmail
+from ..domain.notifications import wants_app_notification
+from .intake import app_notification
 from .metrics import NOTIFICATIONS
 from .ports import NotifierRepository
 
@@ -46,6 +48,7 @@ class Job:
     created_at: datetime
     lease_until: datetime
     attempts: int = 0
+    triggers: list[str] = field(default_factory=list)  # the events that caused each one
     email: OutgoingEmail | None = None
     push_token: str | None = None
     device_id: str | None = None
@@ -88,8 +91,20 @@ def _job(rows: list[dict[str, Any]], recipient: str, **kw: Any) -> Job:
         created_at=min(r["created_at"] for r in rows),
         lease_until=min(r["lease_until"] for r in rows),
         attempts=max(r["attempts"] for r in rows),
+        triggers=[r["trigger_event_id"] for r in rows],
         **kw,
     )
+
+
+async def _late_app_notifications(repo: NotifierRepository, rows: list[dict[str, Any]]) -> None:
+    """The app's entries and pushes of messages that came before the patient's profile."""
+    pushes = []
+    for row in rows:
+        if row["data"].get("app", False) is None:
+            pushes += await app_notification(
+                repo, row["trigger_event_id"], row["target"], row["data"]["message_id"]
+            )
+    await repo.add(pushes)
 
 
 async def _patients(
@@ -117,6 +132,8 @@ async def _patients(
             )
             continue
         contact = await repo.contact(ins)
+        if contact is not None and wants_app_notification(contact):
+            await _late_app_notifications(repo, rows)
         if contact is None:
             await _wait_for_recipient(repo, rows, now, rules, "no patient profile known")
         elif contact.state in (PatientState.OPPOSED, PatientState.CLOSED):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from mes_contracts.events.notifier import NotificationChannel, NotificationSent
 from mes_contracts.internal.notifier import NotificationState
 
 from ..domain.emails import MailIdentity
@@ -252,6 +253,19 @@ class NotificationSender:
             )
             if job.patient_ins is not None:
                 await uow.repo.mark_window(job.patient_ins, now)
+            channel = (
+                NotificationChannel.EMAIL if job.email is not None else NotificationChannel.PUSH
+            )
+            for id_, trigger in zip(job.ids, job.triggers, strict=True):
+                uow.emit(
+                    NotificationSent(
+                        notification_id=id_,
+                        channel=channel,
+                        recipient=job.recipient,
+                        trigger_event_id=trigger,
+                        sent_at=now,
+                    )
+                )
             await uow.commit()
         NOTIFICATIONS.labels(job.kind.value, NotificationState.SENT.value).inc(len(job.ids))
 
