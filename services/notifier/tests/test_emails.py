@@ -3,9 +3,11 @@ bounce processor reads them."""
 
 from __future__ import annotations
 
+import email
 import re
 
 import pytest
+from flufl.bounce import all_failures
 
 from mes_contracts.events.parties import PartyKind
 from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT, NonDeliveryReason, non_delivery_text
@@ -124,6 +126,10 @@ async def test_a_bounce_sends_the_sender_a_delivery_status_notification(
     assert per_recipient["Final-Recipient"] == f"rfc822; {kit.PATIENT}"
     assert per_recipient["Action"] == "failed"
     assert per_recipient["Status"] == status
+    # A bounce processor (flufl.bounce, as mailing-list managers use) reads a permanent
+    # failure of that address.
+    temporary, permanent = all_failures(email.message_from_bytes(mail.content))
+    assert (temporary, permanent) == (frozenset(), frozenset({kit.PATIENT.encode()}))
     _no_medical_content(kit, mail.content, message)
 
 
