@@ -116,6 +116,21 @@ class SqlNotifierRepository:
                 [{"ins": contact.ins, **values}],
             )
 
+    async def contacts(self, ins: Iterable[str]) -> dict[str, PatientContact]:
+        rows = await self.conn.execute(
+            select(patient_contacts).where(patient_contacts.c.ins.in_(list(ins)))
+        )
+        return {
+            r.ins: PatientContact(
+                ins=r.ins,
+                state=PatientState(r.state),
+                email=r.email,
+                app_installed=bool(r.app_installed),
+                changed_at=_aware(r.changed_at) or datetime.now(UTC),
+            )
+            for r in rows
+        }
+
     async def contact(self, ins: str) -> PatientContact | None:
         row = (
             (await self.conn.execute(select(patient_contacts).where(patient_contacts.c.ins == ins)))

@@ -121,6 +121,7 @@ async def _patients(
         for ins, rows in groups.items()
         for chunk in ([rows] if rules.group_window else [[r] for r in rows])
     ]
+    contacts = await repo.contacts(groups) if groups else {}
     for ins, rows in batches:
         last = windows.get(ins)
         if last is not None and now < last + rules.group_window:
@@ -131,7 +132,7 @@ async def _patients(
                 next_attempt_at=last + rules.group_window,
             )
             continue
-        contact = await repo.contact(ins)
+        contact = contacts.get(ins)
         if contact is not None and wants_app_notification(contact):
             await _late_app_notifications(repo, rows)
         if contact is None:

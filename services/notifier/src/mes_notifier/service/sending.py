@@ -251,7 +251,7 @@ class NotificationSender:
                 recipient=job.recipient,
                 sent_at=now,
             )
-            if job.patient_ins is not None:
+            if job.patient_ins is not None and self.rules.plan.group_window:
                 await uow.repo.mark_window(job.patient_ins, now)
             channel = (
                 NotificationChannel.EMAIL if job.email is not None else NotificationChannel.PUSH
