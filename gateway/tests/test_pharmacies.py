@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from mes_contracts.events.parties import AttachmentRef
 from mes_contracts.ins import ins_key
 from mes_contracts.internal.documents import DocumentsAttachIn, DocumentsAttachOut
+from mes_dev.testing import NatsServer
 from mes_gateway.main import create_app
 from mes_gateway.settings import GatewaySettings
 from mes_pharmacy_directory.domain.finess import luhn_digit
@@ -24,7 +25,6 @@ from mes_pharmacy_directory.main import create_app as create_directory_app
 from mes_pharmacy_directory.settings import DirectorySettings
 from mes_platform.errors import NotFound
 from mes_platform.problems import install_problem_handlers
-from mes_dev.testing import NatsServer
 
 from .conftest import gateway_settings
 

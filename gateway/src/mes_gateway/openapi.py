@@ -295,7 +295,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         (route.path, method.lower()): route
         for route in app.routes
         if isinstance(route, APIRoute) and route.include_in_schema
-        for method in route.methods
+        for method in route.methods or ()
     }
     renames: dict[str, str] = {}
     for path, method, operation in _operations(schema):

@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from mes_contracts import EventEnvelope
 from mes_contracts.events.directory import MailboxRegistered
 from mes_contracts.ins import ins_key
+from mes_dev.testing import NatsServer
 from mes_pharmacy_directory.domain.finess import luhn_digit
 from mes_pharmacy_directory.main import create_app
 from mes_pharmacy_directory.settings import DirectorySettings
-from mes_dev.testing import NatsServer
 
 INS = "1850775123456" + ins_key("1850775123456")
 

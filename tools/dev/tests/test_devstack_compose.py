@@ -27,6 +27,8 @@ DEPLOYER_ENV = {
     "MES_GATEWAY_JWT_ISSUER": "https://idp.example.org",
     "MES_GATEWAY_JWT_AUDIENCE": "mes-messagerie",
     "MES_NOTIFIER_SMTP_HOST": "smtp.example.org",
+    "MES_NOTIFIER_FCM_PROJECT_ID": "mes-app-project",
+    "MES_NOTIFIER_FCM_CREDENTIALS_FILE": "./secrets/fcm-service-account.json",
 }
 _VAR = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 

@@ -342,7 +342,7 @@ async def save_attachment_to_my_documents(
         "mailbox",
         "POST",
         "/internal/documents/save",
-        json=body.model_dump(mode="json"),
+        body=body,
         headers=idempotency_headers(key),
     )
     return Document.model_validate(answer.json())

@@ -80,7 +80,7 @@ for _route in health_router("gateway", {"gateway": _serving}, metrics=False).rou
         router.add_api_route(
             _route.path,
             _route.endpoint,
-            methods=sorted(_route.methods),
+            methods=sorted(_route.methods or ()),
             summary=_route.summary,
             **_OWN[_route.path],
         )

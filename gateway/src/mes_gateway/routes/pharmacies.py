@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from mes_contracts.events.parties import AttachmentRef
+from mes_contracts.internal.conversation import AdmissionOut, PatientStartIn
 from mes_contracts.internal.documents import DocumentsAttachIn, DocumentsAttachOut
 from mes_contracts.internal.pharmacies import (
     PharmacyPageOut,
@@ -18,6 +20,7 @@ from mes_contracts.internal.pharmacies import (
 from mes_platform.errors import Forbidden, Unprocessable
 from mes_platform.problems import problem_response
 
+from ..calls import answer_of, refused_as_invalid
 from ..deps import PatientPrincipal, PatientSending, ServicesDep, SettingsDep, idempotency_headers
 from ..openapi import problem_example, problem_responses
 from ..pharmacy_schemas import (
@@ -215,7 +218,7 @@ async def send_pharmacy_request(
         "directory",
         "POST",
         "/internal/rate-limits/consume",
-        json=rate_rules(settings, principal.ins, recipient.finess).model_dump(mode="json"),
+        body=rate_rules(settings, principal.ins, recipient.finess),
     )
     decision = RateLimitOut.model_validate_json(limited.content)
     if not decision.allowed:
@@ -230,39 +233,34 @@ async def send_pharmacy_request(
             retry_after_seconds=wait,
         )
 
-    attachments: list[dict[str, Any]] = []
+    attachments: list[AttachmentRef] = []
     if body.document_ids:
-        copied = await services.send(
-            "mailbox",
-            "POST",
-            "/internal/documents/attach",
-            json=DocumentsAttachIn(
+        with refused_as_invalid():
+            to_copy = DocumentsAttachIn(
                 owner=me, document_ids=tuple(body.document_ids), idempotency_key=sending.key
-            ).model_dump(mode="json"),
-        )
-        refs = DocumentsAttachOut.model_validate_json(copied.content).attachments
-        attachments.extend(r.model_dump(mode="json") for r in refs)
+            )
+        copied = await services.send("mailbox", "POST", "/internal/documents/attach", body=to_copy)
+        attachments.extend(answer_of(DocumentsAttachOut, "mailbox", copied).attachments)
     attachments.extend(await resolve_attachments(services, me, body.attachment_ids))
 
+    with refused_as_invalid():
+        message = PatientStartIn(
+            to=recipient.mailbox, subject=TEMPLATE.subject, body=text, attachments=attachments
+        )
     sent = await services.send(
         "conversation",
         "POST",
         f"/internal/patients/{principal.ins}/conversations",
-        json={
-            "to": recipient.mailbox,
-            "subject": TEMPLATE.subject,
-            "body": text,
-            "attachments": attachments,
-        },
+        body=message,
         headers=idempotency_headers(sending.key),
     )
-    outcome = sent.json()
+    outcome = answer_of(AdmissionOut, "conversation", sent)
     out = PharmacyRequestOut(
-        message_id=outcome["message_id"],
-        conversation_id=outcome.get("conversation_id"),
-        status=outcome["status"],
+        message_id=outcome.message_id,
+        conversation_id=outcome.conversation_id,
+        status=outcome.status,
         pharmacy=recipient.finess,
         mailbox=recipient.mailbox,
-        attachments=[SentAttachment.model_validate(a) for a in attachments],
+        attachments=[SentAttachment.model_validate(a.model_dump()) for a in attachments],
     )
     return Response(out.model_dump_json(), status_code=201, media_type="application/json")

@@ -50,7 +50,7 @@ async def import_pharmacies(
     body: PharmacyBatchIn, principal: OpsPrincipal, services: ServicesDep
 ) -> PharmacyBatchOut:
     answer = await services.send(
-        "directory", "POST", "/internal/pharmacies/batches", json=body.model_dump(mode="json")
+        "directory", "POST", "/internal/pharmacies/batches", body=body
     )
     return PharmacyBatchOut.model_validate_json(answer.content)
 
@@ -88,6 +88,6 @@ async def put_dispensations(
         "directory",
         "PUT",
         f"/internal/patients/{q(ins)}/dispensations",
-        json=body.model_dump(mode="json"),
+        body=body,
     )
     return DispensationsOut.model_validate_json(answer.content)

@@ -1,25 +1,151 @@
-"""Composition root of the notifier service.
-
-A running skeleton: the process, its database and NATS connection, health and metrics. The
-consumers that send e-mails, app notifications and pharmacy alerts are registered here later.
-"""
+"""Composition root of the notifier service: four durable consumers queue notifications from
+identity, directory, conversation and mailbox events; the sender delivers them over SMTP and
+the push provider; the internal API serves the app's notification centre, devices and the
+record operations read."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
 from fastapi import FastAPI
 
-from mes_platform.runtime import ServiceRuntime, create_service_app
+from mes_platform.consumer import EventConsumer
+from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 
+from .adapters.fcm import FcmPush
+from .adapters.push_log import RecordedPushes
+from .adapters.repository import decode_cursor, encode_cursor
+from .adapters.smtp import SmtpTransport
+from .adapters.uow import NotifierUnitOfWork, read_side
+from .domain.emails import MailIdentity
+from .entrypoints.internal_api import router as internal_router
+from .service.centre import NotificationCentre
+from .service.intake import (
+    CONVERSATION_SUBJECTS,
+    DIRECTORY_SUBJECTS,
+    IDENTITY_SUBJECTS,
+    MAILBOX_SUBJECTS,
+    take,
+    take_many,
+)
+from .service.planning import PlanRules
+from .service.ports import PushProvider
+from .service.sending import NotificationSender, SenderRules
 from .settings import NotifierSettings
 
-__all__ = ["create_app"]
+__all__ = ["CONSUMED", "create_app"]
+
+# (durable, stream, subjects): one consumer per producing service's stream.
+CONSUMED = (
+    ("notifier-identity", "MES_IDENTITY", IDENTITY_SUBJECTS),
+    ("notifier-directory", "MES_DIRECTORY", DIRECTORY_SUBJECTS),
+    ("notifier-conversation", "MES_CONVERSATION", CONVERSATION_SUBJECTS),
+    ("notifier-mailbox", "MES_MAILBOX", MAILBOX_SUBJECTS),
+)
+
+
+def _push_provider(settings: NotifierSettings) -> PushProvider:
+    if settings.push_provider == "fcm":
+        assert settings.fcm_credentials_file is not None  # checked by the settings
+        return FcmPush(
+            settings.fcm_project_id,
+            settings.fcm_credentials_file,
+            endpoint=settings.fcm_endpoint,
+            token_uri=settings.fcm_token_uri,
+        )
+    return RecordedPushes(settings.push_log_file)
+
+
+def _sender_rules(settings: NotifierSettings) -> SenderRules:
+    return SenderRules(
+        plan=PlanRules(
+            group_window=timedelta(seconds=settings.group_window_seconds),
+            contact_grace=timedelta(seconds=settings.contact_grace_seconds),
+            recheck=timedelta(seconds=min(1.0, settings.contact_grace_seconds or 1.0)),
+        ),
+        retry_first=settings.retry_first_seconds,
+        retry_max=settings.retry_max_seconds,
+        retry_for=timedelta(seconds=settings.retry_for_seconds),
+        lease=timedelta(seconds=settings.lease_seconds),
+        poll_seconds=settings.sender_poll_seconds,
+        batch_size=settings.sender_batch_size,
+        email_lanes=settings.smtp_connections,
+        send_timeout=min(settings.smtp_timeout_seconds, settings.lease_seconds / 2),
+    )
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     runtime = ServiceRuntime(settings, migrations="mes_notifier:migrations")
-    return create_service_app(
+    sender: NotificationSender | None = None
+
+    def wake() -> None:
+        if sender is not None:
+            sender.wake()
+
+    def uow() -> NotifierUnitOfWork:
+        return NotifierUnitOfWork(
+            runtime.db, "notifier", on_commit=runtime.relay.committed, wake=wake
+        )
+
+    for durable, stream, subjects in CONSUMED:
+        runtime.add_consumer(
+            EventConsumer(
+                bus=runtime.bus,
+                service="notifier",
+                durable=durable,
+                stream=stream,
+                subjects=subjects,
+                uow_factory=uow,
+                handler=take,
+                batch_handler=take_many,
+                max_deliver=settings.consumer_max_deliver,
+                batch_size=settings.consumer_batch_size,
+                linger_seconds=settings.consumer_linger_seconds,
+            )
+        )
+
+    def smtp() -> SmtpTransport:
+        return SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value(),
+            timeout=settings.smtp_timeout_seconds,
+        )
+
+    identity = MailIdentity(settings.smtp_sender, settings.mail_domain, settings.login_url)
+    sender = NotificationSender(
+        uow, smtp, _push_provider(settings), identity, _sender_rules(settings)
+    )
+    app = create_service_app(
         runtime,
         title="MES notifier service",
         description="Notifications, receipts and non-delivery e-mails, pharmacy alerts.",
     )
+    add_routes(app, internal_router)
+    app.state.centre = NotificationCentre(uow, read_side(runtime.db), encode_cursor, decode_cursor)
+    app.state.sender = sender
+    if settings.background_work:
+        _run_with_app(app, sender)
+    return app
+
+
+def _run_with_app(app: FastAPI, sender: NotificationSender) -> None:
+    """The sender runs inside the service's lifespan: after the database is migrated and
+    NATS connected, and stopped before they close."""
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(app):
+            sender.start()
+            try:
+                yield
+            finally:
+                await sender.stop()
+
+    app.router.lifespan_context = lifespan

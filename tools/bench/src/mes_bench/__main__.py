@@ -286,7 +286,24 @@ def main() -> None:
         "the professionals' sends saturate",
     )
     parser.add_argument("--out-dir", type=Path, default=Path("var/bench"))
+    parser.add_argument(
+        "--notifications",
+        action="store_true",
+        help="measure instead: a message's 202 to the patient's e-mail accepted by the SMTP "
+        "server, idle and under the senders' full load (see mes_bench.notifications)",
+    )
+    parser.add_argument(
+        "--notification-faults",
+        action="store_true",
+        help="measure instead: e-mails missing or duplicated with the relay down, and with "
+        "the notifier killed during a burst",
+    )
+    parser.add_argument("--fault-messages", type=int, default=5000)
+    parser.add_argument("--relay-outage", type=float, default=60.0)
     args = parser.parse_args()
+    if args.notifications or args.notification_faults:
+        _notifications(args)
+        return
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report: dict[str, Any] = {
@@ -384,6 +401,34 @@ def main() -> None:
     for line in report["listing"].get("output", []):
         print(f"listing: {line}")
     print(f"\nfigures written to {out}")
+
+
+def _notifications(args: argparse.Namespace) -> None:
+    from .notifications import fault_runs, latency_under_load
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report: dict[str, Any] = {"when": stamp, "machine": {"cpus": os.cpu_count()}}
+    if args.notifications:
+        print(f"notifications: 202 -> e-mail, c={args.concurrency}, {args.duration:.0f}s ...")
+        report["latency"] = latency_under_load(
+            args.out_dir / f"run-{stamp}-notifications",
+            args.patients,
+            args.concurrency,
+            args.duration,
+            send_load,
+            prepare,
+        )
+        print(json.dumps(report["latency"], indent=2))
+    if args.notification_faults:
+        print(f"notification faults: {args.fault_messages} messages ...", flush=True)
+        report["faults"] = fault_runs(
+            args.out_dir / f"run-{stamp}-faults", args.fault_messages, args.relay_outage, 3
+        )
+        print(json.dumps(report["faults"], indent=2))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    out = args.out_dir / f"{stamp}-notifications.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"figures written to {out}")
 
 
 if __name__ == "__main__":

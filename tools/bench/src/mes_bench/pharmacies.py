@@ -31,14 +31,14 @@ import httpx
 from mes_admin.finess_gen import CITIES, write_extract
 from mes_contracts.addresses import MailboxType
 from mes_contracts.ins import ins_key
+from mes_dev.testing import NatsServer, free_port
+from mes_dev.testing.postgres import PostgresDatabase
 from mes_pharmacy_directory.domain.pharmacy import GeoPoint
 from mes_pharmacy_directory.main import create_app
 from mes_pharmacy_directory.service.directory import DirectoryService, RegisterMailbox
 from mes_pharmacy_directory.service.pharmacies import PharmacySearch, PharmacyService
 from mes_pharmacy_directory.service.ports import PharmacyFilter
 from mes_pharmacy_directory.settings import DirectorySettings
-from mes_dev.testing import NatsServer, free_port
-from mes_dev.testing.postgres import PostgresDatabase
 
 from .load import percentile
 

@@ -74,6 +74,8 @@ def banner(
         f"    {'nats':<20} {stack.nats_url} (JetStream store {_show(data_dir / 'nats')}/)",
         f"    {'smtp sink':<20} {stack.smtp_host}:{stack.smtp_port} "
         f"(mails kept as .eml in {_show(mail_dir)}/)",
+        f"    {'pushes':<20} recorded in {_show(data_dir / 'push' / 'pushes.jsonl')} "
+        "(the notifier's development push provider)",
         "",
         f"  Internal token (header X-Internal-Token): {_show(data_dir / '.internal-token')}",
         "  Ctrl-C stops everything; the next run reuses the data.",

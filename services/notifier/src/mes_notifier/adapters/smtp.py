@@ -1,0 +1,138 @@
+"""The relay, over SMTP with aiosmtplib: one connection kept open and reused, STARTTLS or
+implicit TLS and AUTH as the settings say."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import aiosmtplib
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from ..domain.emails import OutgoingEmail
+from ..domain.errors import DeliveryDeferred, DeliveryRefused
+
+__all__ = ["SmtpTransport"]
+
+log = logging.getLogger(__name__)
+
+# Failures of the connection itself, after which a new connection may succeed.
+_CONNECTION_LOST = (
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class SmtpTransport:
+    """One connection to the relay. A lost connection (the relay closed an idle one, or
+    restarted) is opened again and the e-mail tried again, a few times with a short backoff;
+    past that the failure is the queue's to retry later."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: Literal["none", "starttls", "tls"] = "none",
+        username: str = "",
+        password: str = "",
+        timeout: float = 10.0,
+        attempts: int = 3,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.attempts = attempts
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.security == "tls",
+            start_tls=self.security == "starttls",
+            timeout=self.timeout,
+        )
+        await client.connect()
+        if self.username:
+            await client.login(self.username, self.password)
+        self._client = client
+        return client
+
+    async def _drop(self, *, politely: bool = False) -> None:
+        """Forget the connection; ``politely`` says QUIT first (a connection that failed is
+        closed at once: a relay that stopped answering would make QUIT wait its timeout)."""
+        client, self._client = self._client, None
+        if client is None or not client.is_connected:
+            return
+        if politely:
+            try:
+                await client.quit()
+                return
+            except (aiosmtplib.SMTPException, OSError):
+                pass
+        client.close()
+
+    async def send(self, email: OutgoingEmail) -> None:
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(self.attempts),
+                wait=wait_exponential(multiplier=0.05, max=1.0),
+                retry=retry_if_exception_type(_CONNECTION_LOST),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._send_once(email)
+        except _CONNECTION_LOST as exc:
+            await self._drop()
+            raise DeliveryDeferred(f"relay unreachable: {exc!r}") from exc
+        except OSError as exc:  # connection refused and the like
+            await self._drop()
+            raise DeliveryDeferred(f"relay unreachable: {exc!r}") from exc
+
+    async def _send_once(self, email: OutgoingEmail) -> None:
+        try:
+            client = await self._connected()
+            await client.sendmail(email.mail_from, [email.rcpt_to], email.content)
+        except _CONNECTION_LOST:
+            await self._drop()
+            raise
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            await self._reset()
+            codes = [r.code for r in exc.recipients]
+            reply = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+            if codes and all(code >= 500 for code in codes):
+                raise DeliveryRefused(f"recipient refused: {reply}") from exc
+            raise DeliveryDeferred(f"recipient deferred: {reply}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._reset()
+            reply = f"{exc.code} {exc.message}"
+            if exc.code >= 500:
+                raise DeliveryRefused(f"relay refused: {reply}") from exc
+            raise DeliveryDeferred(f"relay deferred: {reply}") from exc
+
+    async def _reset(self) -> None:
+        """After a refusal the connection stays usable once the transaction is reset."""
+        client = self._client
+        if client is None or not client.is_connected:
+            return
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            await self._drop()
+
+    async def close(self) -> None:
+        await self._drop(politely=True)

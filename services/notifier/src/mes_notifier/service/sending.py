@@ -1,0 +1,299 @@
+"""The sender: takes due notifications from the queue in the database and delivers them.
+
+Exactly once, as far as SMTP allows: each e-mail lane owns one connection to the relay and has
+one e-mail in flight; as soon as the relay answers ``250`` the notifications it stands for are
+committed as sent, before the lane sends anything else. A crash can therefore repeat at most
+one e-mail per connection (the one between ``250`` and that commit); the e-mail sent again
+carries the same Message-ID, so a mail client shows it once. Claims are leases: after a crash,
+what a dead sender held is taken over when its lease ends, so nothing claimed is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from mes_contracts.events.notifier import NotificationChannel, NotificationSent
+from mes_contracts.internal.notifier import NotificationState
+
+from ..domain.emails import MailIdentity
+from ..domain.errors import DeliveryDeferred, DeliveryRefused, TokenUnregistered
+from ..domain.notifications import next_attempt_delay
+from .intake import APP_BODY, APP_TITLE
+from .metrics import BACKLOG, NOTIFICATIONS, SEND_SECONDS
+from .planning import Job, PlanRules, plan
+from .ports import MailTransport, MailTransportFactory, PushProvider, UnitOfWorkFactory
+
+__all__ = ["NotificationSender", "SenderRules"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SenderRules:
+    plan: PlanRules
+    retry_first: float
+    retry_max: float
+    retry_for: timedelta
+    lease: timedelta
+    poll_seconds: float
+    batch_size: int
+    email_lanes: int
+    send_timeout: float  # a lane does not start an e-mail whose lease ends sooner than this
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NotificationSender:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        mail: MailTransportFactory,
+        push: PushProvider,
+        identity: MailIdentity,
+        rules: SenderRules,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.mail = mail
+        self.push = push
+        self.identity = identity
+        self.rules = rules
+        self.clock = clock
+        self._woken = asyncio.Event()
+        self._emails: asyncio.Queue[Job] = asyncio.Queue()
+        self._pushes: asyncio.Queue[Job] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._transports: list[MailTransport] = []
+        self._backlog_at = 0.0
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Notifications were queued: claim them now rather than at the next poll."""
+        self._woken.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._emails = asyncio.Queue()
+        self._pushes = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._dispatch(), name="notifier-dispatch")]
+        for lane in range(self.rules.email_lanes):
+            transport = self.mail()
+            self._transports.append(transport)
+            self._tasks.append(
+                asyncio.create_task(self._email_lane(transport), name=f"notifier-smtp-{lane}")
+            )
+        self._tasks.append(asyncio.create_task(self._push_lane(), name="notifier-push"))
+
+    async def stop(self) -> None:
+        """Cancel the lanes and the dispatcher; an e-mail being recorded finishes first. A
+        task whose cancellation was absorbed underneath (by a driver waiting for its lock) is
+        cancelled again until it ends."""
+        self._stopping = True
+        pending = set(self._tasks)
+        while pending:
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
+        self._tasks = []
+        for transport in self._transports:
+            await transport.close()
+        self._transports = []
+        await self.push.close()
+
+    # --- claiming -----------------------------------------------------------------------------
+
+    def _waiting(self) -> int:
+        return self._emails.qsize() + self._pushes.qsize()
+
+    async def _dispatch(self) -> None:
+        while not self._stopping:
+            self._woken.clear()
+            try:
+                claimed = 0
+                room = self._ahead() - self._waiting()
+                if room > 0:
+                    claimed = await self.claim_once(room)
+                await self._refresh_backlog()
+                if claimed >= room and self._waiting() < self._ahead():
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("claiming notifications failed, retrying", exc_info=True)
+            try:
+                async with asyncio.timeout(self.rules.poll_seconds):
+                    await self._woken.wait()
+            except TimeoutError:
+                pass
+
+    def _ahead(self) -> int:
+        """How many jobs may wait for a lane: a few per lane, so that none waits long enough
+        for its lease to end (it would then be left, and sent after the lease)."""
+        return min(self.rules.batch_size, 8 * (self.rules.email_lanes + 1))
+
+    async def claim_once(self, limit: int | None = None) -> int:
+        """Claim the due notifications, plan them and hand the jobs to the lanes; returns how
+        many rows were claimed."""
+        now = self.clock()
+        async with self.uow_factory() as uow:
+            rows = await uow.repo.claim_due(
+                now, now + self.rules.lease, limit or self.rules.batch_size
+            )
+            await uow.commit()
+        if not rows:
+            return 0
+        async with self.uow_factory() as uow:
+            jobs = await plan(uow.repo, rows, self.identity, now, self.rules.plan, json.loads)
+            await uow.commit()
+        for job in jobs:
+            (self._emails if job.email is not None else self._pushes).put_nowait(job)
+        return len(rows)
+
+    async def _refresh_backlog(self) -> None:
+        if time.monotonic() - self._backlog_at < 1.0:
+            return
+        self._backlog_at = time.monotonic()
+        async with self.uow_factory() as uow:
+            BACKLOG.set(await uow.repo.backlog())
+
+    # --- delivering ---------------------------------------------------------------------------
+
+    def _still_ours(self, job: Job) -> bool:
+        """A job whose lease ends before it could be sent is left for the next claim: sending
+        it now could send it twice."""
+        return job.lease_until - self.clock() > timedelta(seconds=self.rules.send_timeout)
+
+    async def _email_lane(self, transport: MailTransport) -> None:
+        while not self._stopping:
+            job = await self._emails.get()
+            if self._emails.empty():
+                self._woken.set()
+            if not self._still_ours(job):
+                continue
+            try:
+                await self.deliver_email(transport, job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recording an e-mail failed", extra={"ids": job.ids})
+
+    async def deliver_email(self, transport: MailTransport, job: Job) -> None:
+        assert job.email is not None
+        started = time.perf_counter()
+        try:
+            await transport.send(job.email)
+        except DeliveryRefused as exc:
+            await self._failed(job, NotificationState.FAILED, str(exc))
+            return
+        except (DeliveryDeferred, OSError, TimeoutError) as exc:
+            await self._deferred(job, str(exc) or repr(exc))
+            return
+        SEND_SECONDS.labels("email").observe(time.perf_counter() - started)
+        await self._sent(job)
+
+    async def _push_lane(self) -> None:
+        while not self._stopping:
+            job = await self._pushes.get()
+            if self._pushes.empty():
+                self._woken.set()
+            if not self._still_ours(job):
+                continue
+            try:
+                await self.deliver_push(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recording a push failed", extra={"ids": job.ids})
+
+    async def deliver_push(self, job: Job) -> None:
+        assert job.push_token is not None
+        started = time.perf_counter()
+        data = {"type": "new_message", "notification_id": str(job.data.get("entry", ""))}
+        try:
+            await self.push.push(job.push_token, APP_TITLE, APP_BODY, data)
+        except TokenUnregistered as exc:
+            async with self.uow_factory() as uow:
+                if job.device_id is not None:
+                    await uow.repo.remove_device(job.device_id)
+                await uow.repo.record(
+                    job.ids, NotificationState.FAILED, attempted=True, error=str(exc)
+                )
+                await uow.commit()
+            NOTIFICATIONS.labels(job.kind.value, NotificationState.FAILED.value).inc()
+            log.info("device unregistered, removed", extra={"device": job.device_id})
+            return
+        except DeliveryRefused as exc:
+            await self._failed(job, NotificationState.FAILED, str(exc))
+            return
+        except (DeliveryDeferred, OSError, TimeoutError) as exc:
+            await self._deferred(job, str(exc) or repr(exc))
+            return
+        SEND_SECONDS.labels("push").observe(time.perf_counter() - started)
+        await self._sent(job)
+
+    # --- recording ----------------------------------------------------------------------------
+
+    async def _sent(self, job: Job) -> None:
+        now = self.clock()
+        async with self.uow_factory() as uow:
+            await uow.repo.record(
+                job.ids,
+                NotificationState.SENT,
+                attempted=True,
+                recipient=job.recipient,
+                sent_at=now,
+            )
+            if job.patient_ins is not None and self.rules.plan.group_window:
+                await uow.repo.mark_window(job.patient_ins, now)
+            channel = (
+                NotificationChannel.EMAIL if job.email is not None else NotificationChannel.PUSH
+            )
+            for id_, trigger in zip(job.ids, job.triggers, strict=True):
+                uow.emit(
+                    NotificationSent(
+                        notification_id=id_,
+                        channel=channel,
+                        recipient=job.recipient,
+                        trigger_event_id=trigger,
+                        sent_at=now,
+                    )
+                )
+            await uow.commit()
+        NOTIFICATIONS.labels(job.kind.value, NotificationState.SENT.value).inc(len(job.ids))
+
+    async def _failed(self, job: Job, state: NotificationState, error: str) -> None:
+        log.warning("notification failed permanently", extra={"ids": job.ids, "error": error})
+        async with self.uow_factory() as uow:
+            await uow.repo.record(
+                job.ids, state, attempted=True, recipient=job.recipient, error=error
+            )
+            await uow.commit()
+        NOTIFICATIONS.labels(job.kind.value, state.value).inc(len(job.ids))
+
+    async def _deferred(self, job: Job, error: str) -> None:
+        now = self.clock()
+        if now - job.created_at >= self.rules.retry_for:
+            await self._failed(job, NotificationState.FAILED, f"gave up: {error}")
+            return
+        delay = next_attempt_delay(
+            job.attempts + 1, first=self.rules.retry_first, cap=self.rules.retry_max
+        )
+        async with self.uow_factory() as uow:
+            await uow.repo.record(
+                job.ids,
+                NotificationState.RETRYING,
+                attempted=True,
+                recipient=job.recipient,
+                error=error,
+                next_attempt_at=now + delay,
+            )
+            await uow.commit()
+        NOTIFICATIONS.labels(job.kind.value, NotificationState.RETRYING.value).inc(len(job.ids))
