@@ -49,9 +49,7 @@ Ins = Annotated[str, Path(max_length=20, examples=["279035121518989"])]
 async def import_pharmacies(
     body: PharmacyBatchIn, principal: OpsPrincipal, services: ServicesDep
 ) -> PharmacyBatchOut:
-    answer = await services.send(
-        "directory", "POST", "/internal/pharmacies/batches", body=body
-    )
+    answer = await services.send("directory", "POST", "/internal/pharmacies/batches", body=body)
     return PharmacyBatchOut.model_validate_json(answer.content)
 
 
