@@ -116,7 +116,8 @@ RELAYED = [
     (public.MessageSendOut, conversation.AdmissionOut, set()),
     (public.ConversationOut, conversation.ConversationView, {"unread_count"}),
     (public.ConversationOut, conversation.MailboxConversationView, {"unread_count"}),
-    (public.ContactList, conversation.ContactsOut, set()),
+    # A pharmacy's FINESS comes with the default pharmacies, from the directory.
+    (public.ContactList, conversation.ContactsOut, {"items.finess"}),
     (public.MessageList, mailbox.MessagePageOut, set()),
     (public.MessageDetail, mailbox.MessageOut, set()),
     (public.ReadOut, mailbox.ReadOut, set()),
