@@ -43,7 +43,9 @@ TAGS = [
 
 router = APIRouter(prefix="/v1/me", tags=["documents"], responses=problems(*AUTHENTICATED))
 
+# application/octet-stream first, as for an attachment: the type generators read as bytes.
 _DOCUMENT_TYPES = (
+    "application/octet-stream",
     "application/pdf",
     "image/jpeg",
     "image/png",
