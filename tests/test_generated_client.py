@@ -437,9 +437,24 @@ def test_documents_a_pharmacy_request_and_notifications_through_the_generated_cl
             display_name=f"Pharmacie {word.title()}",
             finess=finess,
             pharmacy=True,
+            alert_email=f"alertes@{word}.example",
         ),
     )
     assert registered.status_code == 201, registered.content
+    assert registered.parsed.alert_email == f"alertes@{word}.example"
+    refused = directory.sync_detailed(
+        mailbox,
+        client=ops,
+        body=models.DirectoryEntryIn(
+            type_=models.MailboxType.ORG,
+            display_name="Pharmacie",
+            finess=finess,
+            pharmacy=True,
+            alert_email="pas une adresse",
+        ),
+    )
+    assert refused.status_code == 422
+    assert refused.parsed.code is models.RegisterMailboxProblemCode.INVALID_ALERT_EMAIL
     patient = as_(models.Role.PATIENT, ins=ins)
     pharmacist = as_(models.Role.PROFESSIONAL, mailboxes=[mailbox], name="Pharmacie")
 

@@ -69,6 +69,7 @@ async def put_mailbox(
             rpps=body.rpps,
             finess=body.finess,
             pharmacy=body.pharmacy,
+            alert_email=body.alert_email,
         )
     answer = await services.send(
         "directory", "PUT", f"/internal/mailboxes/{path_segment(address)}", body=entry
