@@ -44,6 +44,14 @@ SERVICE_PACKAGES = {
 # gateway's fallback for one that would not).
 UNREACHABLE = {"internal_credential_required", "upstream_refused"}
 _HTTP_METHODS = {"get", "post", "put", "delete", "patch"}
+# Methods of the built-in types (``row.get``, ``data.decode``): on a receiver of unknown type,
+# most likely one of those, not the project's method of the same name.
+_BUILTIN_METHODS = {
+    name
+    for kind in (dict, list, str, bytes, set, tuple)
+    for name in dir(kind)
+    if not name.startswith("_")
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -190,7 +198,7 @@ class Reach:
                 if value is None and self.injected and inspect.isclass(receiver):
                     return self._injected(func.attr, scope.package)
                 return []
-            if receiver is None:
+            if receiver is None and not (self.injected and func.attr in _BUILTIN_METHODS):
                 # Unknown receiver: any method of that name in the caller's own package.
                 top = scope.package
                 return [

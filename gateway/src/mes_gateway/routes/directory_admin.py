@@ -47,8 +47,6 @@ Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemp
             "invalid_name",
             "name_too_long",
             "pharmacy_requires_org",
-            "mailbox_not_found",
-            "pharmacy_not_found",
             "invalid_alert_email",
         ),
     },
@@ -85,13 +83,7 @@ async def put_mailbox(
     summary="One directory entry",
     description="The mailbox's type, display name, RPPS or FINESS number, and whether it is "
     "a pharmacy's.",
-    responses=problems(
-        *AUTHENTICATED,
-        "mailbox_not_found",
-        "invalid_address",
-        "invalid_finess",
-        "pharmacy_not_found",
-    ),
+    responses=problems(*AUTHENTICATED, "mailbox_not_found", "invalid_address"),
 )
 async def get_mailbox(
     address: Address, principal: OpsPrincipal, services: ServicesDep

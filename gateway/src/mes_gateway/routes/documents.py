@@ -164,7 +164,6 @@ def _size(file: UploadFile) -> int:
         "document_type_not_allowed",
         "document_type_mismatch",
         "invalid_address",
-        "invalid_cursor",
         "concurrent_update",
         "invalid_idempotency_key",
         "idempotency_key_reused",
@@ -231,7 +230,7 @@ async def _stream_to_mailbox(
     response_class=StreamingResponse,
     responses={
         200: _DOWNLOADED,
-        **problems(*AUTHENTICATED, "document_not_found", "invalid_address", "message_not_found"),
+        **problems(*AUTHENTICATED, "document_not_found", "invalid_address"),
     },
 )
 async def download_my_document(
@@ -269,9 +268,7 @@ async def download_my_document(
     description="204 once deleted; 404 `document_not_found` for an id that is not one of "
     "your documents (or no longer is). Attachments already made from it, in messages sent, "
     "stay whole.",
-    responses=problems(
-        *AUTHENTICATED, "document_not_found", "invalid_address", "message_not_found"
-    ),
+    responses=problems(*AUTHENTICATED, "document_not_found", "invalid_address"),
 )
 async def delete_my_document(
     document_id: DocumentId, principal: PatientPrincipal, services: ServicesDep

@@ -146,7 +146,6 @@ def rate_rules(settings: GatewaySettings, ins: str, finess: str) -> RateLimitIn:
         "pharmacy_not_found",
         "document_not_found",
         "patient_not_found",
-        "mailbox_not_found",
         "pharmacy_closed",
         "pharmacy_without_mailbox",
         "concurrent_update",

@@ -42,13 +42,7 @@ Ins = Annotated[str, Path(max_length=20, examples=["279035121518989"])]
     description="Up to 1,000 pharmacies of the FINESS register; a FINESS number with a "
     "wrong check digit is reported in `rejected`, never stored. Replaying a batch changes "
     "nothing.",
-    responses=problems(
-        *AUTHENTICATED,
-        "invalid_finess",
-        "invalid_address",
-        "mailbox_not_found",
-        "pharmacy_not_found",
-    ),
+    responses=problems(*AUTHENTICATED),
 )
 async def import_pharmacies(
     body: PharmacyBatchIn, principal: OpsPrincipal, services: ServicesDep
