@@ -26,6 +26,7 @@ from typing import Any
 from fastapi.routing import APIRoute, APIRouter
 
 from mes_platform.errors import DomainError
+from mes_platform.problems import problem_response
 
 __all__ = ["Raised", "Reach", "public_codes"]
 
@@ -36,12 +37,21 @@ SERVICE_PACKAGES = {
     "mailbox": "mes_mailbox",
     "identity": "mes_identity",
     "directory": "mes_pharmacy_directory",
+    "notifier": "mes_notifier",
 }
 # Codes that cannot reach a caller of the public API: the gateway always presents the internal
 # credential, and every service answers its refusals with a code (``upstream_refused`` is the
 # gateway's fallback for one that would not).
 UNREACHABLE = {"internal_credential_required", "upstream_refused"}
 _HTTP_METHODS = {"get", "post", "put", "delete", "patch"}
+# Methods of the built-in types (``row.get``, ``data.decode``): on a receiver of unknown type,
+# most likely one of those, not the project's method of the same name.
+_BUILTIN_METHODS = {
+    name
+    for kind in (dict, list, str, bytes, set, tuple)
+    for name in dir(kind)
+    if not name.startswith("_")
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -79,9 +89,11 @@ def _path_text(node: ast.expr) -> str | None:
 class Reach:
     """Problem codes reachable from functions of the packages ``own``."""
 
-    def __init__(self, own: tuple[str, ...]) -> None:
+    def __init__(self, own: tuple[str, ...], *, injected: bool = False) -> None:
         self.own = own
+        self.injected = injected
         self.by_name: dict[str, list[Callable[..., Any]]] = {}
+        self.functions: set[Callable[..., Any]] = set()
         self._modules = [m for package in own for m in _modules(package)]
         for module in self._modules:
             for value in vars(module).values():
@@ -91,6 +103,8 @@ class Reach:
                             member = member.__func__
                         if inspect.isfunction(member):
                             self.by_name.setdefault(name, []).append(member)
+                elif inspect.isfunction(value) and self._is_own(value):
+                    self.functions.add(value)
         self._memo: dict[
             Callable[..., Any], tuple[set[Raised], set[Upstream], list[Callable[..., Any]]]
         ] = {}
@@ -159,7 +173,11 @@ class Reach:
                 upstream.add(call)
                 continue
             for target in self._targets(node.func, scope):
-                if inspect.isclass(target) and issubclass(target, DomainError):
+                if target is problem_response:
+                    found = _problem_response(node)
+                    if found is not None:
+                        raised.add(found)
+                elif inspect.isclass(target) and issubclass(target, DomainError):
                     found = _domain_error(node, target)
                     if found is not None:
                         raised.add(found)
@@ -177,14 +195,26 @@ class Reach:
                 value = getattr(receiver, func.attr, None)
                 if value is not None and (self._is_own(value) or inspect.isclass(value)):
                     return [value]
+                if value is None and self.injected and inspect.isclass(receiver):
+                    return self._injected(func.attr, scope.package)
                 return []
-            if receiver is None:
+            if receiver is None and not (self.injected and func.attr in _BUILTIN_METHODS):
                 # Unknown receiver: any method of that name in the caller's own package.
                 top = scope.package
                 return [
                     m for m in self.by_name.get(func.attr, []) if m.__module__.split(".")[0] == top
                 ]
         return []
+
+    def _injected(self, attr: str, package: str) -> list[Any]:
+        """``self._decode(cursor)`` where ``_decode`` is a function given to the constructor
+        (``decode=decode_cursor``): the package's functions named after it."""
+        stem = attr.lstrip("_") + "_"
+        return [
+            f
+            for f in self.functions
+            if f.__name__.startswith(stem) and f.__module__.split(".")[0] == package
+        ]
 
 
 class _Scope:
@@ -261,6 +291,38 @@ def _client_of(call: ast.Call, scope: _Scope) -> str | None:
     return None
 
 
+def _path_of(node: ast.expr, scope: _Scope) -> str | None:
+    """The path an argument gives: written there, or built by a helper of the module that
+    returns an f-string of its parameters (``_document(f"/{id}", owner)``)."""
+    text = _path_text(node)
+    if text is not None or not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        return text
+    helper = scope.lookup(node.func.id)
+    if not inspect.isfunction(helper):
+        return None
+    try:
+        definition = ast.parse(textwrap.dedent(inspect.getsource(helper))).body[0]
+    except (OSError, TypeError, SyntaxError):
+        return None
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    given = {
+        param.arg: _path_text(arg) or "{x}"
+        for param, arg in zip(definition.args.args, node.args, strict=False)
+    }
+    for statement in ast.walk(definition):
+        if isinstance(statement, ast.Return) and isinstance(statement.value, ast.JoinedStr):
+            return "".join(
+                part.value
+                if isinstance(part, ast.Constant)
+                else given.get(getattr(part.value, "id", ""), "{x}")
+                if isinstance(part, ast.FormattedValue)
+                else "{x}"
+                for part in statement.value.values
+            )
+    return None
+
+
 def _upstream_call(call: ast.Call, scope: _Scope) -> Upstream | None:
     func = call.func
     if not isinstance(func, ast.Attribute):
@@ -270,13 +332,17 @@ def _upstream_call(call: ast.Call, scope: _Scope) -> Upstream | None:
         service = scope.text(args[0])
         if service in SERVICE_PACKAGES:
             if func.attr == "get" and len(args) >= 2:
-                path = _path_text(args[1])
+                path = _path_of(args[1], scope)
                 return Upstream(service, "GET", path) if path else None
             if func.attr == "send" and len(args) >= 3:
-                method, path = scope.text(args[1]), _path_text(args[2])
+                method, path = scope.text(args[1]), _path_of(args[2], scope)
                 return Upstream(service, method or "", path) if path else None
-    if isinstance(func.value, ast.Name) and func.value.id in scope.clients:
-        service = scope.clients[func.value.id]
+    service = None
+    if isinstance(func.value, ast.Name):
+        service = scope.clients.get(func.value.id)
+    elif isinstance(func.value, ast.Call):  # services.client("mailbox").post(...)
+        service = _client_of(func.value, scope)
+    if service is not None:
         if func.attr in _HTTP_METHODS and args:
             path = _path_text(args[0])
             return Upstream(service, func.attr.upper(), path) if path else None
@@ -297,6 +363,21 @@ def _domain_error(call: ast.Call, cls: type[DomainError]) -> Raised | None:
     if not isinstance(code, str) or not isinstance(status, int):
         return None  # computed: a service's problem passed through, found at its source
     return Raised(code, status)
+
+
+def _problem_response(call: ast.Call) -> Raised | None:
+    """``problem_response(429, "code", ...)``: a problem answered without raising."""
+    if len(call.args) < 2:
+        return None
+    status, code = call.args[:2]
+    if (
+        isinstance(status, ast.Constant)
+        and isinstance(code, ast.Constant)
+        and isinstance(status.value, int)
+        and isinstance(code.value, str)
+    ):
+        return Raised(code.value, status.value)
+    return None
 
 
 def _route_functions(route: APIRoute) -> Iterator[Callable[..., Any]]:
@@ -327,7 +408,7 @@ class _Services:
         if call in self._memo:
             return self._memo[call]
         package = SERVICE_PACKAGES[call.service]
-        reach = self._reach.setdefault(package, Reach((package, "mes_platform")))
+        reach = self._reach.setdefault(package, Reach((package, "mes_platform"), injected=True))
         raised: set[Raised] = set()
         matched = False
         for router in reach.routers():

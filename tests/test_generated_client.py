@@ -2,11 +2,14 @@
 plays the README's walkthrough against the running stack, without one hand-written request:
 tokens, a profile and a mailbox, an upload, a send with a read receipt and an Idempotency-Key,
 the patient's lists, opening, the download byte for byte, the reply, ``[FIN]``, the 409 read as
-a typed problem, and a bounce with its French report."""
+a typed problem, and a bounce with its French report; then the patient's documents, a
+pharmacy found and sent a prescription, and the notification centre."""
 
 from __future__ import annotations
 
 import importlib
+import random
+import string
 import subprocess
 import sys
 import uuid
@@ -16,6 +19,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from mes_pharmacy_directory.domain.finess import luhn_digit
 
 from .conftest import eventually, new_ins
 from .stack import Stack
@@ -358,3 +363,161 @@ def test_a_patient_writes_to_a_pharmacy_through_the_generated_client(
     assert stranger.status_code == 403
     assert stranger.parsed.code is models.StartConversationProblemCode.INITIATION_NOT_ALLOWED
     assert stranger.parsed.reason
+
+
+def test_documents_a_pharmacy_request_and_notifications_through_the_generated_client(
+    generated: ModuleType, stack: Stack
+) -> None:
+    """The patient keeps a prescription in the documents, finds a pharmacy imported by
+    operations, sends it the prescription, and the app's notification centre announces the
+    pharmacy's answer: every call through the generated client."""
+    models = _m("models")
+    types = _m("types")
+    dev = _m("api.development.issue_dev_token")
+    admin = _m("api.admin.put_patient_profile")
+    directory = _m("api.directory.register_mailbox")
+    import_pharmacies = _m("api.pharmacy_admin.import_pharmacies")
+    add_document = _m("api.documents.add_my_document")
+    list_documents = _m("api.documents.list_my_documents")
+    download_document = _m("api.documents.download_my_document")
+    search = _m("api.pharmacies.search_pharmacies")
+    template = _m("api.pharmacies.get_pharmacy_message_template")
+    send_request = _m("api.pharmacies.send_pharmacy_request")
+    inbox = _m("api.messaging.list_mailbox_messages")
+    download = _m("api.attachments.download_attachment")
+    send = _m("api.messaging.send_message")
+    notifications = _m("api.notifications.list_my_notifications")
+    anonymous = generated.Client(base_url=stack.url, raise_on_unexpected_status=True)
+
+    def as_(role: Any, **claims: Any) -> Any:
+        token = dev.sync(client=anonymous, body=models.DevTokenRequest(role=role, **claims))
+        return generated.AuthenticatedClient(
+            base_url=stack.url, token=token.access_token, raise_on_unexpected_status=True
+        )
+
+    ops = as_(models.Role.OPS)
+    ins = new_ins()
+    admin.sync(
+        ins,
+        client=ops,
+        body=models.PatientUpsert(
+            state=models.PatientState.ACTIVATED,
+            birth_name="BERNARD",
+            first_names="Léa",
+            email=f"p{ins}@example.org",
+            app_installed=True,
+        ),
+    )
+    word = "".join(random.choices(string.ascii_lowercase, k=10))
+    payload = f"75{random.randrange(10**6):06d}"
+    finess = payload + str(luhn_digit(payload))
+    imported = import_pharmacies.sync(
+        client=ops,
+        body=models.PharmacyBatchIn(
+            run=f"client-{word}",
+            pharmacies=[
+                models.PharmacyRecordIn(
+                    finess=finess,
+                    name=f"Pharmacie {word.title()}",
+                    postal_code="75004",
+                    city="PARIS",
+                    lat=48.8566,
+                    lon=2.3522,
+                )
+            ],
+        ),
+    )
+    assert isinstance(imported, models.PharmacyBatchOut), imported
+    mailbox = f"officine.{word}@pharmacie-exemple.mssante.fr"
+    registered = directory.sync_detailed(
+        mailbox,
+        client=ops,
+        body=models.DirectoryEntryIn(
+            type_=models.MailboxType.ORG,
+            display_name=f"Pharmacie {word.title()}",
+            finess=finess,
+            pharmacy=True,
+            alert_email=f"alertes@{word}.example",
+        ),
+    )
+    assert registered.status_code == 201, registered.content
+    assert registered.parsed.alert_email == f"alertes@{word}.example"
+    refused = directory.sync_detailed(
+        mailbox,
+        client=ops,
+        body=models.DirectoryEntryIn(
+            type_=models.MailboxType.ORG,
+            display_name="Pharmacie",
+            finess=finess,
+            pharmacy=True,
+            alert_email="pas une adresse",
+        ),
+    )
+    assert refused.status_code == 422
+    assert refused.parsed.code is models.RegisterMailboxProblemCode.INVALID_ALERT_EMAIL
+    patient = as_(models.Role.PATIENT, ins=ins)
+    pharmacist = as_(models.Role.PROFESSIONAL, mailboxes=[mailbox], name="Pharmacie")
+
+    # The prescription enters the patient's documents, is listed, and comes back intact.
+    added = add_document.sync_detailed(
+        client=patient,
+        body=models.AddMyDocumentForm(
+            file=types.File(payload=PDF, file_name="ordonnance.pdf", mime_type="application/pdf")
+        ),
+        idempotency_key=f"document-{ins}",
+    )
+    assert added.status_code == 201, added.content
+    document = added.parsed
+    assert isinstance(document, models.Document), document
+    assert document.size == len(PDF) and document.content_type == "application/pdf"
+    listed = list_documents.sync(client=patient)
+    assert [d.id for d in listed.items] == [document.id]
+    assert listed.items[0].filename == "ordonnance.pdf"
+    assert download_document.sync(document.id, client=patient).payload.read() == PDF
+    missing = download_document.sync_detailed("absent", client=patient)
+    assert missing.status_code == 404
+    assert missing.parsed.code is models.DownloadMyDocumentProblemCode.DOCUMENT_NOT_FOUND
+
+    # The pharmacy is found by a word of its name, and the prescription sent to it.
+    found = eventually(lambda: next((p for p in search.sync(client=patient, q=word).items), None))
+    assert found.finess == finess and found.can_write
+    text = template.sync(client=patient)
+    sent = send_request.sync_detailed(
+        client=patient,
+        body=models.PharmacyRequestIn(pharmacy=finess, document_ids=[document.id]),
+        idempotency_key=f"pharmacy-{ins}",
+    )
+    assert sent.status_code == 201, sent.content
+    request = sent.parsed
+    assert request.pharmacy == finess and request.mailbox == mailbox
+    assert request.status is models.MessageStatus.ACCEPTED
+    (copy,) = request.attachments
+
+    def received() -> Any:
+        items = inbox.sync(mailbox, client=pharmacist).items
+        return next((m for m in items if m.id == request.message_id), None)
+
+    eventually(received)
+    assert download.sync(copy.id, client=pharmacist).payload.read() == PDF
+
+    # The pharmacy answers; the patient's app shows that a message waits, not what it says.
+    answer = send.sync(
+        client=pharmacist,
+        body=models.MessageSendIn(
+            from_=mailbox,
+            to=f"{ins}@patient.mssante.fr",
+            subject="Votre commande",
+            body="Vos médicaments sont prêts.",
+            in_reply_to=request.message_id,
+        ),
+    )
+    assert answer.status is models.MessageStatus.ACCEPTED
+
+    def announced() -> Any:
+        page = notifications.sync(client=patient)
+        return page if page.unseen == 1 else None
+
+    page = eventually(announced, timeout=20)
+    (entry,) = page.items
+    assert entry.message_id == answer.message_id
+    assert "prêts" not in entry.body and text.body not in entry.body

@@ -31,6 +31,15 @@ PROBLEM = "application/problem+json"
 ANSWERED_OTHERWISE = {
     ("downloadAttachment", "message_not_found"): "a mailbox's 404 means 'not in this mailbox': "
     "the gateway asks the next one, then answers attachment_not_found",
+    **{
+        ("addMyDocument", code): "the mailbox checks a document as it checks an attachment "
+        "and answers the refusal under the documents' code (document_empty, "
+        "document_type_not_allowed, document_type_mismatch)"
+        for code in ("attachment_empty", "attachment_type_not_allowed", "attachment_type_mismatch")
+    },
+    ("registerMyDevice", "device_not_found"): "registering drops an earlier registration of "
+    "the same token through the repository, which removes nothing when there is none; the "
+    "reading takes it for the removal route's, which refuses an unknown device",
     ("getHealth", "service_unavailable"): "a service that does not answer is reported in the "
     "HealthReport (503), not as a problem",
 }
@@ -120,12 +129,27 @@ def test_each_domain_notion_is_one_named_enum(document: dict[str, Any]) -> None:
 
 def test_uploads_and_downloads_are_binary_for_the_generators(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
-    for form in ("UploadAttachmentForm", "UploadMyAttachmentForm"):
+    for form in ("UploadAttachmentForm", "UploadMyAttachmentForm", "AddMyDocumentForm"):
         part = schemas[form]["properties"]["file"]
         assert part["format"] == "binary" and part["contentMediaType"], form
-    download = document["paths"]["/v1/attachments/{attachment_id}"]["get"]["responses"]["200"]
-    for media in download["content"].values():
-        assert media["schema"]["format"] == "binary"
+    for path in ("/v1/attachments/{attachment_id}", "/v1/me/documents/{document_id}"):
+        download = document["paths"][path]["get"]["responses"]["200"]
+        # A generator reads the first media type it knows: bytes, not text.
+        assert next(iter(download["content"])) == "application/octet-stream", path
+        for media in download["content"].values():
+            assert media["schema"]["format"] == "binary", path
+        assert "Content-Disposition" in download["headers"], path
+
+
+def test_a_refusal_to_retry_later_says_when(document: dict[str, Any]) -> None:
+    """A problem 429 or 503 carries ``Retry-After``: a client waits as long as it says."""
+    limited = document["paths"]["/v1/me/pharmacy-requests"]["post"]["responses"]["429"]
+    assert limited["headers"]["Retry-After"]["schema"]["type"] == "integer"
+    assert limited["headers"]["Retry-After"]["example"] == 1200
+    for operation_id, op in operations(document).items():
+        for status in ("429", "503"):
+            if PROBLEM in op["responses"].get(status, {}).get("content", {}):
+                assert "Retry-After" in op["responses"][status]["headers"], (operation_id, status)
 
 
 def test_every_code_a_route_can_answer_is_listed_on_its_operation(

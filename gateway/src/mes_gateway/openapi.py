@@ -185,8 +185,16 @@ def _headers(operation: dict[str, Any]) -> None:
         headers["X-Request-ID"] = _REQUEST_ID_HEADER
         if status == "401":
             headers["WWW-Authenticate"] = _WWW_AUTHENTICATE
-        if status == "503" and PROBLEM_MEDIA_TYPE in response.get("content", {}):
+        problem = response.get("content", {}).get(PROBLEM_MEDIA_TYPE)
+        if status == "503" and problem is not None:
             headers["Retry-After"] = _RETRY_AFTER
+        if status == "429" and problem is not None:
+            waits = [
+                example["value"].get("retry_after_seconds")
+                for example in problem.get("examples", {}).values()
+            ]
+            wait = next((w for w in waits if isinstance(w, int)), RETRY_AFTER_SECONDS)
+            headers["Retry-After"] = {**_RETRY_AFTER, "example": wait}
         response["headers"] = dict(sorted(headers.items()))
 
 

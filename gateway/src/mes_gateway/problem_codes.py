@@ -205,6 +205,72 @@ CODES: dict[str, CodeDoc] = {
         "A pharmacy is reachable only through an organisational mailbox",
         "A pharmacy's mailbox must be of type ORG, not PER.",
     ),
+    # The patient's documents
+    "document_not_found": CodeDoc(404, "Document not found", "No such document among yours."),
+    "document_too_large": CodeDoc(
+        413,
+        "Document too large",
+        "A document may hold at most 5242880 bytes (5 Mo).",
+        {"max_bytes": 5242880},
+    ),
+    "document_type_not_allowed": CodeDoc(
+        415,
+        "Document type not allowed",
+        "Only pdf, jpg/jpeg, png, tiff, txt and rtf files may be kept in your documents.",
+        {"allowed": ["jpeg", "jpg", "pdf", "png", "rtf", "tif", "tiff", "txt"]},
+    ),
+    "document_type_mismatch": CodeDoc(
+        415,
+        "Document name does not match its content",
+        "The file content is png, which does not match the name 'ordonnance.pdf'.",
+        {"detected_type": "png"},
+    ),
+    "document_empty": CodeDoc(422, "Empty document", "The document is empty."),
+    # Pharmacies
+    "pharmacy_not_found": CodeDoc(
+        404, "Pharmacy not found", "No pharmacy 750000001 in the directory."
+    ),
+    "pharmacy_closed": CodeDoc(
+        409, "The pharmacy is closed", "This pharmacy is closed: it no longer receives requests."
+    ),
+    "pharmacy_without_mailbox": CodeDoc(
+        409,
+        "The pharmacy has no organisational mailbox",
+        "This pharmacy has no organisational MSSanté mailbox: it cannot receive messages.",
+    ),
+    "profile_not_activated": CodeDoc(
+        403,
+        "Profile not activated",
+        "Writing to a pharmacy requires an activated Mon espace santé profile.",
+    ),
+    "nothing_attached": CodeDoc(
+        422,
+        "Nothing attached",
+        "Attach at least one document (the prescription) or attachment.",
+    ),
+    "pharmacy_requests_rate_limited": CodeDoc(
+        429,
+        "Too many requests to pharmacies",
+        "Too many requests to pharmacies; retry after 1200 seconds.",
+        {"retry_after_seconds": 1200},
+    ),
+    "invalid_query": CodeDoc(422, "Invalid search text", "The search text has no letter or digit."),
+    "invalid_near": CodeDoc(422, "Invalid search text", "'near' is LAT,LON in decimal degrees."),
+    "invalid_alert_email": CodeDoc(
+        422,
+        "Invalid alert e-mail address",
+        "'pharmacie' is not an e-mail address.",
+    ),
+    "invalid_dispensation": CodeDoc(
+        422,
+        "Invalid dispensation",
+        "A dispensation's date must not be in the future.",
+    ),
+    # Notifications
+    "notification_not_found": CodeDoc(
+        404, "Notification not found", "No such notification for this patient."
+    ),
+    "device_not_found": CodeDoc(404, "Device not found", "No such device for this patient."),
     # Development tokens
     "claim_not_allowed": CodeDoc(422, _U, "Only a patient token carries an INS."),
     "ins_required": CodeDoc(422, _U, "A patient token needs an INS."),

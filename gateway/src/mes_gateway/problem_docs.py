@@ -42,6 +42,7 @@ STATUS_DESCRIPTIONS = {
     413: "Too large",
     415: "The body's media type, or the file's type, is not accepted",
     422: "The request is not valid",
+    429: "Too many requests; retry after the time given in Retry-After",
     503: "A service behind the gateway is unavailable; retry later",
 }
 
@@ -153,6 +154,10 @@ class Problem(BaseModel):
     size_bytes: int | None = Field(default=None, description="message_too_large: its size")
     max_bytes: int | None = Field(default=None, description="message_too_large: the limit")
     field: str | None = Field(default=None, description="invalid_name: the field refused")
+    retry_after_seconds: int | None = Field(
+        default=None,
+        description="pharmacy_requests_rate_limited: seconds to wait (also in Retry-After)",
+    )
     service: str | None = Field(
         default=None, description="service_unavailable: the service that did not answer"
     )

@@ -54,7 +54,6 @@ _UPLOAD_CODES = (
     "attachment_type_not_allowed",
     "attachment_type_mismatch",
     "invalid_address",
-    "invalid_cursor",
     "concurrent_update",
     "invalid_idempotency_key",
     "idempotency_key_reused",

@@ -47,7 +47,7 @@ Address = Annotated[str, Path(max_length=254, examples=["dr.martin@hopital-exemp
             "invalid_name",
             "name_too_long",
             "pharmacy_requires_org",
-            "mailbox_not_found",
+            "invalid_alert_email",
         ),
     },
 )

@@ -23,15 +23,14 @@ from mes_platform.errors import DomainError
 
 from ..deps import IdempotencyKey, PatientPrincipal, ServicesDep, idempotency_headers
 from ..errors import ServiceUnavailable
-from ..openapi import problem_example, problem_responses
 from ..principal import Principal
+from ..problem_docs import AUTHENTICATED, problems
 from ..services import ServiceClients, raise_for_problem
 from ._messaging_common import relayed
 from .attachments import OneFilePart
 
 __all__ = ["TAGS", "router"]
 
-_ALLOWED = ["jpeg", "jpg", "pdf", "png", "rtf", "tif", "tiff", "txt"]
 TAGS = [
     {
         "name": "documents",
@@ -42,30 +41,31 @@ TAGS = [
     }
 ]
 
-router = APIRouter(prefix="/v1/me", tags=["documents"], responses=problem_responses(401, 403, 503))
+router = APIRouter(prefix="/v1/me", tags=["documents"], responses=problems(*AUTHENTICATED))
 
-_NOT_FOUND = {
-    "document_not_found": problem_example(
-        404, "document_not_found", "Document not found", "No such document among yours."
-    )
-}
-_TOO_LARGE = {
-    "document_too_large": problem_example(
-        413,
-        "document_too_large",
-        "Document too large",
-        f"A document may hold at most {MAX_DOCUMENT_BYTES} bytes (5 Mo).",
-        max_bytes=MAX_DOCUMENT_BYTES,
-    )
-}
-_NOT_ALLOWED = {
-    "document_type_not_allowed": problem_example(
-        415,
-        "document_type_not_allowed",
-        "Document type not allowed",
-        "Only pdf, jpg/jpeg, png, tiff, txt and rtf files may be kept in your documents.",
-        allowed=_ALLOWED,
-    )
+# application/octet-stream first, as for an attachment: the type generators read as bytes.
+_DOCUMENT_TYPES = (
+    "application/octet-stream",
+    "application/pdf",
+    "image/jpeg",
+    "image/png",
+    "image/tiff",
+    "text/plain",
+    "application/rtf",
+)
+_BINARY = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+_DOWNLOADED = {
+    "description": "The document's bytes, with the type its content was recognised as "
+    "(`Content-Type`) and its name (`Content-Disposition`)",
+    "content": {media: {"schema": _BINARY} for media in _DOCUMENT_TYPES},
+    "headers": {
+        "Content-Disposition": {
+            "description": "`attachment`, with the document's name",
+            "schema": {"type": "string"},
+            "example": "attachment; filename*=UTF-8''ordonnance.pdf",
+        },
+        "Content-Length": {"description": "The document's size", "schema": {"type": "integer"}},
+    },
 }
 _FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
 _CHUNK = 64 * 1024
@@ -106,7 +106,7 @@ def _document(path: str, owner: str) -> str:
     description="The files kept in your documents, newest first, by pages: pass "
     "`next_cursor` as `cursor` for the next one (422 `invalid_cursor` for a cursor not "
     "given by this list).",
-    responses=problem_responses(422),
+    responses=problems(*AUTHENTICATED, "invalid_cursor", "invalid_address"),
 )
 async def list_my_documents(
     principal: PatientPrincipal,
@@ -154,34 +154,19 @@ def _size(file: UploadFile) -> int:
     "(pdf, jpg/jpeg, png, tiff, txt, rtf; no doc) and the name's extension must agree; at "
     f"most 5 Mo = {MAX_DOCUMENT_BYTES:,} bytes. The same request again with the same "
     "`Idempotency-Key` answers the first document and keeps nothing more.",
-    responses=problem_responses(
-        413,
-        415,
-        422,
-        examples={
-            413: _TOO_LARGE,
-            415: _NOT_ALLOWED
-            | {
-                "document_type_mismatch": problem_example(
-                    415,
-                    "document_type_mismatch",
-                    "Document name does not match its content",
-                    "The file content is png, which does not match the name 'ordonnance.pdf'.",
-                    detected_type="png",
-                )
-            },
-            422: {
-                "document_empty": problem_example(
-                    422, "document_empty", "Empty document", "The document is empty."
-                ),
-                "file_required": problem_example(
-                    422,
-                    "file_required",
-                    "Unprocessable request",
-                    "Send the file as a multipart/form-data part named `file`.",
-                ),
-            },
-        },
+    responses=problems(
+        *AUTHENTICATED,
+        "file_required",
+        "file_part_not_a_file",
+        "one_file_per_upload",
+        "document_empty",
+        "document_too_large",
+        "document_type_not_allowed",
+        "document_type_mismatch",
+        "invalid_address",
+        "concurrent_update",
+        "invalid_idempotency_key",
+        "idempotency_key_reused",
     ),
 )
 async def add_my_document(
@@ -244,8 +229,8 @@ async def _stream_to_mailbox(
     "`Content-Disposition: attachment` and `X-Content-Type-Options: nosniff`.",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/octet-stream": {}}},
-        **problem_responses(404, examples={404: _NOT_FOUND}),
+        200: _DOWNLOADED,
+        **problems(*AUTHENTICATED, "document_not_found", "invalid_address"),
     },
 )
 async def download_my_document(
@@ -283,7 +268,7 @@ async def download_my_document(
     description="204 once deleted; 404 `document_not_found` for an id that is not one of "
     "your documents (or no longer is). Attachments already made from it, in messages sent, "
     "stay whole.",
-    responses=problem_responses(404, examples={404: _NOT_FOUND}),
+    responses=problems(*AUTHENTICATED, "document_not_found", "invalid_address"),
 )
 async def delete_my_document(
     document_id: DocumentId, principal: PatientPrincipal, services: ServicesDep
@@ -304,28 +289,16 @@ async def delete_my_document(
     "`message_not_found` for a message not in your mailbox, `attachment_not_found` for an "
     "attachment the message does not carry. The same request again with the same "
     "`Idempotency-Key` answers the first document.",
-    responses=problem_responses(
-        404,
-        413,
-        415,
-        examples={
-            404: {
-                "message_not_found": problem_example(
-                    404,
-                    "message_not_found",
-                    "Message not found",
-                    "No such message in this mailbox.",
-                ),
-                "attachment_not_found": problem_example(
-                    404,
-                    "attachment_not_found",
-                    "Attachment not found",
-                    "This message has no such attachment.",
-                ),
-            },
-            413: _TOO_LARGE,
-            415: _NOT_ALLOWED,
-        },
+    responses=problems(
+        *AUTHENTICATED,
+        "message_not_found",
+        "attachment_not_found",
+        "document_too_large",
+        "document_type_not_allowed",
+        "invalid_address",
+        "concurrent_update",
+        "invalid_idempotency_key",
+        "idempotency_key_reused",
     ),
 )
 async def save_attachment_to_my_documents(

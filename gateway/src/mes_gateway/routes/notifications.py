@@ -19,7 +19,7 @@ from mes_contracts.internal.notifier import (
 from mes_platform.clients import path_segment
 
 from ..deps import OpsPrincipal, PatientPrincipal, ServicesDep
-from ..openapi import problem_example, problem_responses
+from ..problem_docs import AUTHENTICATED, problems
 
 __all__ = ["TAGS", "router"]
 
@@ -31,19 +31,12 @@ TAGS = [
     }
 ]
 
-router = APIRouter(tags=["notifications"], responses=problem_responses(401, 403, 503))
+router = APIRouter(tags=["notifications"], responses=problems(*AUTHENTICATED))
 
 _ID = Annotated[str, Path(min_length=1, max_length=40, examples=["ntf-3f2a9c"])]
 _CURSOR = Annotated[
     str | None, Query(max_length=400, description="`next_cursor` of the previous page")
 ]
-_INVALID_CURSOR = {
-    422: {
-        "invalid_cursor": problem_example(
-            422, "invalid_cursor", "Invalid cursor", "The cursor is not one this service issued."
-        )
-    }
-}
 
 
 def _ins(principal: PatientPrincipal) -> str:
@@ -59,7 +52,7 @@ def _ins(principal: PatientPrincipal) -> str:
     description="The entries of the app's notification centre, newest first, with how many "
     "are unseen in all. An entry only says that a new message waits, never what it says. "
     "Entries exist once the profile is activated and the app installed.",
-    responses=problem_responses(422, examples=_INVALID_CURSOR),
+    responses=problems(*AUTHENTICATED, "invalid_cursor"),
 )
 async def list_my_notifications(
     principal: PatientPrincipal,
@@ -82,19 +75,7 @@ async def list_my_notifications(
     response_model=AppNotificationOut,
     summary="Mark a notification seen",
     description="Idempotent: seeing it again keeps the first time.",
-    responses=problem_responses(
-        404,
-        examples={
-            404: {
-                "notification_not_found": problem_example(
-                    404,
-                    "notification_not_found",
-                    "Notification not found",
-                    "No such notification for this patient.",
-                )
-            }
-        },
-    ),
+    responses=problems(*AUTHENTICATED, "notification_not_found"),
 )
 async def mark_my_notification_seen(
     notification_id: _ID, principal: PatientPrincipal, services: ServicesDep
@@ -139,16 +120,7 @@ async def register_my_device(
     response_class=Response,
     summary="Stop pushes to a device",
     description="The device no longer receives pushes; the e-mails go on.",
-    responses=problem_responses(
-        404,
-        examples={
-            404: {
-                "device_not_found": problem_example(
-                    404, "device_not_found", "Device not found", "No such device for this patient."
-                )
-            }
-        },
-    ),
+    responses=problems(*AUTHENTICATED, "device_not_found"),
 )
 async def remove_my_device(
     device_id: _ID, principal: PatientPrincipal, services: ServicesDep
@@ -170,7 +142,7 @@ async def remove_my_device(
     description="Every notification with its state (queued, sent, retrying, failed, "
     "not_notifiable) and attempts, newest first. `recipient` is an e-mail address, an INS, an "
     "MSSanté address or a device id.",
-    responses=problem_responses(422, examples=_INVALID_CURSOR),
+    responses=problems(*AUTHENTICATED, "invalid_cursor"),
 )
 async def list_notification_records(
     principal: OpsPrincipal,

@@ -22,7 +22,6 @@ from mes_platform.problems import problem_response
 
 from ..calls import answer_of, refused_as_invalid
 from ..deps import PatientPrincipal, PatientSending, ServicesDep, SettingsDep, idempotency_headers
-from ..openapi import problem_example, problem_responses
 from ..pharmacy_schemas import (
     PharmacyList,
     PharmacyMessageTemplate,
@@ -31,6 +30,7 @@ from ..pharmacy_schemas import (
     PharmacyRequestOut,
     SentAttachment,
 )
+from ..problem_docs import AUTHENTICATED, problems
 from ..settings import GatewaySettings
 from ._messaging_common import check_body, q, resolve_attachments
 from .patient_messaging import my_address
@@ -59,11 +59,7 @@ TEMPLATE = PharmacyMessageTemplate(
     ),
 )
 
-router = APIRouter(prefix="/v1/me", tags=["pharmacies"], responses=problem_responses(401, 403, 503))
-
-
-def _example(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {code: problem_example(status, code, title, detail, **extra)}
+router = APIRouter(prefix="/v1/me", tags=["pharmacies"], responses=problems(*AUTHENTICATED))
 
 
 @router.get(
@@ -75,16 +71,7 @@ def _example(status: int, code: str, title: str, detail: str, **extra: Any) -> d
     "words (each word matches the start of a word; accents and case do not matter), by "
     "postal code (or its first digits), or nearest first with `near=LAT,LON` (then each "
     "carries `distance_m`). `can_write` says whether you may send it a request.",
-    responses=problem_responses(
-        422,
-        examples={
-            422: {
-                **_example(422, "invalid_query", "Invalid search text", "No letter or digit."),
-                **_example(422, "invalid_near", "Invalid search text", "'near' is LAT,LON."),
-                **_example(422, "invalid_cursor", "Invalid cursor", "Not a cursor issued here."),
-            }
-        },
-    ),
+    responses=problems(*AUTHENTICATED, "invalid_query", "invalid_near", "invalid_cursor"),
 )
 async def search_pharmacies(
     principal: PatientPrincipal,
@@ -152,44 +139,29 @@ def rate_rules(settings: GatewaySettings, ins: str, finess: str) -> RateLimitIn:
     "The pharmacy is alerted on receipt. A pharmacy's `[FIN]` closes that conversation only: "
     "you may always send it a new request. `Idempotency-Key` is honoured. Bring the paper "
     "prescription to the pharmacy.",
-    responses=problem_responses(
-        403,
-        404,
-        409,
-        422,
-        429,
-        examples={
-            403: _example(
-                403,
-                "profile_not_activated",
-                "Profile not activated",
-                "Writing to a pharmacy requires an activated Mon espace santé profile.",
-            ),
-            404: {
-                **_example(404, "pharmacy_not_found", "Pharmacy not found", "No such FINESS."),
-                **_example(404, "document_not_found", "Not found", "Not one of your documents."),
-            },
-            409: {
-                **_example(409, "pharmacy_closed", "The pharmacy is closed", "Closed."),
-                **_example(
-                    409,
-                    "pharmacy_without_mailbox",
-                    "The pharmacy has no organisational mailbox",
-                    "It cannot receive messages.",
-                ),
-            },
-            422: {
-                **_example(422, "nothing_attached", "Nothing attached", "Attach a document."),
-                **_example(422, "invalid_finess", "Invalid FINESS number", "Check digit."),
-            },
-            429: _example(
-                429,
-                "pharmacy_requests_rate_limited",
-                "Too many requests to pharmacies",
-                "Retry after 1200 seconds.",
-                retry_after_seconds=1200,
-            ),
-        },
+    responses=problems(
+        *AUTHENTICATED,
+        "profile_not_activated",
+        "initiation_not_allowed",
+        "pharmacy_not_found",
+        "document_not_found",
+        "patient_not_found",
+        "pharmacy_closed",
+        "pharmacy_without_mailbox",
+        "concurrent_update",
+        "message_too_large",
+        "nothing_attached",
+        "invalid_finess",
+        "invalid_ins",
+        "invalid_address",
+        "invalid_recipient",
+        "invalid_body",
+        "body_too_long",
+        "empty_message",
+        "attachment_unknown",
+        "invalid_idempotency_key",
+        "idempotency_key_reused",
+        "pharmacy_requests_rate_limited",
     ),
 )
 async def send_pharmacy_request(

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from ..deps import OpsPrincipal, ServicesDep
-from ..openapi import problem_responses
 from ..pharmacy_schemas import (
     CloseAbsentOut,
     DispensationsIn,
@@ -15,6 +14,7 @@ from ..pharmacy_schemas import (
     PharmacyBatchIn,
     PharmacyBatchOut,
 )
+from ..problem_docs import AUTHENTICATED, problems
 from ._messaging_common import q
 
 __all__ = ["TAGS", "router"]
@@ -28,9 +28,7 @@ TAGS = [
     }
 ]
 
-router = APIRouter(
-    prefix="/v1/admin", tags=["pharmacy-admin"], responses=problem_responses(401, 403, 503)
-)
+router = APIRouter(prefix="/v1/admin", tags=["pharmacy-admin"], responses=problems(*AUTHENTICATED))
 
 Run = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 Ins = Annotated[str, Path(max_length=20, examples=["279035121518989"])]
@@ -44,7 +42,7 @@ Ins = Annotated[str, Path(max_length=20, examples=["279035121518989"])]
     description="Up to 1,000 pharmacies of the FINESS register; a FINESS number with a "
     "wrong check digit is reported in `rejected`, never stored. Replaying a batch changes "
     "nothing.",
-    responses=problem_responses(422),
+    responses=problems(*AUTHENTICATED),
 )
 async def import_pharmacies(
     body: PharmacyBatchIn, principal: OpsPrincipal, services: ServicesDep
@@ -60,7 +58,7 @@ async def import_pharmacies(
     summary="Close the pharmacies an import run did not list",
     description="Called once a run has read its whole extract: pharmacies absent from it are "
     "marked closed (never deleted); a later extract that lists one opens it again.",
-    responses=problem_responses(422),
+    responses=problems(*AUTHENTICATED),
 )
 async def close_absent(run: Run, principal: OpsPrincipal, services: ServicesDep) -> CloseAbsentOut:
     answer = await services.send(
@@ -77,7 +75,7 @@ async def close_absent(run: Run, principal: OpsPrincipal, services: ServicesDep)
     description="Replaces the patient's history: where (FINESS) and when medicines were "
     "dispensed. The pharmacies of the last 12 months that have an organisational mailbox "
     "are the patient's default pharmacies.",
-    responses=problem_responses(422),
+    responses=problems(*AUTHENTICATED, "invalid_dispensation", "invalid_finess", "invalid_ins"),
 )
 async def put_dispensations(
     ins: Ins, body: DispensationsIn, principal: OpsPrincipal, services: ServicesDep
