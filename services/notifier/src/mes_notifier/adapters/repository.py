@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -168,9 +168,11 @@ class SqlNotifierRepository:
         ).first()
         return None if row is None else (row[0], row[1])
 
-    async def add_app_notification(
-        self, id_: str, ins: str, message_id: str, title: str, body: str, at: datetime
+    async def add_app_notifications(
+        self, entries: Sequence[tuple[str, str, str, str, str, datetime]]
     ) -> None:
+        if not entries:
+            return
         await self.conn.execute(
             insert_ignoring_duplicates(self._dialect, app_notifications),
             [
@@ -183,6 +185,7 @@ class SqlNotifierRepository:
                     "created_at": at,
                     "seen_at": None,
                 }
+                for id_, ins, message_id, title, body, at in entries
             ],
         )
 
@@ -249,17 +252,36 @@ class SqlNotifierRepository:
         )
         return {r.ins: _aware(r.last_sent_at) or r.last_sent_at for r in rows}
 
-    async def mark_window(self, ins: str, at: datetime) -> None:
-        done = await self.conn.execute(
+    async def mark_windows(self, ins: Iterable[str], at: datetime) -> None:
+        """The patients' last e-mail is now: a row for each one new, then all set."""
+        patients = sorted(set(ins))
+        if not patients:
+            return
+        await self.conn.execute(
+            insert_ignoring_duplicates(self._dialect, patient_email_windows),
+            [{"ins": p, "last_sent_at": at} for p in patients],
+        )
+        await self.conn.execute(
             update(patient_email_windows)
-            .where(patient_email_windows.c.ins == ins)
+            .where(patient_email_windows.c.ins.in_(patients))
             .values(last_sent_at=at)
         )
-        if done.rowcount == 0:
-            await self.conn.execute(
-                insert_ignoring_duplicates(self._dialect, patient_email_windows),
-                [{"ins": ins, "last_sent_at": at}],
-            )
+
+    async def record_sent(self, sent: Sequence[tuple[str, str]], at: datetime) -> None:
+        if not sent:
+            return
+        await self.conn.execute(
+            update(notifications)
+            .where(notifications.c.id == bindparam("sent_id"))
+            .values(
+                state=NotificationState.SENT.value,
+                lease_until=None,
+                attempts=notifications.c.attempts + 1,
+                recipient=bindparam("sent_to"),
+                sent_at=at,
+            ),
+            [{"sent_id": id_, "sent_to": recipient} for id_, recipient in sent],
+        )
 
     async def backlog(self) -> int:
         count = await self.conn.execute(
@@ -269,11 +291,17 @@ class SqlNotifierRepository:
 
     # --- devices ----------------------------------------------------------------------------
 
-    async def devices_of(self, ins: str) -> list[dict[str, Any]]:
+    async def devices_of_many(self, ins: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        patients = list(ins)
+        found: dict[str, list[dict[str, Any]]] = {}
+        if not patients:
+            return found
         rows = await self.conn.execute(
-            select(devices).where(devices.c.ins == ins).order_by(devices.c.created_at)
+            select(devices).where(devices.c.ins.in_(patients)).order_by(devices.c.created_at)
         )
-        return [aware_row(r) for r in rows.mappings()]
+        for row in rows.mappings():
+            found.setdefault(row["ins"], []).append(aware_row(row))
+        return found
 
     async def device(self, device_id: str) -> dict[str, Any] | None:
         row = (
