@@ -32,6 +32,39 @@ __all__ = ["SqlNotifierRepository", "decode_cursor", "encode_cursor"]
 
 _PENDING = (NotificationState.QUEUED.value, NotificationState.RETRYING.value)
 
+# The sender's statements, built once: they run for every few e-mails.
+_FREE = or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < bindparam("now"))
+_CLAIM = (
+    update(notifications)
+    .where(
+        notifications.c.id.in_(
+            select(notifications.c.id)
+            .where(
+                notifications.c.state.in_(_PENDING),
+                notifications.c.next_attempt_at <= bindparam("now"),
+                _FREE,
+            )
+            .order_by(notifications.c.next_attempt_at)
+            .limit(bindparam("claim_limit"))
+            .scalar_subquery()
+        ),
+        _FREE,  # checked again on each row: another sender may have taken it meanwhile
+    )
+    .values(lease_until=bindparam("lease"))
+    .returning(*notifications.c)
+)
+_SENT = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("sent_id"))
+    .values(
+        state=NotificationState.SENT.value,
+        lease_until=None,
+        attempts=notifications.c.attempts + 1,
+        recipient=bindparam("sent_to"),
+        sent_at=bindparam("sent_at_"),
+    )
+)
+
 
 def encode_cursor(at: datetime, key: str) -> str:
     raw = json.dumps([at.isoformat(), key]).encode()
@@ -196,25 +229,8 @@ class SqlNotifierRepository:
     ) -> list[dict[str, Any]]:
         """Take up to ``limit`` due notifications for this sender until ``lease_until``; a row
         another sender holds is left to it."""
-        free = or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < now)
-        due = (
-            select(notifications.c.id)
-            .where(
-                notifications.c.state.in_(_PENDING),
-                notifications.c.next_attempt_at <= now,
-                free,
-            )
-            .order_by(notifications.c.next_attempt_at)
-            .limit(limit)
-        )
-        ids = list((await self.conn.execute(due)).scalars())
-        if not ids:
-            return []
         claimed = await self.conn.execute(
-            update(notifications)
-            .where(notifications.c.id.in_(ids), free)
-            .values(lease_until=lease_until)
-            .returning(*notifications.c)
+            _CLAIM, {"now": now, "lease": lease_until, "claim_limit": limit}
         )
         rows = [aware_row(r) for r in claimed.mappings()]
         rows.sort(key=lambda r: r["next_attempt_at"])
@@ -268,20 +284,10 @@ class SqlNotifierRepository:
         )
 
     async def record_sent(self, sent: Sequence[tuple[str, str]], at: datetime) -> None:
-        if not sent:
-            return
-        await self.conn.execute(
-            update(notifications)
-            .where(notifications.c.id == bindparam("sent_id"))
-            .values(
-                state=NotificationState.SENT.value,
-                lease_until=None,
-                attempts=notifications.c.attempts + 1,
-                recipient=bindparam("sent_to"),
-                sent_at=at,
-            ),
-            [{"sent_id": id_, "sent_to": recipient} for id_, recipient in sent],
-        )
+        if sent:
+            await self.conn.execute(
+                _SENT, [{"sent_id": id_, "sent_to": to, "sent_at_": at} for id_, to in sent]
+            )
 
     async def backlog(self) -> int:
         count = await self.conn.execute(

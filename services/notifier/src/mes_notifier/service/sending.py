@@ -71,6 +71,10 @@ class NotificationSender:
         self.rules = rules
         self.clock = clock
         self._woken = asyncio.Event()
+        # Whether the last claim was cut short by the room the lanes had: more rows may be
+        # due, and a lane that empties its queue asks for them. Otherwise new rows wake the
+        # dispatcher themselves (and the poll finds the retries that come due).
+        self._more_due = False
         self._emails: asyncio.Queue[Job] = asyncio.Queue()
         self._pushes: asyncio.Queue[Job] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +139,7 @@ class NotificationSender:
                 room = self._ahead() - self._waiting()
                 if room > 0:
                     claimed = await self.claim_once(room)
+                self._more_due = room <= 0 or claimed >= room
                 await self._refresh_backlog()
                 if claimed >= room and self._waiting() < self._ahead():
                     continue
@@ -186,7 +191,7 @@ class NotificationSender:
     async def _email_lane(self, transport: MailTransport) -> None:
         while not self._stopping:
             job = await self._emails.get()
-            if self._emails.empty():
+            if self._emails.empty() and self._more_due:
                 self._woken.set()
             if not self._still_ours(job):
                 continue
@@ -214,7 +219,7 @@ class NotificationSender:
     async def _push_lane(self) -> None:
         while not self._stopping:
             job = await self._pushes.get()
-            if self._pushes.empty():
+            if self._pushes.empty() and self._more_due:
                 self._woken.set()
             if not self._still_ours(job):
                 continue
