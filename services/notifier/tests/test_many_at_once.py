@@ -9,8 +9,10 @@ import asyncio
 from collections import Counter
 
 import pytest
+from sqlalchemy import event, func, select
 
 from mes_contracts.ins import ins_key
+from mes_notifier.adapters.tables import patient_contacts
 from mes_platform.bus import EventBus
 
 PATIENTS = 40
@@ -102,3 +104,44 @@ async def test_forty_patients_at_once_each_get_one_email_to_their_own_address(
         assert len(page["items"]) == (1 if n % 2 == 0 else 0), n
         if n % 2 == 0:
             assert page["items"][0]["message_id"] == f"msg-{n}"
+
+
+async def test_emails_the_relay_accepted_together_share_their_commits(
+    service, smtp_sink, publisher, kit
+):
+    """What keeps the notifier up with the senders: the work of many e-mails shares a few
+    transactions (intake, claim, "sent"), instead of a few transactions per e-mail."""
+    engine = service.app.state.runtime.db.engine
+    await publisher(*(kit.profile(ins=_ins(n), email_address=_email(n)) for n in range(PATIENTS)))
+
+    async def profiles_known():
+        async with engine.connect() as conn:
+            count = await conn.execute(select(func.count()).select_from(patient_contacts))
+            return count.scalar_one() == PATIENTS
+
+    await kit.eventually(profiles_known)
+    commits = 0
+
+    def counted(conn: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(engine.sync_engine, "commit", counted)
+    try:
+        # at once, as the conversation service's relay publishes under load
+        await asyncio.gather(
+            *(
+                publisher(kit.accepted(recipient=f"{_ins(n)}@patient.mssante.fr"))
+                for n in range(PATIENTS)
+            )
+        )
+
+        async def all_recorded():
+            return len(await _sent_records(service)) == PATIENTS
+
+        await kit.eventually(all_recorded, within=20)
+    finally:
+        event.remove(engine.sync_engine, "commit", counted)
+    assert len(smtp_sink.received) == PATIENTS
+    # one commit per e-mail for its "sent" mark alone would be 40; together, about a dozen
+    assert commits < PATIENTS
