@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .load import percentile
-from .stack import Stack, http_json
+from .stack import Stack, http_json, process_cpu_seconds
 
 __all__ = ["fault_runs", "latency_under_load"]
 
@@ -104,6 +104,18 @@ def _probe(
     return delays
 
 
+def _emails_in(folder: Path) -> int:
+    try:
+        return sum(1 for e in os.scandir(folder) if e.name.endswith(".eml"))
+    except FileNotFoundError:
+        return 0
+
+
+def _notifier_cpu(stack: Stack, names: dict[int, str]) -> float:
+    assert stack.process is not None
+    return process_cpu_seconds(stack.process.pid, names).get("notifier", 0.0)
+
+
 def _summary(delays: list[float]) -> dict[str, Any]:
     if not delays:
         return {"samples": 0}
@@ -148,6 +160,9 @@ def latency_under_load(
 
         backlog: list[tuple[float, float | None]] = []
         result: dict[str, Any] = {}
+        names = stack.process_names()
+        cpu_before, emails_before = _notifier_cpu(stack, names), _emails_in(folder.path)
+        load_before = os.getloadavg()
 
         def load() -> None:
             result.update(send_load(stack, tokens, patients, concurrency, duration, probes=False))
@@ -181,6 +196,9 @@ def latency_under_load(
             time.sleep(0.5)
         sampler_stop.set()
         sampler.join()
+        load_after = os.getloadavg()
+        emails = _emails_in(folder.path) - emails_before
+        cpu = _notifier_cpu(stack, names) - cpu_before
         return {
             "idle": _summary(idle),
             "under_load": _summary(loaded),
@@ -188,6 +206,12 @@ def latency_under_load(
             "sent_total": result.get("sent_total"),
             "backlog_samples": backlog,
             "backlog_drained_s_after_load": drained_after,
+            # the notifier's CPU (user + system) from the load's start until drained, per
+            # e-mail the sink accepted meanwhile
+            "emails_during_load_and_drain": emails,
+            "notifier_cpu_s": round(cpu, 2),
+            "notifier_cpu_ms_per_email": round(1000 * cpu / emails, 2) if emails else None,
+            "load_average_1m_before_after": [round(load_before[0], 1), round(load_after[0], 1)],
         }
     finally:
         stack.stop()

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +31,39 @@ from .tables import (
 __all__ = ["SqlNotifierRepository", "decode_cursor", "encode_cursor"]
 
 _PENDING = (NotificationState.QUEUED.value, NotificationState.RETRYING.value)
+
+# The sender's statements, built once: they run for every few e-mails.
+_FREE = or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < bindparam("now"))
+_CLAIM = (
+    update(notifications)
+    .where(
+        notifications.c.id.in_(
+            select(notifications.c.id)
+            .where(
+                notifications.c.state.in_(_PENDING),
+                notifications.c.next_attempt_at <= bindparam("now"),
+                _FREE,
+            )
+            .order_by(notifications.c.next_attempt_at)
+            .limit(bindparam("claim_limit"))
+            .scalar_subquery()
+        ),
+        _FREE,  # checked again on each row: another sender may have taken it meanwhile
+    )
+    .values(lease_until=bindparam("lease"))
+    .returning(*notifications.c)
+)
+_SENT = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("sent_id"))
+    .values(
+        state=NotificationState.SENT.value,
+        lease_until=None,
+        attempts=notifications.c.attempts + 1,
+        recipient=bindparam("sent_to"),
+        sent_at=bindparam("sent_at_"),
+    )
+)
 
 
 def encode_cursor(at: datetime, key: str) -> str:
@@ -168,9 +201,11 @@ class SqlNotifierRepository:
         ).first()
         return None if row is None else (row[0], row[1])
 
-    async def add_app_notification(
-        self, id_: str, ins: str, message_id: str, title: str, body: str, at: datetime
+    async def add_app_notifications(
+        self, entries: Sequence[tuple[str, str, str, str, str, datetime]]
     ) -> None:
+        if not entries:
+            return
         await self.conn.execute(
             insert_ignoring_duplicates(self._dialect, app_notifications),
             [
@@ -183,6 +218,7 @@ class SqlNotifierRepository:
                     "created_at": at,
                     "seen_at": None,
                 }
+                for id_, ins, message_id, title, body, at in entries
             ],
         )
 
@@ -193,25 +229,8 @@ class SqlNotifierRepository:
     ) -> list[dict[str, Any]]:
         """Take up to ``limit`` due notifications for this sender until ``lease_until``; a row
         another sender holds is left to it."""
-        free = or_(notifications.c.lease_until.is_(None), notifications.c.lease_until < now)
-        due = (
-            select(notifications.c.id)
-            .where(
-                notifications.c.state.in_(_PENDING),
-                notifications.c.next_attempt_at <= now,
-                free,
-            )
-            .order_by(notifications.c.next_attempt_at)
-            .limit(limit)
-        )
-        ids = list((await self.conn.execute(due)).scalars())
-        if not ids:
-            return []
         claimed = await self.conn.execute(
-            update(notifications)
-            .where(notifications.c.id.in_(ids), free)
-            .values(lease_until=lease_until)
-            .returning(*notifications.c)
+            _CLAIM, {"now": now, "lease": lease_until, "claim_limit": limit}
         )
         rows = [aware_row(r) for r in claimed.mappings()]
         rows.sort(key=lambda r: r["next_attempt_at"])
@@ -249,16 +268,25 @@ class SqlNotifierRepository:
         )
         return {r.ins: _aware(r.last_sent_at) or r.last_sent_at for r in rows}
 
-    async def mark_window(self, ins: str, at: datetime) -> None:
-        done = await self.conn.execute(
+    async def mark_windows(self, ins: Iterable[str], at: datetime) -> None:
+        """The patients' last e-mail is now: a row for each one new, then all set."""
+        patients = sorted(set(ins))
+        if not patients:
+            return
+        await self.conn.execute(
+            insert_ignoring_duplicates(self._dialect, patient_email_windows),
+            [{"ins": p, "last_sent_at": at} for p in patients],
+        )
+        await self.conn.execute(
             update(patient_email_windows)
-            .where(patient_email_windows.c.ins == ins)
+            .where(patient_email_windows.c.ins.in_(patients))
             .values(last_sent_at=at)
         )
-        if done.rowcount == 0:
+
+    async def record_sent(self, sent: Sequence[tuple[str, str]], at: datetime) -> None:
+        if sent:
             await self.conn.execute(
-                insert_ignoring_duplicates(self._dialect, patient_email_windows),
-                [{"ins": ins, "last_sent_at": at}],
+                _SENT, [{"sent_id": id_, "sent_to": to, "sent_at_": at} for id_, to in sent]
             )
 
     async def backlog(self) -> int:
@@ -269,11 +297,17 @@ class SqlNotifierRepository:
 
     # --- devices ----------------------------------------------------------------------------
 
-    async def devices_of(self, ins: str) -> list[dict[str, Any]]:
+    async def devices_of_many(self, ins: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        patients = list(ins)
+        found: dict[str, list[dict[str, Any]]] = {}
+        if not patients:
+            return found
         rows = await self.conn.execute(
-            select(devices).where(devices.c.ins == ins).order_by(devices.c.created_at)
+            select(devices).where(devices.c.ins.in_(patients)).order_by(devices.c.created_at)
         )
-        return [aware_row(r) for r in rows.mappings()]
+        for row in rows.mappings():
+            found.setdefault(row["ins"], []).append(aware_row(row))
+        return found
 
     async def device(self, device_id: str) -> dict[str, Any] | None:
         row = (

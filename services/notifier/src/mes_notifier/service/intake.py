@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +44,8 @@ __all__ = [
     "DIRECTORY_SUBJECTS",
     "IDENTITY_SUBJECTS",
     "MAILBOX_SUBJECTS",
-    "app_notification",
+    "AppNotice",
+    "app_notifications",
     "take",
     "take_many",
 ]
@@ -80,16 +82,36 @@ def _email(event: EventEnvelope, kind: NotificationKind, target: str, **data: An
     )
 
 
-async def _accepted(uow: NotifierUnitOfWork, event: EventEnvelope) -> list[Notification]:
-    accepted = event.payload_as(MessageAccepted)
+@dataclass(slots=True)
+class _Batch:
+    """What the events handled together need from the database, asked once for all: the
+    patients' profiles, and the app notifications to write at the end."""
+
+    contacts: dict[str, PatientContact] | None = None  # None: ask per event
+    accepted: dict[str, MessageAccepted] = field(default_factory=dict)  # by event id
+    app: list[AppNotice] = field(default_factory=list)
+
+
+async def _contact(uow: NotifierUnitOfWork, batch: _Batch, ins: str) -> PatientContact | None:
+    if batch.contacts is not None:
+        return batch.contacts.get(ins)
+    return await uow.repo.contact(ins)
+
+
+async def _accepted(
+    uow: NotifierUnitOfWork, batch: _Batch, event: EventEnvelope
+) -> list[Notification]:
+    accepted = batch.accepted.get(event.id) or event.payload_as(MessageAccepted)
     recipient = accepted.recipient
     if recipient.kind is PartyKind.PATIENT:
         ins = _ins_of(recipient.address)
-        contact = await uow.repo.contact(ins)
+        contact = await _contact(uow, batch, ins)
         # Whether the app was notified; null: the profile is not known yet, and the sender
         # decides once it is (the profile comes by another stream, and may come later).
         app = None if contact is None else wants_app_notification(contact)
-        queued = [
+        if app:
+            batch.app.append(AppNotice(event.id, ins, accepted.message_id))
+        return [
             _email(
                 event,
                 NotificationKind.PATIENT_NEW_MESSAGE,
@@ -98,9 +120,6 @@ async def _accepted(uow: NotifierUnitOfWork, event: EventEnvelope) -> list[Notif
                 app=app,
             )
         ]
-        if app:
-            queued += await app_notification(uow.repo, event.id, ins, accepted.message_id)
-        return queued
     if recipient.kind in _ALERTED_KINDS:
         return [
             _email(
@@ -113,29 +132,49 @@ async def _accepted(uow: NotifierUnitOfWork, event: EventEnvelope) -> list[Notif
     return []
 
 
-async def app_notification(
-    repo: NotifierRepository, event_id: str, ins: str, message_id: str
+@dataclass(frozen=True, slots=True)
+class AppNotice:
+    """A new message for the app of a patient who has it: an entry in its notification
+    centre and a push to each device."""
+
+    event_id: str
+    ins: str
+    message_id: str
+
+
+async def app_notifications(
+    repo: NotifierRepository, notices: Sequence[AppNotice]
 ) -> list[Notification]:
-    """An entry in the app's notification centre, and a push to each of the patient's
-    devices; ids derived from the event, so doing it twice adds nothing."""
+    """The entries in the apps' notification centres, and the pushes to each of the
+    patients' devices, for all ``notices`` at once; ids derived from the events, so doing it
+    twice adds nothing."""
+    if not notices:
+        return []
     now = datetime.now(UTC)
-    entry = notification_id(event_id, NotificationKind.PUSH_NEW_MESSAGE, "centre")
-    await repo.add_app_notification(entry, ins, message_id, APP_TITLE, APP_BODY, now)
+    entries = [
+        (notification_id(n.event_id, NotificationKind.PUSH_NEW_MESSAGE, "centre"), n)
+        for n in notices
+    ]
+    await repo.add_app_notifications(
+        [(entry, n.ins, n.message_id, APP_TITLE, APP_BODY, now) for entry, n in entries]
+    )
+    devices = await repo.devices_of_many({n.ins for n in notices})
     return [
         Notification(
-            id=notification_id(event_id, NotificationKind.PUSH_NEW_MESSAGE, device["id"]),
+            id=notification_id(n.event_id, NotificationKind.PUSH_NEW_MESSAGE, device["id"]),
             kind=NotificationKind.PUSH_NEW_MESSAGE,
             channel="push",
             target=device["id"],
-            trigger_event_id=event_id,
+            trigger_event_id=n.event_id,
             created_at=now,
-            data={"ins": ins, "entry": entry, "message_id": message_id},
+            data={"ins": n.ins, "entry": entry, "message_id": n.message_id},
         )
-        for device in await repo.devices_of(ins)
+        for entry, n in entries
+        for device in devices.get(n.ins, [])
     ]
 
 
-async def _one(uow: NotifierUnitOfWork, event: EventEnvelope) -> list[Notification]:
+async def _one(uow: NotifierUnitOfWork, batch: _Batch, event: EventEnvelope) -> list[Notification]:
     if event.type in IDENTITY_SUBJECTS:
         profile = event.parse_payload()
         assert isinstance(profile, PatientProfileChanged)
@@ -154,7 +193,7 @@ async def _one(uow: NotifierUnitOfWork, event: EventEnvelope) -> list[Notificati
         await uow.repo.save_mailbox(str(entry.address), entry.type.value, entry.alert_email)
         return []
     if event.type == MessageAccepted.SUBJECT:
-        return await _accepted(uow, event)
+        return await _accepted(uow, batch, event)
     if event.type == MessageBounced.SUBJECT:
         bounced = event.payload_as(MessageBounced)
         return [
@@ -193,10 +232,26 @@ async def take(uow: NotifierUnitOfWork, event: EventEnvelope) -> None:
 
 
 async def take_many(uow: NotifierUnitOfWork, events: Sequence[EventEnvelope]) -> None:
-    """Handler of the events that arrived together, in one transaction."""
+    """Handler of the events that arrived together, in one transaction: the profiles they
+    need are read in one query (unless a profile changes among them: then each is read when
+    its event comes), and their notifications written in one statement."""
+    batch = _Batch()
+    batch.accepted = {
+        event.id: event.payload_as(MessageAccepted)
+        for event in events
+        if event.type == MessageAccepted.SUBJECT
+    }
+    if not any(event.type in IDENTITY_SUBJECTS for event in events):
+        patients = {
+            _ins_of(accepted.recipient.address)
+            for accepted in batch.accepted.values()
+            if accepted.recipient.kind is PartyKind.PATIENT
+        }
+        batch.contacts = await uow.repo.contacts(patients) if patients else {}
     queued: list[Notification] = []
     for event in events:
-        queued += await _one(uow, event)
+        queued += await _one(uow, batch, event)
+    queued += await app_notifications(uow.repo, batch.app)
     if queued:
         await uow.repo.add(queued)
         uow.queued()

@@ -24,7 +24,7 @@ from mes_contracts.nondelivery import NonDeliveryReason
 from ..domain import emails
 from ..domain.emails import MailIdentity, OutgoingEmail
 from ..domain.notifications import wants_app_notification
-from .intake import app_notification
+from .intake import AppNotice, app_notifications
 from .metrics import NOTIFICATIONS
 from .ports import NotifierRepository
 
@@ -98,13 +98,12 @@ def _job(rows: list[dict[str, Any]], recipient: str, **kw: Any) -> Job:
 
 async def _late_app_notifications(repo: NotifierRepository, rows: list[dict[str, Any]]) -> None:
     """The app's entries and pushes of messages that came before the patient's profile."""
-    pushes = []
-    for row in rows:
-        if row["data"].get("app", False) is None:
-            pushes += await app_notification(
-                repo, row["trigger_event_id"], row["target"], row["data"]["message_id"]
-            )
-    await repo.add(pushes)
+    notices = [
+        AppNotice(row["trigger_event_id"], row["target"], row["data"]["message_id"])
+        for row in rows
+        if row["data"].get("app", False) is None
+    ]
+    await repo.add(await app_notifications(repo, notices))
 
 
 async def _patients(

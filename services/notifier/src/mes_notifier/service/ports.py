@@ -60,9 +60,10 @@ class NotifierRepository(Protocol):
 
     async def mailbox(self, address: str) -> tuple[str, str | None] | None: ...
 
-    async def add_app_notification(
-        self, id_: str, ins: str, message_id: str, title: str, body: str, at: datetime
-    ) -> None: ...
+    async def add_app_notifications(
+        self, entries: Sequence[tuple[str, str, str, str, str, datetime]]
+    ) -> None:
+        """Entries (id, ins, message id, title, body, created at); an id present stays."""
 
     async def claim_due(
         self, now: datetime, lease_until: datetime, limit: int
@@ -82,11 +83,14 @@ class NotifierRepository(Protocol):
 
     async def windows(self, ins: Iterable[str]) -> dict[str, datetime]: ...
 
-    async def mark_window(self, ins: str, at: datetime) -> None: ...
+    async def mark_windows(self, ins: Iterable[str], at: datetime) -> None: ...
+
+    async def record_sent(self, sent: Sequence[tuple[str, str]], at: datetime) -> None:
+        """Notifications (id, recipient) sent at ``at``, in one statement."""
 
     async def backlog(self) -> int: ...
 
-    async def devices_of(self, ins: str) -> list[dict[str, Any]]: ...
+    async def devices_of_many(self, ins: Iterable[str]) -> dict[str, list[dict[str, Any]]]: ...
 
     async def device(self, device_id: str) -> dict[str, Any] | None: ...
 

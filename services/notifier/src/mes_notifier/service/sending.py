@@ -2,15 +2,18 @@
 
 Exactly once, as far as SMTP allows: each e-mail lane owns one connection to the relay and has
 one e-mail in flight; as soon as the relay answers ``250`` the notifications it stands for are
-committed as sent, before the lane sends anything else. A crash can therefore repeat at most
-one e-mail per connection (the one between ``250`` and that commit); the e-mail sent again
-carries the same Message-ID, so a mail client shows it once. Claims are leases: after a crash,
-what a dead sender held is taken over when its lease ends, so nothing claimed is lost.
+committed as sent, before the lane sends anything else. The lanes whose ``250`` came while a
+commit was running are recorded together in the next one (one transaction for all of them,
+started as soon as the previous ends: nothing waits for a batch to fill). A crash can therefore
+repeat at most one e-mail per connection (the one between ``250`` and that commit); the e-mail
+sent again carries the same Message-ID, so a mail client shows it once. Claims are leases: after
+a crash, what a dead sender held is taken over when its lease ends, so nothing claimed is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -68,9 +71,15 @@ class NotificationSender:
         self.rules = rules
         self.clock = clock
         self._woken = asyncio.Event()
+        # Whether the last claim was cut short by the room the lanes had: more rows may be
+        # due, and a lane that empties its queue asks for them. Otherwise new rows wake the
+        # dispatcher themselves (and the poll finds the retries that come due).
+        self._more_due = False
         self._emails: asyncio.Queue[Job] = asyncio.Queue()
         self._pushes: asyncio.Queue[Job] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._sent_jobs: asyncio.Queue[tuple[Job, asyncio.Future[None]]] = asyncio.Queue()
         self._transports: list[MailTransport] = []
         self._backlog_at = 0.0
         self._stopping = False
@@ -91,6 +100,8 @@ class NotificationSender:
                 asyncio.create_task(self._email_lane(transport), name=f"notifier-smtp-{lane}")
             )
         self._tasks.append(asyncio.create_task(self._push_lane(), name="notifier-push"))
+        self._sent_jobs = asyncio.Queue()
+        self._recorder = asyncio.create_task(self._record_sent(), name="notifier-sent")
 
     async def stop(self) -> None:
         """Cancel the lanes and the dispatcher; an e-mail being recorded finishes first. A
@@ -103,6 +114,13 @@ class NotificationSender:
                 task.cancel()
             _, pending = await asyncio.wait(pending, timeout=0.5)
         self._tasks = []
+        if self._recorder is not None:
+            # What was sent before the lanes stopped is recorded, if the database answers.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sent_jobs.join(), timeout=2.0)
+            self._recorder.cancel()
+            await asyncio.gather(self._recorder, return_exceptions=True)
+            self._recorder = None
         for transport in self._transports:
             await transport.close()
         self._transports = []
@@ -121,6 +139,7 @@ class NotificationSender:
                 room = self._ahead() - self._waiting()
                 if room > 0:
                     claimed = await self.claim_once(room)
+                self._more_due = room <= 0 or claimed >= room
                 await self._refresh_backlog()
                 if claimed >= room and self._waiting() < self._ahead():
                     continue
@@ -147,10 +166,8 @@ class NotificationSender:
             rows = await uow.repo.claim_due(
                 now, now + self.rules.lease, limit or self.rules.batch_size
             )
-            await uow.commit()
-        if not rows:
-            return 0
-        async with self.uow_factory() as uow:
+            if not rows:
+                return 0
             jobs = await plan(uow.repo, rows, self.identity, now, self.rules.plan, json.loads)
             await uow.commit()
         for job in jobs:
@@ -174,7 +191,7 @@ class NotificationSender:
     async def _email_lane(self, transport: MailTransport) -> None:
         while not self._stopping:
             job = await self._emails.get()
-            if self._emails.empty():
+            if self._emails.empty() and self._more_due:
                 self._woken.set()
             if not self._still_ours(job):
                 continue
@@ -202,7 +219,7 @@ class NotificationSender:
     async def _push_lane(self) -> None:
         while not self._stopping:
             job = await self._pushes.get()
-            if self._pushes.empty():
+            if self._pushes.empty() and self._more_due:
                 self._woken.set()
             if not self._still_ours(job):
                 continue
@@ -242,32 +259,59 @@ class NotificationSender:
     # --- recording ----------------------------------------------------------------------------
 
     async def _sent(self, job: Job) -> None:
+        """Returns once ``job`` is committed as sent, with the jobs of the other lanes."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sent_jobs.put_nowait((job, done))
+        await done
+
+    async def _record_sent(self) -> None:
+        while True:
+            batch = [await self._sent_jobs.get()]
+            while not self._sent_jobs.empty():
+                batch.append(self._sent_jobs.get_nowait())
+            try:
+                await self.record_sent([job for job, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+            finally:
+                for _ in batch:
+                    self._sent_jobs.task_done()
+
+    async def record_sent(self, jobs: list[Job]) -> None:
+        """Commit ``jobs`` as sent, with their ``NotificationSent`` events, in one
+        transaction."""
         now = self.clock()
         async with self.uow_factory() as uow:
-            await uow.repo.record(
-                job.ids,
-                NotificationState.SENT,
-                attempted=True,
-                recipient=job.recipient,
-                sent_at=now,
+            await uow.repo.record_sent(
+                [(id_, job.recipient) for job in jobs for id_ in job.ids], now
             )
-            if job.patient_ins is not None and self.rules.plan.group_window:
-                await uow.repo.mark_window(job.patient_ins, now)
-            channel = (
-                NotificationChannel.EMAIL if job.email is not None else NotificationChannel.PUSH
-            )
-            for id_, trigger in zip(job.ids, job.triggers, strict=True):
-                uow.emit(
-                    NotificationSent(
-                        notification_id=id_,
-                        channel=channel,
-                        recipient=job.recipient,
-                        trigger_event_id=trigger,
-                        sent_at=now,
-                    )
+            if self.rules.plan.group_window:
+                await uow.repo.mark_windows(
+                    [job.patient_ins for job in jobs if job.patient_ins is not None], now
                 )
+            for job in jobs:
+                channel = (
+                    NotificationChannel.EMAIL if job.email is not None else NotificationChannel.PUSH
+                )
+                for id_, trigger in zip(job.ids, job.triggers, strict=True):
+                    uow.emit(
+                        NotificationSent(
+                            notification_id=id_,
+                            channel=channel,
+                            recipient=job.recipient,
+                            trigger_event_id=trigger,
+                            sent_at=now,
+                        )
+                    )
             await uow.commit()
-        NOTIFICATIONS.labels(job.kind.value, NotificationState.SENT.value).inc(len(job.ids))
+        for job in jobs:
+            NOTIFICATIONS.labels(job.kind.value, NotificationState.SENT.value).inc(len(job.ids))
 
     async def _failed(self, job: Job, state: NotificationState, error: str) -> None:
         log.warning("notification failed permanently", extra={"ids": job.ids, "error": error})
