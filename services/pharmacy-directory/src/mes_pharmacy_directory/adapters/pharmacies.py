@@ -31,7 +31,14 @@ from sqlalchemy.sql import ColumnElement
 
 from ..domain.pharmacy import Pharmacy
 from ..service.ports import Box, Listed, PharmacyFilter, Recipient
-from .tables import dispensings, mailboxes, pharmacies, pharmacy_words, rate_counters
+from .tables import (
+    dispensings,
+    mailboxes,
+    pharmacies,
+    pharmacy_word_counts,
+    pharmacy_words,
+    rate_counters,
+)
 from .word_search import matching_words, plan_words
 
 __all__ = ["SqlPharmacyRepository"]
@@ -179,6 +186,7 @@ class SqlPharmacyRepository:
         if self.conn.dialect.name == "postgresql":
             await self.conn.execute(text("ANALYZE pharmacies"))
             await self.conn.execute(text("ANALYZE pharmacy_words"))
+            await self.conn.execute(text("ANALYZE pharmacy_word_counts"))
 
     async def close_absent(self, run: str) -> int:
         result = await self.conn.execute(
@@ -189,6 +197,7 @@ class SqlPharmacyRepository:
             )
             .values(open=False, updated_at=datetime.now(UTC))
         )
+        closed = int(result.rowcount or 0)
         # Only open pharmacies have search words: a search can then page through the words
         # alone (an import that lists a pharmacy again writes them back).
         await self.conn.execute(
@@ -198,7 +207,15 @@ class SqlPharmacyRepository:
                 )
             )
         )
-        return int(result.rowcount or 0)
+        # The whole extract is in: each word's count, once per import.
+        await self.conn.execute(delete(pharmacy_word_counts))
+        await self.conn.execute(
+            insert(pharmacy_word_counts).from_select(
+                ["word", "pharmacies"],
+                select(pharmacy_words.c.word, func.count()).group_by(pharmacy_words.c.word),
+            )
+        )
+        return closed
 
     async def by_name(
         self, f: PharmacyFilter, after: tuple[str, str] | None, limit: int

@@ -23,6 +23,7 @@ __all__ = [
     "mailboxes",
     "metadata",
     "pharmacies",
+    "pharmacy_word_counts",
     "pharmacy_words",
     "rate_counters",
 ]
@@ -91,6 +92,15 @@ pharmacy_words = Table(
     Index("ix_pharmacy_words_cover", "word", "sort_name", "finess"),
     # A pharmacy's words: whether it has one starting with a prefix is one probe.
     Index("ix_pharmacy_words_finess", "finess", "word"),
+)
+
+# How many pharmacies have each word, as of the last import's end: a search starts from its
+# rarest word. Only the choice of that word depends on them, never which pharmacies match.
+pharmacy_word_counts = Table(
+    "pharmacy_word_counts",
+    metadata,
+    Column("word", BYTE_ORDERED_100, primary_key=True),
+    Column("pharmacies", Integer, nullable=False),
 )
 
 # Fixed-window counters of the patient -> pharmacy channel, shared by every gateway process.

@@ -1,7 +1,8 @@
 """Which pharmacies have a word starting with each word of a search, reading few words.
 
-A search is driven by its rarest word: one round trip first counts (up to a cap) the words
-each search word is the prefix of, and reads the first and last of them. The rarest word's
+A search is driven by its rarest word: one round trip first adds up the counts of the words
+each search word is the prefix of (as of the last import's end), and reads the first and last
+of those words. The rarest word's
 entries are then read, and each of its pharmacies is checked for the other words by a probe
 of the (FINESS, word) index. When the rarest word's range holds a single word, its entries
 come in name order from the covering index, so a page stops after its last match instead of
@@ -18,12 +19,9 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import FromClause
 
-from .tables import pharmacy_words
+from .tables import pharmacy_word_counts, pharmacy_words
 
 __all__ = ["WordPlan", "matching_words", "plan_words"]
-
-# Counting stops there: beyond it, a word is common and which one drives matters little.
-_COUNT_CAP = 2000
 
 
 @dataclass(frozen=True)
@@ -41,13 +39,17 @@ def _prefix_of(table: FromClause, prefix: str) -> ColumnElement[bool]:
 
 
 async def plan_words(conn: AsyncConnection, words: Sequence[str]) -> WordPlan | None:
-    """The plan of a search by ``words``; ``None`` when a word matches no pharmacy."""
+    """The plan of a search by ``words``; ``None`` when a word matches no pharmacy. The
+    counts only choose the driving word (a word newer than them counts as rare); which
+    pharmacies match is read from the words themselves."""
     columns = []
     for i, word in enumerate(words):
         in_range = _prefix_of(pharmacy_words, word)
-        capped = select(pharmacy_words.c.finess).where(in_range).limit(_COUNT_CAP).subquery()
+        counted = select(func.coalesce(func.sum(pharmacy_word_counts.c.pharmacies), 0)).where(
+            _prefix_of(pharmacy_word_counts, word)
+        )
         columns += [
-            select(func.count()).select_from(capped).scalar_subquery().label(f"n{i}"),
+            counted.scalar_subquery().label(f"n{i}"),
             select(pharmacy_words.c.word)
             .where(in_range)
             .order_by(pharmacy_words.c.word)
@@ -65,7 +67,7 @@ async def plan_words(conn: AsyncConnection, words: Sequence[str]) -> WordPlan | 
     ranked = []
     for i, word in enumerate(words):
         count, first, last = row[3 * i], row[3 * i + 1], row[3 * i + 2]
-        if not count:
+        if first is None:
             return None
         ranked.append((int(count), first != last, i, word, first if first == last else None))
     _, _, chosen, driver, exact = min(ranked)
