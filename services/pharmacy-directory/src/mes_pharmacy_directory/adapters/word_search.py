@@ -15,7 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import FromClause
 
@@ -32,10 +42,20 @@ class WordPlan:
     others: tuple[str, ...]
 
 
-def _prefix_of(table: FromClause, prefix: str) -> ColumnElement[bool]:
+def _prefix_of(table: FromClause, prefix: str, *, planned: bool = False) -> ColumnElement[bool]:
     # Words are [0-9a-z] only and "{" follows "z": the range holds exactly the words that
     # start with the prefix (byte order on both engines).
-    return and_(table.c.word >= prefix, table.c.word < prefix + "{")
+    return and_(
+        table.c.word >= _value(prefix, planned), table.c.word < _value(prefix + "{", planned)
+    )
+
+
+def _value(word: str, planned: bool) -> BindParameter[str]:
+    """``planned``: written into the statement, so that the engine plans it for this word.
+    PostgreSQL otherwise reuses, after five runs of a prepared statement, a plan made for
+    any word, which sorts all the driving word's entries instead of walking them in name
+    order (5 ms instead of 0.3 for "paris"). Words are [0-9a-z] only."""
+    return bindparam(None, word, type_=String(), literal_execute=planned)
 
 
 async def plan_words(conn: AsyncConnection, words: Sequence[str]) -> WordPlan | None:
@@ -79,7 +99,9 @@ def matching_words(plan: WordPlan) -> tuple[Select[tuple[str, str]], FromClause]
     alias the statement reads, to add conditions and an order on its columns."""
     driving = pharmacy_words.alias("driving")
     where = [
-        driving.c.word == plan.exact if plan.exact is not None else _prefix_of(driving, plan.driver)
+        driving.c.word == _value(plan.exact, True)
+        if plan.exact is not None
+        else _prefix_of(driving, plan.driver, planned=True)
     ]
     for n, other in enumerate(plan.others):
         probe = pharmacy_words.alias(f"probe{n}")
