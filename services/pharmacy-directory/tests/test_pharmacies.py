@@ -316,3 +316,65 @@ async def test_rate_counters_refuse_over_the_limit_and_count_nothing_refused(
         "retry_after_seconds": 0,
         "refused_key": "patient:1",
     }
+
+
+async def _all_pages(client: httpx.AsyncClient, **params: Any) -> list[str]:
+    finesses: list[str] = []
+    cursor = None
+    while True:
+        query = params | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/internal/pharmacies", params=query)).json()
+        finesses += [p["finess"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return finesses
+
+
+async def test_word_searches_find_every_match_once_in_name_order_whichever_word_is_rarest(
+    client: httpx.AsyncClient,
+) -> None:
+    streets = ("rue de la Gare", "avenue de la Garenne", "place du Marché", "cours Gambetta")
+    cities = [("PARIS", "75011", 48.85, 2.35), ("LYON", "69002", 45.76, 4.83)]
+    batch = [
+        {
+            "finess": finess(f"750{n:05d}"),
+            "name": f"Pharmacie {('Centrale', 'du Parc', 'Gare')[n % 3]} {n}",
+            "address_line": f"{n} {streets[n % 4]}",
+            "postal_code": cities[n % 2][1],
+            "city": cities[n % 2][0],
+            "lat": cities[n % 2][2] + n / 10_000,
+            "lon": cities[n % 2][3],
+        }
+        for n in range(60)
+    ]
+    await _import(client, "r1", batch)
+    await client.post("/internal/pharmacies/imports/r1/close-absent")
+    # Imported after the words were counted: a word the counts do not know yet.
+    late = [p | {"name": f"Pharmacie Gargantua {i}"} for i, p in enumerate(batch[:5])]
+    await _import(client, "r2", late)
+    pharmacies = {p["finess"]: p for p in [*late, *batch[5:]]}
+
+    def expected(*prefixes: str, city: str | None = None) -> list[str]:
+        def words(p: dict[str, Any]) -> list[str]:
+            text = f"{p['name']} {p['address_line']} {p['postal_code']} {p['city']}"
+            return text.lower().replace("é", "e").split()
+
+        found = [
+            p
+            for p in pharmacies.values()
+            if all(any(w.startswith(x) for w in words(p)) for x in prefixes)
+            and (city is None or p["city"] == city)
+        ]
+        key = [(p["name"].lower(), p["finess"]) for p in found]
+        return [finess for _, finess in sorted(key)]
+
+    for q, city in [("gar paris", None), ("gare lyon", None), ("garg", None), ("gar", "LYON")]:
+        postal = {"postal_code": "69002"} if city else {}
+        got = await _all_pages(client, q=q, limit=3, **postal)
+        assert got == expected(*q.split(), city=city), q
+        assert len(got) == len(set(got))
+    assert await _all_pages(client, q="gare introuvable") == []
+    # Near a point, among the pharmacies that match the words only.
+    near = await _all_pages(client, q="garenne lyon", near="45.76,4.83", limit=4)
+    assert sorted(near) == sorted(expected("garenne", "lyon"))
+    assert near[0] == finess("75000001")

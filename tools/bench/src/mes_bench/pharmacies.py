@@ -255,7 +255,7 @@ def _engine(name: str, work: Path, extracts: list[Path], queries: int) -> dict[s
         with _stack(work, url) as (gateway, nats_url):
             imports = [_import(gateway, extract) for extract in extracts]
             figures = asyncio.run(_searches(work, url, nats_url, queries))
-        return {"imports": imports, "service": figures}
+        return {"imports": imports, "service": figures, "load_average": os.getloadavg()}
     finally:
         if database is not None:
             asyncio.run(database.drop())
@@ -264,22 +264,29 @@ def _engine(name: str, work: Path, extracts: list[Path], queries: int) -> dict[s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mes_bench.pharmacies", description=__doc__)
     parser.add_argument("--pharmacies", type=int, default=22_000)
-    parser.add_argument("--big-lines", type=int, default=500_000)
+    parser.add_argument(
+        "--big-lines", type=int, default=500_000, help="0: skip the all-categories import"
+    )
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--engines", default="sqlite,postgres")
     args = parser.parse_args(argv)
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()}}
     with tempfile.TemporaryDirectory(prefix="mes-bench-pharmacies-") as tmp:
         root = Path(tmp)
         national = root / "finess-national.csv"
         big = root / "finess-all-categories.csv"
         write_extract(national, args.pharmacies)
-        # Geolocalisation lines count: half the other lines are establishments, half positions.
-        write_extract(big, args.pharmacies, other_lines=args.big_lines - 2 * args.pharmacies - 1)
+        extracts = [national]
+        if args.big_lines > 0:
+            # Geolocalisation lines count: half the other lines are establishments, half
+            # positions.
+            other = max(0, args.big_lines - 2 * args.pharmacies - 1)
+            write_extract(big, args.pharmacies, other_lines=other)
+            extracts.append(big)
         for engine in args.engines.split(","):
             work = root / engine
             work.mkdir()
-            results[engine] = _engine(engine, work, [national, big], args.queries)
+            results[engine] = _engine(engine, work, extracts, args.queries)
             print(json.dumps({engine: results[engine]}, indent=2), flush=True)
     out = Path("var/bench")
     out.mkdir(parents=True, exist_ok=True)

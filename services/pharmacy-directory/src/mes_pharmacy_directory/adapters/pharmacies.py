@@ -12,15 +12,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    FromClause,
-    Subquery,
+    Integer,
     and_,
     bindparam,
     delete,
     false,
     func,
     insert,
-    intersect,
     or_,
     select,
     text,
@@ -34,7 +32,15 @@ from sqlalchemy.sql import ColumnElement
 
 from ..domain.pharmacy import Pharmacy
 from ..service.ports import Box, Listed, PharmacyFilter, Recipient
-from .tables import dispensings, mailboxes, pharmacies, pharmacy_words, rate_counters
+from .tables import (
+    dispensings,
+    mailboxes,
+    pharmacies,
+    pharmacy_word_counts,
+    pharmacy_words,
+    rate_counters,
+)
+from .word_search import matching_words, plan_words
 
 __all__ = ["SqlPharmacyRepository"]
 
@@ -64,6 +70,21 @@ _MAILBOX = (
 )
 
 
+def _after(name: Any, finess: Any, after: tuple[str, str]) -> ColumnElement[bool]:
+    """After the cursor's (name, FINESS), in the listing's order."""
+    return or_(name > after[0], and_(name == after[0], finess > after[1]))
+
+
+def _in_box_gist(box: Box) -> ColumnElement[bool]:
+    """PostgreSQL: the box as a geometric containment, which its GiST index on the open
+    pharmacies' positions answers whatever the plan (a prepared statement's generic plan
+    would otherwise read a latitude band of the b-tree)."""
+    corner_sw = func.point(box.west, box.south)
+    corner_ne = func.point(box.east, box.north)
+    position = func.point(pharmacies.c.lon, pharmacies.c.lat)
+    return position.op("<@")(func.box(corner_sw, corner_ne)).self_group()
+
+
 def _listed(row: Any) -> Listed:
     return Listed(_pharmacy(row), row._mapping["mailbox"])
 
@@ -91,32 +112,6 @@ def _conditions(f: PharmacyFilter) -> list[ColumnElement[bool]]:
         where.append(pharmacies.c.postal_code >= f.postal_code)
         where.append(pharmacies.c.postal_code < f.postal_code + "{")
     return where
-
-
-def _matching(f: PharmacyFilter) -> Subquery:
-    """(sort_name, FINESS) of the pharmacies that have a word starting with each of
-    ``f.words``: one range scan of the words' primary key per word, intersected. Words are
-    [0-9a-z] only and "{" follows "z", so the range holds exactly the words that start with
-    the prefix."""
-    ranges = [
-        select(pharmacy_words.c.sort_name, pharmacy_words.c.finess).where(
-            pharmacy_words.c.word >= word, pharmacy_words.c.word < word + "{"
-        )
-        for word in f.words
-    ]
-    if len(ranges) == 1:
-        return ranges[0].distinct().subquery("matching")
-    return intersect(*ranges).subquery("matching")
-
-
-def _ordered(f: PharmacyFilter) -> tuple[FromClause, Any, Any]:
-    """What to read and the (name, FINESS) columns to order by: with words, the matches,
-    so that the engines sort the few matching pharmacies rather than walk the whole table
-    in name order."""
-    if not f.words:
-        return pharmacies, pharmacies.c.sort_name, pharmacies.c.finess
-    m = _matching(f)
-    return m.join(pharmacies, pharmacies.c.finess == m.c.finess), m.c.sort_name, m.c.finess
 
 
 class SqlPharmacyRepository:
@@ -193,6 +188,7 @@ class SqlPharmacyRepository:
         if self.conn.dialect.name == "postgresql":
             await self.conn.execute(text("ANALYZE pharmacies"))
             await self.conn.execute(text("ANALYZE pharmacy_words"))
+            await self.conn.execute(text("ANALYZE pharmacy_word_counts"))
 
     async def close_absent(self, run: str) -> int:
         result = await self.conn.execute(
@@ -203,6 +199,7 @@ class SqlPharmacyRepository:
             )
             .values(open=False, updated_at=datetime.now(UTC))
         )
+        closed = int(result.rowcount or 0)
         # Only open pharmacies have search words: a search can then page through the words
         # alone (an import that lists a pharmacy again writes them back).
         await self.conn.execute(
@@ -212,53 +209,70 @@ class SqlPharmacyRepository:
                 )
             )
         )
-        return int(result.rowcount or 0)
+        # The whole extract is in: each word's count, once per import.
+        await self.conn.execute(delete(pharmacy_word_counts))
+        await self.conn.execute(
+            insert(pharmacy_word_counts).from_select(
+                ["word", "pharmacies"],
+                select(pharmacy_words.c.word, func.count()).group_by(pharmacy_words.c.word),
+            )
+        )
+        return closed
 
     async def by_name(
         self, f: PharmacyFilter, after: tuple[str, str] | None, limit: int
     ) -> list[Listed]:
-        if f.words and not f.postal_code:
-            # The page is chosen among the matching words alone (only open pharmacies have
-            # words), then its few pharmacies are read.
-            m = _matching(f)
-            page = select(m.c.sort_name, m.c.finess)
-            if after is not None:
-                name, finess = after
-                page = page.where(
-                    or_(m.c.sort_name > name, and_(m.c.sort_name == name, m.c.finess > finess))
-                )
-            chosen = page.order_by(m.c.sort_name, m.c.finess).limit(limit).subquery("page")
+        if not f.words:
             stmt = (
                 select(*_COLUMNS, _MAILBOX)
-                .select_from(chosen.join(pharmacies, pharmacies.c.finess == chosen.c.finess))
-                .order_by(chosen.c.sort_name, chosen.c.finess)
+                .where(*_conditions(f))
+                .order_by(pharmacies.c.sort_name, pharmacies.c.finess)
+                .limit(limit)
             )
+            if after is not None:
+                stmt = stmt.where(_after(pharmacies.c.sort_name, pharmacies.c.finess, after))
             return [_listed(r) for r in await self.conn.execute(stmt)]
-        source, by_name, by_finess = _ordered(f)
+        plan = await plan_words(self.conn, f.words)
+        if plan is None:
+            return []
+        # The page is chosen among the matching words (only open pharmacies have words),
+        # then its few pharmacies are read.
+        page, words = matching_words(plan)
+        if f.postal_code:
+            page = page.join_from(words, pharmacies, pharmacies.c.finess == words.c.finess).where(
+                *_conditions(f)
+            )
+        if after is not None:
+            page = page.where(_after(words.c.sort_name, words.c.finess, after))
+        # The page size is written into the statement too: PostgreSQL's generic plan for a
+        # bound limit joins a tenth of the pharmacies instead of probing the page's few.
+        size = bindparam(None, limit, type_=Integer(), literal_execute=True)
+        chosen = page.order_by(words.c.sort_name, words.c.finess).limit(size).subquery("page")
         stmt = (
             select(*_COLUMNS, _MAILBOX)
-            .select_from(source)
-            .where(*_conditions(f))
-            .order_by(by_name, by_finess)
-            .limit(limit)
+            .select_from(chosen.join(pharmacies, pharmacies.c.finess == chosen.c.finess))
+            .order_by(chosen.c.sort_name, chosen.c.finess)
         )
-        if after is not None:
-            name, finess = after
-            stmt = stmt.where(or_(by_name > name, and_(by_name == name, by_finess > finess)))
         return [_listed(r) for r in await self.conn.execute(stmt)]
 
     async def in_box(self, f: PharmacyFilter, box: Box) -> list[tuple[str, float, float]]:
-        """(FINESS, lat, lon) of the open pharmacies in ``box``: read from the index alone."""
-        source, _, _ = _ordered(f)
-        stmt = (
-            select(pharmacies.c.finess, pharmacies.c.lat, pharmacies.c.lon)
-            .select_from(source)
-            .where(
-                *_conditions(f),
-                pharmacies.c.lat.between(box.south, box.north),
-                pharmacies.c.lon.between(box.west, box.east),
-            )
-        )
+        """(FINESS, lat, lon) of the open pharmacies in ``box``: on SQLite from the index on
+        positions alone, on PostgreSQL from its GiST index, whose bounds are fuzzy by 1e-6
+        degrees (the use case keeps only the pharmacies inside a circle the box holds with a
+        wider margin, so both engines answer alike)."""
+        where = _conditions(f)
+        if self.conn.dialect.name == "postgresql":
+            where.append(_in_box_gist(box))
+        else:
+            where.append(pharmacies.c.lat.between(box.south, box.north))
+            where.append(pharmacies.c.lon.between(box.west, box.east))
+        if f.words:
+            plan = await plan_words(self.conn, f.words)
+            if plan is None:
+                return []
+            matches, words = matching_words(plan)
+            where.append(pharmacies.c.finess.in_(matches.with_only_columns(words.c.finess)))
+        stmt = select(pharmacies.c.finess, pharmacies.c.lat, pharmacies.c.lon).where(*where)
         return [(finess, lat, lon) for finess, lat, lon in (await self.conn.execute(stmt)).all()]
 
     async def listed(self, finesses: Sequence[str]) -> dict[str, Listed]:

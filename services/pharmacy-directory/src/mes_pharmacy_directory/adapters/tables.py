@@ -23,6 +23,7 @@ __all__ = [
     "mailboxes",
     "metadata",
     "pharmacies",
+    "pharmacy_word_counts",
     "pharmacy_words",
     "rate_counters",
 ]
@@ -74,6 +75,8 @@ pharmacies = Table(
     Index("ix_pharmacies_sort", "open", "sort_name", "finess"),
     Index("ix_pharmacies_postal", "open", "postal_code", "sort_name", "finess"),
     Index("ix_pharmacies_lat_lon", "open", "lat", "lon", "finess"),
+    # PostgreSQL also has a GiST index on point(lon, lat) of the open pharmacies (migration
+    # 0004), which answers the boxes of a search near a point.
 )
 
 # Every word of a pharmacy's name, address, postal code and city, normalised: a search word
@@ -87,6 +90,17 @@ pharmacy_words = Table(
     Column("sort_name", BYTE_ORDERED_400, nullable=False),
     # Covering: a word's range gives its pharmacies in name order without visiting the rows.
     Index("ix_pharmacy_words_cover", "word", "sort_name", "finess"),
+    # A pharmacy's words: whether it has one starting with a prefix is one probe.
+    Index("ix_pharmacy_words_finess", "finess", "word"),
+)
+
+# How many pharmacies have each word, as of the last import's end: a search starts from its
+# rarest word. Only the choice of that word depends on them, never which pharmacies match.
+pharmacy_word_counts = Table(
+    "pharmacy_word_counts",
+    metadata,
+    Column("word", BYTE_ORDERED_100, primary_key=True),
+    Column("pharmacies", Integer, nullable=False),
 )
 
 # Fixed-window counters of the patient -> pharmacy channel, shared by every gateway process.
