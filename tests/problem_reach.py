@@ -325,6 +325,10 @@ def _path_of(node: ast.expr, scope: _Scope) -> str | None:
 
 def _upstream_call(call: ast.Call, scope: _Scope) -> Upstream | None:
     func = call.func
+    if isinstance(func, ast.Name) and func.id == "stream_to_mailbox" and len(call.args) >= 2:
+        # mes_gateway.uploads: a caller's file streamed to the mailbox's ``path`` (a POST).
+        path = _path_text(call.args[1])
+        return Upstream("mailbox", "POST", path) if path else None
     if not isinstance(func, ast.Attribute):
         return None
     args = call.args

@@ -3,9 +3,6 @@ holds such a message (or uploaded it)."""
 
 from __future__ import annotations
 
-import os
-import unicodedata
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 import httpx
@@ -24,13 +21,13 @@ from ..deps import (
     MailboxHolder,
     PatientPrincipal,
     ServicesDep,
-    idempotency_headers,
 )
 from ..errors import ServiceUnavailable
 from ..messaging_schemas import AttachmentOut
 from ..principal import Principal, Role
 from ..problem_docs import AUTHENTICATED, problems
 from ..services import ServiceClients, raise_for_problem
+from ..uploads import stream_to_mailbox
 
 __all__ = ["TAGS", "router"]
 
@@ -90,7 +87,6 @@ _DOWNLOADED = {
     },
 }
 _FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
-_CHUNK = 64 * 1024
 _FILE_DESCRIPTION = "The file, with its name (`filename`); its type is checked by content"
 
 
@@ -120,69 +116,20 @@ async def one_file_part(request: Request) -> None:
 OneFilePart = Annotated[None, Depends(one_file_part)]
 
 
-def _quoted(value: str) -> str:
-    """``value`` as a quoted-string parameter the way multipart/form-data parsers read one
-    back: a backslash before a backslash or a quote. (httpx writes a quote as ``%22``, which
-    no parser decodes: the mailbox would store ``%22`` in the name.) Control characters have
-    no place in a header line, and the mailbox drops them from names anyway."""
-    text = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _printable(value: str) -> bool:
-    return all(" " <= ch <= "~" for ch in value)
-
-
-async def _form(head: bytes, file: UploadFile, tail: bytes) -> AsyncIterator[bytes]:
-    yield head
-    await file.seek(0)
-    while chunk := await file.read(_CHUNK):
-        yield chunk
-    yield tail
-
-
-def _size(file: UploadFile) -> int:
-    if file.size is not None:
-        return file.size
-    position = file.file.tell()
-    size = file.file.seek(0, os.SEEK_END)
-    file.file.seek(position)
-    return size
-
-
 async def _upload(
     services: ServiceClients, owner: str, file: UploadFile, key: str | None
 ) -> AttachmentOut:
-    """The file to the mailbox service, streamed, in a form written here so that its name
-    arrives as the caller gave it; the mailbox keeps the Idempotency-Key with the upload."""
-    boundary = os.urandom(16).hex()
-    content_type = file.content_type or ""
-    if not content_type or not _printable(content_type):
-        content_type = "application/octet-stream"
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="owner"\r\n\r\n'
-        f"{owner}\r\n"
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; '
-        f'filename="{_quoted(file.filename or "attachment")}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    client = services.client("mailbox")
-    try:
-        response = await client.post(
-            "/internal/attachments",
-            content=_form(head, file, tail),
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-                "Content-Length": str(len(head) + _size(file) + len(tail)),
-                **idempotency_headers(key),
-            },
-        )
-    except httpx.TransportError as exc:
-        raise ServiceUnavailable("mailbox") from exc
-    raise_for_problem("mailbox", response)
+    """The file to the mailbox service, streamed; the mailbox keeps the Idempotency-Key
+    with the upload."""
+    response = await stream_to_mailbox(
+        services,
+        "/internal/attachments",
+        owner=owner,
+        file=file,
+        default_name="attachment",
+        key=key,
+        pass_content_type=True,
+    )
     return AttachmentOut.model_validate(response.json())
 
 

@@ -3,9 +3,6 @@ service: list, add, download, delete, and keep a received attachment among them.
 
 from __future__ import annotations
 
-import os
-import unicodedata
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -26,6 +23,7 @@ from ..errors import ServiceUnavailable
 from ..principal import Principal
 from ..problem_docs import AUTHENTICATED, problems
 from ..services import ServiceClients, raise_for_problem
+from ..uploads import file_size, stream_to_mailbox
 from ._messaging_common import relayed
 from .attachments import OneFilePart
 
@@ -68,7 +66,6 @@ _DOWNLOADED = {
     },
 }
 _FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
-_CHUNK = 64 * 1024
 
 DocumentId = Annotated[str, Path(max_length=64, description="The document's id")]
 
@@ -121,29 +118,6 @@ async def list_my_documents(
     return relayed(DocumentList, answer)
 
 
-def _quoted(value: str) -> str:
-    """A quoted-string parameter as multipart parsers read one back (no control character)."""
-    text = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-async def _form(head: bytes, file: UploadFile, tail: bytes) -> AsyncIterator[bytes]:
-    yield head
-    await file.seek(0)
-    while chunk := await file.read(_CHUNK):
-        yield chunk
-    yield tail
-
-
-def _size(file: UploadFile) -> int:
-    if file.size is not None:
-        return file.size
-    position = file.file.tell()
-    size = file.file.seek(0, os.SEEK_END)
-    file.file.seek(position)
-    return size
-
-
 @router.post(
     "/documents",
     operation_id="addMyDocument",
@@ -176,7 +150,7 @@ async def add_my_document(
     key: IdempotencyKey,
     file: Annotated[UploadFile, File(description="The file, with its name (`filename`)")],
 ) -> Document:
-    size = _size(file)
+    size = file_size(file)
     if size > MAX_DOCUMENT_BYTES:
         # Refused here, with the mailbox's code, rather than streamed to be refused there.
         raise DomainError(
@@ -186,38 +160,23 @@ async def add_my_document(
             title="Document too large",
             max_bytes=MAX_DOCUMENT_BYTES,
         )
-    return await _stream_to_mailbox(services, _owner(principal), file, size, key)
+    return await _stream_to_mailbox(services, _owner(principal), file, key)
 
 
 async def _stream_to_mailbox(
-    services: ServiceClients, owner: str, file: UploadFile, size: int, key: str | None
+    services: ServiceClients, owner: str, file: UploadFile, key: str | None
 ) -> Document:
-    """The file to the mailbox, streamed, in a form written here so that its name arrives as
-    the caller gave it; the mailbox keeps the Idempotency-Key with the document."""
-    boundary = os.urandom(16).hex()
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="owner"\r\n\r\n'
-        f"{owner}\r\n"
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; '
-        f'filename="{_quoted(file.filename or "document")}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    try:
-        response = await services.client("mailbox").post(
-            "/internal/documents",
-            content=_form(head, file, tail),
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-                "Content-Length": str(len(head) + size + len(tail)),
-                **idempotency_headers(key),
-            },
-        )
-    except httpx.TransportError as exc:
-        raise ServiceUnavailable("mailbox") from exc
-    raise_for_problem("mailbox", response)
+    """The file to the mailbox, streamed; the mailbox keeps the Idempotency-Key with the
+    document and decides its type by its content."""
+    response = await stream_to_mailbox(
+        services,
+        "/internal/documents",
+        owner=owner,
+        file=file,
+        default_name="document",
+        key=key,
+        pass_content_type=False,
+    )
     return Document.model_validate(response.json())
 
 
