@@ -161,3 +161,41 @@ async def test_the_notifier_unreachable_is_a_503(gateway, sign):
     patient = {"Authorization": f"Bearer {sign(role='patient', ins=INS)}"}
     answer = await gateway.get("/v1/me/notifications", headers=patient)
     assert answer.status_code == 503 and answer.json()["code"] == "service_unavailable"
+
+
+async def test_a_patient_never_sees_nor_touches_another_patients_notifications_or_devices(
+    gateway_with_notifier, sign, nats_server
+):
+    client = gateway_with_notifier
+    mine = {"Authorization": f"Bearer {sign(role='patient', ins=INS)}"}
+    other = {"Authorization": f"Bearer {sign(role='patient', ins='185077512345608')}"}
+    await _publish(nats_server.url, _profile())
+    await asyncio.sleep(0.3)
+    await _publish(nats_server.url, _message("msg-private"))
+    for _ in range(100):
+        page = (await client.get("/v1/me/notifications", headers=mine)).json()
+        if page["unseen"] == 1:
+            break
+        await asyncio.sleep(0.05)
+    (notification,) = page["items"]
+    device = (
+        await client.post(
+            "/v1/me/devices",
+            json={"platform": "android", "token": "fcm-token-of-the-first-patient-0001"},
+            headers=mine,
+        )
+    ).json()["id"]
+
+    assert (await client.get("/v1/me/notifications", headers=other)).json() == {
+        "items": [],
+        "next_cursor": None,
+        "unseen": 0,
+    }
+    # Another patient's ids answer exactly as ids that do not exist.
+    seen = await client.post(f"/v1/me/notifications/{notification['id']}/seen", headers=other)
+    assert seen.status_code == 404 and seen.json()["code"] == "notification_not_found"
+    removed = await client.delete(f"/v1/me/devices/{device}", headers=other)
+    assert removed.status_code == 404 and removed.json()["code"] == "device_not_found"
+    # Still there, still unseen, for its owner.
+    assert (await client.get("/v1/me/notifications", headers=mine)).json()["unseen"] == 1
+    assert (await client.delete(f"/v1/me/devices/{device}", headers=mine)).status_code == 204
