@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, text
 
 from mes_contracts.events.identity import PatientCreated
 from mes_platform.db import Database
@@ -164,3 +164,24 @@ async def test_sqlite_checkpoints_run_in_the_background(tmp_path: Path, migratio
     finally:
         await db.dispose()
     assert db._checkpointer is None  # stopped with the database
+
+
+async def test_postgres_settings_hold_in_every_session_and_are_ignored_on_sqlite(
+    database_url: str,
+) -> None:
+    # A service chooses how PostgreSQL plans its statements: every pooled connection, the
+    # first and the ones opened beside it, runs with the setting.
+    db = Database(
+        database_url, pool_size=1, postgres_settings={"plan_cache_mode": "force_custom_plan"}
+    )
+    try:
+        if db.is_sqlite:
+            async with db.reading() as conn:
+                assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            return
+        async with db.reading() as first, db.reading() as second:
+            for conn in (first, second):
+                mode = (await conn.execute(text("SHOW plan_cache_mode"))).scalar_one()
+                assert mode == "force_custom_plan"
+    finally:
+        await db.dispose()

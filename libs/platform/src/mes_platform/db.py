@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,7 +46,11 @@ class Database:
         sqlite_synchronous: str = "NORMAL",
         pool_size: int = 10,
         checkpoint_seconds: float = 0.2,
+        postgres_settings: Mapping[str, str] | None = None,
     ) -> None:
+        """``postgres_settings``: run-time parameters of every PostgreSQL session the engine
+        opens (asyncpg's ``server_settings``), e.g. ``{"plan_cache_mode": "force_custom_plan"}``;
+        ignored on SQLite."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.checkpoint_seconds = checkpoint_seconds
@@ -66,8 +70,13 @@ class Database:
             self._setup_sqlite(self.engine, sqlite_synchronous)
             self._setup_sqlite(self.read_engine, sqlite_synchronous)
         else:
+            connect_args = {"server_settings": dict(postgres_settings)} if postgres_settings else {}
             self.engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args=connect_args,
             )
             self.read_engine = self.engine
 
