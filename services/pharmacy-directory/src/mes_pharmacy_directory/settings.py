@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from mes_platform.settings import ServiceSettings
@@ -12,3 +13,9 @@ class DirectorySettings(ServiceSettings):
 
     service_name: str = "directory"
     port: int = 8104
+    # A word search is one statement whose plan does not depend on its values (the engine
+    # picks the driving word while it runs): PostgreSQL plans it once per connection instead
+    # of at each run, which costs more than running it.
+    postgres_settings: dict[str, str] = Field(
+        default_factory=lambda: {"plan_cache_mode": "force_generic_plan"}
+    )
