@@ -46,11 +46,11 @@ class Database:
         sqlite_synchronous: str = "NORMAL",
         pool_size: int = 10,
         checkpoint_seconds: float = 0.2,
-        postgres_settings: Mapping[str, str] | None = None,
+        postgres_read_settings: Mapping[str, str] | None = None,
     ) -> None:
-        """``postgres_settings``: run-time parameters of every PostgreSQL session the engine
-        opens (asyncpg's ``server_settings``), e.g. ``{"plan_cache_mode": "force_custom_plan"}``;
-        ignored on SQLite."""
+        """``postgres_read_settings``: run-time parameters of the PostgreSQL sessions that
+        only read (asyncpg's ``server_settings``), e.g. ``{"plan_cache_mode":
+        "force_generic_plan"}``; reads then have a pool of their own. Ignored on SQLite."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.checkpoint_seconds = checkpoint_seconds
@@ -70,15 +70,18 @@ class Database:
             self._setup_sqlite(self.engine, sqlite_synchronous)
             self._setup_sqlite(self.read_engine, sqlite_synchronous)
         else:
-            connect_args = {"server_settings": dict(postgres_settings)} if postgres_settings else {}
             self.engine = create_async_engine(
-                self.url,
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,
-                connect_args=connect_args,
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self.read_engine = self.engine
+            if postgres_read_settings:
+                self.read_engine = create_async_engine(
+                    self.url,
+                    pool_size=pool_size,
+                    max_overflow=pool_size,
+                    pool_pre_ping=True,
+                    connect_args={"server_settings": dict(postgres_read_settings)},
+                )
 
     @staticmethod
     def _setup_sqlite(engine: AsyncEngine, synchronous: str) -> None:
