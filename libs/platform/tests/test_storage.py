@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, text
 
 from mes_contracts.events.identity import PatientCreated
 from mes_platform.db import Database
@@ -164,3 +164,26 @@ async def test_sqlite_checkpoints_run_in_the_background(tmp_path: Path, migratio
     finally:
         await db.dispose()
     assert db._checkpointer is None  # stopped with the database
+
+
+async def test_read_sessions_hold_their_postgres_settings_and_writers_keep_the_defaults(
+    database_url: str,
+) -> None:
+    # A service chooses how PostgreSQL plans what it reads: every pooled reading connection,
+    # the first and the ones opened beside it, runs with the setting; writes keep the server's.
+    db = Database(
+        database_url, pool_size=1, postgres_read_settings={"plan_cache_mode": "force_generic_plan"}
+    )
+    try:
+        if db.is_sqlite:
+            async with db.reading() as conn:
+                assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+            return
+        show = text("SHOW plan_cache_mode")
+        async with db.reading() as first, db.reading() as second:
+            for conn in (first, second):
+                assert (await conn.execute(show)).scalar_one() == "force_generic_plan"
+        async with db.transaction() as conn:
+            assert (await conn.execute(show)).scalar_one() == "auto"
+    finally:
+        await db.dispose()

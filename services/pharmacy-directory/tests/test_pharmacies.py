@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from mes_contracts import EventEnvelope
 from mes_contracts.events.directory import MailboxRegistered
@@ -378,3 +379,36 @@ async def test_word_searches_find_every_match_once_in_name_order_whichever_word_
     near = await _all_pages(client, q="garenne lyon", near="45.76,4.83", limit=4)
     assert sorted(near) == sorted(expected("garenne", "lyon"))
     assert near[0] == finess("75000001")
+
+
+async def test_a_word_search_is_one_statement_whatever_its_words(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    # Each statement is a round trip to PostgreSQL: a search of several words, with a postal
+    # code and a cursor, answers in one, whichever word turns out the rarest.
+    await _import(client, "r1", PHARMACIES)
+    await client.post("/internal/pharmacies/imports/r1/close-absent")
+    statements: list[str] = []
+
+    def executed(*args: Any) -> None:
+        if "pharmac" in args[2]:  # not the outbox relay's polls (one engine on PostgreSQL)
+            statements.append(args[2])
+
+    engine = app.state.runtime.db.read_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", executed)
+    try:
+        words = {"q": "pari 75", "limit": 1}
+        page = (await client.get("/internal/pharmacies", params=words)).json()
+        assert [p["name"] for p in page["items"]] == ["Grande Pharmacie de la Gare de Lyon"]
+        assert len(statements) == 1
+        rest = await client.get(
+            "/internal/pharmacies",
+            params=words | {"postal_code": "75", "cursor": page["next_cursor"]},
+        )
+        assert [p["name"] for p in rest.json()["items"]] == ["Pharmacie de la Bastille"]
+        assert len(statements) == 2
+        assert await _names(client, q="gare lyon", near="48.84,2.37") == [
+            "Grande Pharmacie de la Gare de Lyon"
+        ]
+    finally:
+        event.remove(engine, "before_cursor_execute", executed)

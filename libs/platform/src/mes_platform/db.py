@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,7 +46,11 @@ class Database:
         sqlite_synchronous: str = "NORMAL",
         pool_size: int = 10,
         checkpoint_seconds: float = 0.2,
+        postgres_read_settings: Mapping[str, str] | None = None,
     ) -> None:
+        """``postgres_read_settings``: run-time parameters of the PostgreSQL sessions that
+        only read (asyncpg's ``server_settings``), e.g. ``{"plan_cache_mode":
+        "force_generic_plan"}``; reads then have a pool of their own. Ignored on SQLite."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.checkpoint_seconds = checkpoint_seconds
@@ -70,6 +74,14 @@ class Database:
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self.read_engine = self.engine
+            if postgres_read_settings:
+                self.read_engine = create_async_engine(
+                    self.url,
+                    pool_size=pool_size,
+                    max_overflow=pool_size,
+                    pool_pre_ping=True,
+                    connect_args={"server_settings": dict(postgres_read_settings)},
+                )
 
     @staticmethod
     def _setup_sqlite(engine: AsyncEngine, synchronous: str) -> None:

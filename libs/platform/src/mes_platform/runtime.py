@@ -36,6 +36,7 @@ class ServiceRuntime:
             settings.resolved_database_url,
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.db_pool_size,
+            postgres_read_settings=settings.postgres_read_settings,
         )
         self.bus = EventBus(settings.nats_url, name=f"mes-{self.name}")
         self.relay = OutboxRelay(

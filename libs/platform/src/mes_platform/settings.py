@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
         description="FULL survives a power cut at a 40-65 % write cost; NORMAL survives a crash",
     )
     db_pool_size: int = 10
+    postgres_read_settings: dict[str, str] = Field(
+        default_factory=dict,
+        description="Run-time parameters of the PostgreSQL sessions that only read "
+        '(e.g. {"plan_cache_mode": "force_generic_plan"}), which then have a pool of their '
+        "own; ignored on SQLite",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
     log_level: str = "INFO"

@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
-    and_,
     bindparam,
     delete,
     false,
@@ -32,6 +30,7 @@ from sqlalchemy.sql import ColumnElement
 
 from ..domain.pharmacy import Pharmacy
 from ..service.ports import Box, Listed, PharmacyFilter, Recipient
+from .listing import COLUMNS, MAILBOX, after_page
 from .tables import (
     dispensings,
     mailboxes,
@@ -40,39 +39,9 @@ from .tables import (
     pharmacy_words,
     rate_counters,
 )
-from .word_search import matching_words, plan_words
+from .word_search import WordSearch, word_values, words_page
 
 __all__ = ["SqlPharmacyRepository"]
-
-_COLUMNS = (
-    pharmacies.c.finess,
-    pharmacies.c.name,
-    pharmacies.c.address_line,
-    pharmacies.c.postal_code,
-    pharmacies.c.city,
-    pharmacies.c.lat,
-    pharmacies.c.lon,
-    pharmacies.c.open,
-)
-
-
-# The organisational pharmacy mailbox of the row's FINESS (the first by address): one indexed
-# probe per row, in the same query as the rows.
-_MAILBOX = (
-    select(func.min(mailboxes.c.address))
-    .where(
-        mailboxes.c.finess == pharmacies.c.finess,
-        mailboxes.c.type == "ORG",
-        mailboxes.c.pharmacy == true(),
-    )
-    .scalar_subquery()
-    .label("mailbox")
-)
-
-
-def _after(name: Any, finess: Any, after: tuple[str, str]) -> ColumnElement[bool]:
-    """After the cursor's (name, FINESS), in the listing's order."""
-    return or_(name > after[0], and_(name == after[0], finess > after[1]))
 
 
 def _in_box_gist(box: Box) -> ColumnElement[bool]:
@@ -120,16 +89,14 @@ class SqlPharmacyRepository:
 
     async def get(self, finess: str) -> Listed | None:
         row = (
-            await self.conn.execute(
-                select(*_COLUMNS, _MAILBOX).where(pharmacies.c.finess == finess)
-            )
+            await self.conn.execute(select(*COLUMNS, MAILBOX).where(pharmacies.c.finess == finess))
         ).first()
         return _listed(row) if row else None
 
     async def get_many(self, finesses: Sequence[str]) -> dict[str, Pharmacy]:
         if not finesses:
             return {}
-        rows = await self.conn.execute(select(*_COLUMNS).where(pharmacies.c.finess.in_(finesses)))
+        rows = await self.conn.execute(select(*COLUMNS).where(pharmacies.c.finess.in_(finesses)))
         return {r.finess: _pharmacy(r) for r in rows}
 
     async def store_many(
@@ -224,36 +191,21 @@ class SqlPharmacyRepository:
     ) -> list[Listed]:
         if not f.words:
             stmt = (
-                select(*_COLUMNS, _MAILBOX)
+                select(*COLUMNS, MAILBOX)
                 .where(*_conditions(f))
                 .order_by(pharmacies.c.sort_name, pharmacies.c.finess)
                 .limit(limit)
             )
             if after is not None:
-                stmt = stmt.where(_after(pharmacies.c.sort_name, pharmacies.c.finess, after))
+                stmt = stmt.where(after_page(pharmacies.c.sort_name, pharmacies.c.finess, after))
             return [_listed(r) for r in await self.conn.execute(stmt)]
-        plan = await plan_words(self.conn, f.words)
-        if plan is None:
-            return []
-        # The page is chosen among the matching words (only open pharmacies have words),
-        # then its few pharmacies are read.
-        page, words = matching_words(plan)
-        if f.postal_code:
-            page = page.join_from(words, pharmacies, pharmacies.c.finess == words.c.finess).where(
-                *_conditions(f)
-            )
+        postal = f.postal_code or ""
+        stmt = words_page(len(f.words), len(postal) if len(postal) < 5 else 5, after is not None)
+        values: dict[str, Any] = word_values(f.words) | {"page_size": limit}
+        values |= {"postal_code": postal, "postal_end": postal + "{"}
         if after is not None:
-            page = page.where(_after(words.c.sort_name, words.c.finess, after))
-        # The page size is written into the statement too: PostgreSQL's generic plan for a
-        # bound limit joins a tenth of the pharmacies instead of probing the page's few.
-        size = bindparam(None, limit, type_=Integer(), literal_execute=True)
-        chosen = page.order_by(words.c.sort_name, words.c.finess).limit(size).subquery("page")
-        stmt = (
-            select(*_COLUMNS, _MAILBOX)
-            .select_from(chosen.join(pharmacies, pharmacies.c.finess == chosen.c.finess))
-            .order_by(chosen.c.sort_name, chosen.c.finess)
-        )
-        return [_listed(r) for r in await self.conn.execute(stmt)]
+            values |= {"after_name": after[0], "after_finess": after[1]}
+        return [_listed(r) for r in await self.conn.execute(stmt, values)]
 
     async def in_box(self, f: PharmacyFilter, box: Box) -> list[tuple[str, float, float]]:
         """(FINESS, lat, lon) of the open pharmacies in ``box``: on SQLite from the index on
@@ -267,19 +219,17 @@ class SqlPharmacyRepository:
             where.append(pharmacies.c.lat.between(box.south, box.north))
             where.append(pharmacies.c.lon.between(box.west, box.east))
         if f.words:
-            plan = await plan_words(self.conn, f.words)
-            if plan is None:
-                return []
-            matches, words = matching_words(plan)
+            matches, words = WordSearch(len(f.words)).range_walk(always=True)
             where.append(pharmacies.c.finess.in_(matches.with_only_columns(words.c.finess)))
         stmt = select(pharmacies.c.finess, pharmacies.c.lat, pharmacies.c.lon).where(*where)
-        return [(finess, lat, lon) for finess, lat, lon in (await self.conn.execute(stmt)).all()]
+        rows = await self.conn.execute(stmt, word_values(f.words))
+        return [(finess, lat, lon) for finess, lat, lon in rows.all()]
 
     async def listed(self, finesses: Sequence[str]) -> dict[str, Listed]:
         if not finesses:
             return {}
         rows = await self.conn.execute(
-            select(*_COLUMNS, _MAILBOX).where(pharmacies.c.finess.in_(finesses))
+            select(*COLUMNS, MAILBOX).where(pharmacies.c.finess.in_(finesses))
         )
         return {r.finess: _listed(r) for r in rows}
 
@@ -322,7 +272,7 @@ class SqlPharmacyRepository:
             .subquery()
         )
         rows = await self.conn.execute(
-            select(*_COLUMNS, _MAILBOX, history.c.last)
+            select(*COLUMNS, MAILBOX, history.c.last)
             .join_from(pharmacies, history, history.c.finess == pharmacies.c.finess)
             .where(pharmacies.c.open == true())
             .order_by(history.c.last.desc(), pharmacies.c.finess)
