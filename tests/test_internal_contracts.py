@@ -16,9 +16,10 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from mes_contracts.events.parties import AttachmentRef
-from mes_contracts.internal import conversation, directory, identity, mailbox
+from mes_contracts.internal import conversation, directory, identity, mailbox, pharmacies
 from mes_conversation.main import create_app as conversation_app
 from mes_gateway import messaging_schemas as public
+from mes_gateway import pharmacy_schemas as public_pharmacies
 from mes_gateway import schemas as public_profiles
 from mes_identity.main import create_app as identity_app
 from mes_mailbox.main import create_app as mailbox_app
@@ -145,6 +146,8 @@ SENT = [
     (public.PatientMessageIn, conversation.PatientReplyIn, {"attachment_ids"}),
     (public.PatientNewConversationIn, conversation.PatientStartIn, {"attachment_ids"}),
     (public.DirectoryEntryIn, directory.MailboxIn, set()),
+    (public_pharmacies.PharmacyBatchIn, pharmacies.PharmacyBatchIn, set()),
+    (public_pharmacies.DispensationsIn, pharmacies.DispensationsIn, set()),
     (public_profiles.PatientUpsert, identity.PatientProfileIn, set()),
 ]
 

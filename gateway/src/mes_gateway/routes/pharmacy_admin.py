@@ -6,6 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
+from mes_contracts.internal import pharmacies
+
+from ..calls import refused_as_invalid
 from ..deps import OpsPrincipal, ServicesDep
 from ..pharmacy_schemas import (
     CloseAbsentOut,
@@ -47,7 +50,9 @@ Ins = Annotated[str, Path(max_length=20, examples=["279035121518989"])]
 async def import_pharmacies(
     body: PharmacyBatchIn, principal: OpsPrincipal, services: ServicesDep
 ) -> PharmacyBatchOut:
-    answer = await services.send("directory", "POST", "/internal/pharmacies/batches", body=body)
+    with refused_as_invalid():
+        batch = pharmacies.PharmacyBatchIn.model_validate(body.model_dump())
+    answer = await services.send("directory", "POST", "/internal/pharmacies/batches", body=batch)
     return PharmacyBatchOut.model_validate_json(answer.content)
 
 
@@ -80,10 +85,12 @@ async def close_absent(run: Run, principal: OpsPrincipal, services: ServicesDep)
 async def put_dispensations(
     ins: Ins, body: DispensationsIn, principal: OpsPrincipal, services: ServicesDep
 ) -> DispensationsOut:
+    with refused_as_invalid():
+        history = pharmacies.DispensationsIn.model_validate(body.model_dump())
     answer = await services.send(
         "directory",
         "PUT",
         f"/internal/patients/{q(ins)}/dispensations",
-        body=body,
+        body=history,
     )
     return DispensationsOut.model_validate_json(answer.content)
