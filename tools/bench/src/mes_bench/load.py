@@ -2,9 +2,10 @@
 
 ``python -m mes_bench.load CONFIG.json`` prints one JSON result line. Bounded in time and
 count, loopback only. It shares the machine with what it measures, so it spends as little as
-it can: it runs on uvloop, the senders' bodies are encoded once, and every request goes through
-one aiohttp session, whose pool keeps a keep-alive connection per sender. The probes, a few
-requests a second that read the answers' JSON, share that session.
+it can: it runs on uvloop, and each sender is one keep-alive connection that writes its
+requests encoded once, whole, and reads the answers with httptools' parser (the one uvicorn
+serves with), without a client library's per-request work above it. The probes, a few requests
+a second that read the answers' JSON, use an aiohttp session.
 """
 
 from __future__ import annotations
@@ -15,14 +16,83 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import aiohttp
+import httptools
 import uvloop
 
-__all__ = ["LoadConfig", "percentile", "run_load"]
+__all__ = ["LoadConfig", "SenderConnection", "encode_post", "percentile", "run_load"]
 
 MAX_REQUESTS = 2_000_000
+
+
+def encode_post(url: str, headers: dict[str, str], body: bytes) -> bytes:
+    """One whole HTTP/1.1 POST that keeps the connection open."""
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    fields = {"Host": parts.netloc, "Content-Length": str(len(body)), **headers}
+    head = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
+    return f"POST {target} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body
+
+
+class SenderConnection(asyncio.Protocol):
+    """A keep-alive HTTP/1.1 connection for one sender: one request at a time, answered with
+    its status (the body is read and dropped)."""
+
+    def __init__(self) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.WriteTransport | None = None
+        self._answer: asyncio.Future[int] | None = None
+        self.closed = False
+
+    @classmethod
+    async def open(cls, url: str) -> SenderConnection:
+        parts = urlsplit(url)
+        loop = asyncio.get_running_loop()
+        _, connection = await loop.create_connection(cls, parts.hostname or "", parts.port or 80)
+        return connection
+
+    async def request(self, raw: bytes) -> int:
+        assert self._transport is not None and not self.closed
+        self._answer = asyncio.get_running_loop().create_future()
+        self._transport.write(raw)
+        return await self._answer
+
+    def close(self) -> None:
+        self.closed = True
+        if self._transport is not None:
+            self._transport.close()
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A stream transport (uvloop's is not registered as asyncio's WriteTransport class).
+        self._transport = cast(asyncio.WriteTransport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(exc)
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._fail(exc or ConnectionResetError("connection closed by the server"))
+
+    # httptools' callbacks
+    def on_message_complete(self) -> None:
+        answer, self._answer = self._answer, None
+        if answer is not None and not answer.done():
+            answer.set_result(self._parser.get_status_code())
+        if not self._parser.should_keep_alive():
+            self.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        answer, self._answer = self._answer, None
+        if answer is not None and not answer.done():
+            answer.set_exception(exc)
 
 
 @dataclass
@@ -82,7 +152,9 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
     accepted: dict[str, float] = {}  # probe message id -> wall-clock time of its 202
 
     post_headers = {**cfg.headers, "Content-Type": "application/json"}
-    bodies = [json.dumps(body).encode() for body in cfg.bodies] or [b"{}"]
+    requests = [
+        encode_post(cfg.url, post_headers, json.dumps(body).encode()) for body in cfg.bodies
+    ] or [encode_post(cfg.url, post_headers, b"{}")]
     cpu_start = time.process_time()
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -90,19 +162,26 @@ async def run_load(cfg: LoadConfig) -> dict[str, Any]:
         async def worker(n: int) -> None:
             nonlocal errors, sent
             i = n
+            connection: SenderConnection | None = None
             while True:
                 now = time.perf_counter()
                 if now >= deadline or sent >= MAX_REQUESTS:
+                    if connection is not None:
+                        connection.close()
                     return
-                body = bodies[i % len(bodies)]
+                raw = requests[i % len(requests)]
                 i += cfg.concurrency
                 t0 = time.perf_counter()
                 try:
-                    async with session.post(cfg.url, data=body, headers=post_headers) as resp:
-                        await resp.read()
-                        status = resp.status
+                    if connection is None or connection.closed:
+                        connection = await SenderConnection.open(cfg.url)
+                    async with asyncio.timeout(30):
+                        status = await connection.request(raw)
                 except Exception:
                     errors += 1
+                    if connection is not None:
+                        connection.close()
+                    connection = None
                     await asyncio.sleep(0.01)
                     continue
                 t1 = time.perf_counter()
