@@ -27,7 +27,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from mes_platform.clients import InternalClient, internal_client, propagate_request_id
+from mes_platform.clients import InternalClient, internal_client
 from mes_platform.internal import INTERNAL_TOKEN_HEADER
 
 from .errors import ServiceUnavailable, UpstreamProblem
@@ -137,7 +137,6 @@ class ServiceClients:
             transport=transport,
             headers={INTERNAL_TOKEN_HEADER: token},
             timeout=httpx.Timeout(timeout, connect=2.0),
-            event_hooks={"request": [propagate_request_id]},
         )
 
     async def open(self) -> None:

@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from mes_dev.testing import free_port
 from mes_platform.clients import InternalClient, internal_client, path_segment
+from mes_platform.context import REQUEST_ID_HEADER, request_id_var
 from mes_platform.serve import server_config
 
 
@@ -34,6 +35,26 @@ async def test_a_cookie_set_by_a_service_is_never_sent_back() -> None:
         await client.get("/internal/b")
         assert len(client.cookies) == 0
     assert "cookie" not in seen[1].headers
+
+
+async def test_a_call_carries_the_request_id_of_the_request_being_served() -> None:
+    seen: list[httpx.Request] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    async with InternalClient(
+        base_url="http://svc", transport=httpx.MockTransport(service)
+    ) as client:
+        token = request_id_var.set("served-request-1")
+        try:
+            await client.get("/internal/a")
+            await client.get("/internal/b", headers={REQUEST_ID_HEADER: "given"})
+        finally:
+            request_id_var.reset(token)
+    assert seen[0].headers[REQUEST_ID_HEADER] == "served-request-1"
+    assert seen[1].headers[REQUEST_ID_HEADER] == "given"
 
 
 async def test_the_services_clients_are_internal_clients() -> None:
@@ -140,16 +161,14 @@ async def test_any_value_in_a_path_reaches_the_route_written_around_it(service_u
 
 
 async def test_escapes_leave_the_client_as_written(service_url: str) -> None:
-    seen: list[bytes] = []
-
-    async def record(request: httpx.Request) -> None:
-        seen.append(request.url.raw_path)
-
     async with internal_client(service_url, "token") as client:
-        client.event_hooks["request"].append(record)
-        got = await client.get(f"/internal/mailboxes/{path_segment('..')}", params={"q": "%2E"})
-    assert seen == [b"/internal/mailboxes/%2E%2E?q=%252E"]
+        request = client.build_request(
+            "GET", f"/internal/mailboxes/{path_segment('..')}", params={"q": "%2E"}
+        )
+        got = await client.send(request)
+    assert request.url.raw_path == b"/internal/mailboxes/%2E%2E?q=%252E"
     assert got.json() == {"route": "mailbox", "address": ".."}
+    assert got.request is request
 
 
 @pytest.mark.parametrize("size", [0, 1_000, 300_000, 3_000_000])

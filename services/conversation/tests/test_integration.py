@@ -13,6 +13,7 @@ import httpx
 import nats
 import nats.js.errors
 import pytest
+from prometheus_client import REGISTRY
 
 from mes_contracts import EventEnvelope
 from mes_contracts.events.conversation import MessageAccepted, MessageBounced
@@ -280,3 +281,32 @@ async def test_identity_down_is_503_through_the_real_adapter(tmp_path):
             assert (r.status_code, r.json()["code"]) == (503, "dependency_unavailable")
     finally:
         await resolver.aclose()
+
+
+async def test_concurrent_sends_commit_together_and_each_is_admitted_once(tmp_path, nats_server):
+    """Sends served in the same turn of the event loop share one SQLite commit (group commit):
+    each still gets its own answer, the same conversation takes them all, and every event
+    reaches the stream."""
+    labels = {"service": "conversation"}
+    commits_before = REGISTRY.get_sample_value("mes_group_commits_total", labels) or 0.0
+    members_before = REGISTRY.get_sample_value("mes_group_commit_members_total", labels) or 0.0
+    async with stack(tmp_path, nats_server.url) as c:
+        await _seed(c)
+        body = {"from": DOCTOR, "to": f"{MARIE}@patient.mssante.fr", "subject": "Résultats"}
+        answers = await asyncio.gather(
+            *(
+                c["conversation"].post("/internal/messages", json={**body, "body": f"n°{n}"})
+                for n in range(20)
+            )
+        )
+        assert [a.status_code for a in answers] == [202] * 20
+        assert len({a.json()["message_id"] for a in answers}) == 20
+        assert len({a.json()["conversation_id"] for a in answers}) == 1
+        events = await _stream_events(nats_server.url, 21)  # one opening, 20 messages
+        assert sorted(e.type for e in events).count(MessageAccepted.SUBJECT) == 20
+    commits = (REGISTRY.get_sample_value("mes_group_commits_total", labels) or 0.0) - commits_before
+    members = (
+        REGISTRY.get_sample_value("mes_group_commit_members_total", labels) or 0.0
+    ) - members_before
+    assert members == 20
+    assert 1 <= commits < 20

@@ -7,6 +7,8 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "EVENTS_HANDLED",
     "EVENTS_PARKED",
+    "GROUP_COMMITS",
+    "GROUP_COMMIT_MEMBERS",
     "HTTP_LATENCY",
     "HTTP_REQUESTS",
     "OUTBOX_PENDING",
@@ -28,3 +30,13 @@ EVENTS_HANDLED = Counter(
     "mes_events_handled_total", "Events handled by consumers", ["service", "consumer", "outcome"]
 )
 EVENTS_PARKED = Counter("mes_events_parked_total", "Events parked", ["service", "consumer"])
+GROUP_COMMITS = Counter(
+    "mes_group_commits_total",
+    "SQLite transactions committed for a group of units of work",
+    ["service"],
+)
+GROUP_COMMIT_MEMBERS = Counter(
+    "mes_group_commit_members_total",
+    "Units of work committed in a group (divided by mes_group_commits_total: the group's size)",
+    ["service"],
+)

@@ -62,6 +62,12 @@ class ServiceSettings(BaseSettings):
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
     log_level: str = "INFO"
     log_json: bool = True
+    group_commit: bool = Field(
+        default=True,
+        description="On SQLite, the units of work that run in the same turn of the event loop "
+        "commit in one transaction, each in a savepoint of its own (mes_platform.group_commit); "
+        "no effect on PostgreSQL",
+    )
     log_requests: bool = Field(
         default=True,
         description="One log line per request served: request id, method, route template, "

@@ -13,6 +13,7 @@ from mes_contracts.events import EventPayload
 
 from .context import current_request_id
 from .db import Database
+from .group_commit import CommitGroup, GroupMember
 from .outbox import OutboxRow, write_events
 
 __all__ = ["AfterCommit", "UnitOfWork"]
@@ -26,13 +27,24 @@ class UnitOfWork:
     Subclasses build their repositories on ``self.conn`` in :meth:`_open`. Leaving the block
     without commit rolls everything back, events included. ``on_commit`` receives the outbox
     rows once they are committed (the relay's :meth:`~OutboxRelay.committed`, which publishes
-    them at once).
+    them at once). Given a ``group`` (SQLite), the unit of work runs in a savepoint of the
+    group's shared transaction, and the group writes, commits and hands over the events
+    (:mod:`mes_platform.group_commit`).
     """
 
-    def __init__(self, db: Database, producer: str, on_commit: AfterCommit | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        producer: str,
+        on_commit: AfterCommit | None = None,
+        *,
+        group: CommitGroup | None = None,
+    ) -> None:
         self.db = db
         self.producer = producer
         self._on_commit = on_commit
+        self._group = group
+        self._member: GroupMember | None = None
         self._conn: AsyncConnection | None = None
         self._events: list[EventEnvelope] = []
         self.committed = False
@@ -44,8 +56,12 @@ class UnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> Self:
-        self._conn = await self.db.engine.connect()
-        await self._conn.begin()
+        if self._group is not None:
+            self._member = await self._group.join()
+            self._conn = self._member.conn
+        else:
+            self._conn = await self.db.engine.connect()
+            await self._conn.begin()
         self._events = []
         self.committed = False
         self._open(self._conn)
@@ -62,6 +78,10 @@ class UnitOfWork:
     ) -> None:
         conn = self._conn
         self._conn = None
+        member, self._member = self._member, None
+        if member is not None:
+            await member.rollback()  # nothing to undo once committed
+            return
         if conn is None:
             return
         try:
@@ -82,6 +102,11 @@ class UnitOfWork:
         return list(self._events)
 
     async def commit(self) -> None:
+        if self._member is not None:
+            events, self._events = self._events, []
+            await self._member.commit(events)
+            self.committed = True
+            return
         rows = await write_events(self.conn, self._events)
         await self.conn.commit()
         self.committed = True
@@ -90,5 +115,7 @@ class UnitOfWork:
             await self._on_commit(rows)
 
     async def rollback(self) -> None:
+        if self._member is not None:
+            raise RuntimeError("a unit of work in a commit group rolls back by leaving its block")
         await self.conn.rollback()
         self._events = []

@@ -40,7 +40,10 @@ def create_app(
 
     def uow() -> SqlConversationUnitOfWork:
         return SqlConversationUnitOfWork(
-            runtime.db, "conversation", on_commit=runtime.relay.committed
+            runtime.db,
+            "conversation",
+            on_commit=runtime.relay.committed,
+            group=runtime.commit_group,
         )
 
     app = create_service_app(
