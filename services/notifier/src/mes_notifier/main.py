@@ -115,6 +115,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value(),
             timeout=settings.smtp_timeout_seconds,
+            ca_file=settings.smtp_ca_file,
         )
 
     identity = MailIdentity(settings.smtp_sender, settings.mail_domain, settings.login_url)

@@ -24,6 +24,11 @@ class NotifierSettings(ServiceSettings):
         description="none (the local sink), starttls (upgrade after connecting, port 587) or "
         "tls (implicit TLS from the first byte, port 465)",
     )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle (PEM) the relay's certificate must chain to, with starttls or "
+        "tls; unset: the system's CAs. The certificate's name is checked against smtp_host",
+    )
     smtp_username: str = Field(default="", description="Relay login; empty: no AUTH")
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -99,6 +104,15 @@ class NotifierSettings(ServiceSettings):
     def _fcm_complete(self) -> NotifierSettings:
         if self.push_provider == "fcm" and not (self.fcm_project_id and self.fcm_credentials_file):
             raise ValueError("push_provider fcm needs fcm_project_id and fcm_credentials_file")
+        return self
+
+    @model_validator(mode="after")
+    def _no_credentials_in_clear(self) -> NotifierSettings:
+        if self.smtp_username and self.smtp_security == "none" and self.environment == "production":
+            raise ValueError(
+                "smtp_username is set with smtp_security none: the relay's credentials would "
+                "travel in clear; use starttls or tls"
+            )
         return self
 
     @property

@@ -4,6 +4,8 @@ implicit TLS and AUTH as the settings say."""
 from __future__ import annotations
 
 import logging
+import ssl
+from pathlib import Path
 from typing import Literal
 
 import aiosmtplib
@@ -46,7 +48,11 @@ class SmtpTransport:
         password: str = "",
         timeout: float = 10.0,
         attempts: int = 3,
+        ca_file: Path | None = None,
     ) -> None:
+        """``ca_file``: the CA bundle (PEM) the relay's certificate must chain to, for a relay
+        whose CA is not among the system's; the certificate's name is checked against
+        ``host`` either way."""
         self.host = host
         self.port = port
         self.security = security
@@ -55,6 +61,11 @@ class SmtpTransport:
         self.timeout = timeout
         self.attempts = attempts
         self._client: aiosmtplib.SMTP | None = None
+        self.tls_context: ssl.SSLContext | None = None
+        if security != "none":
+            self.tls_context = ssl.create_default_context(
+                cafile=str(ca_file) if ca_file is not None else None
+            )
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is not None and self._client.is_connected:
@@ -64,6 +75,7 @@ class SmtpTransport:
             port=self.port,
             use_tls=self.security == "tls",
             start_tls=self.security == "starttls",
+            tls_context=self.tls_context,
             timeout=self.timeout,
         )
         await client.connect()
