@@ -5,12 +5,13 @@ record operations read."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
 
+from mes_contracts import EventEnvelope
 from mes_platform.consumer import EventConsumer
 from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 
@@ -30,7 +31,7 @@ from .service.intake import (
     take,
     take_many,
 )
-from .service.planning import PlanRules
+from .service.planning import Job, PlanRules
 from .service.ports import PushProvider
 from .service.sending import NotificationSender, SenderRules
 from .settings import NotifierSettings
@@ -85,10 +86,22 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         if sender is not None:
             sender.wake()
 
+    def handed(jobs: Sequence[Job]) -> None:
+        if sender is not None:
+            sender.hand_over(jobs)
+
     def uow() -> NotifierUnitOfWork:
         return NotifierUnitOfWork(
-            runtime.db, "notifier", on_commit=runtime.relay.committed, wake=wake
+            runtime.db, "notifier", on_commit=runtime.relay.committed, wake=wake, handed=handed
         )
+
+    # What the events queue is claimed in their own transaction and handed to the sender's
+    # lanes as it commits.
+    async def take_one(uow: NotifierUnitOfWork, event: EventEnvelope) -> None:
+        await take(uow, event, sender.claim_new if sender is not None else None)
+
+    async def take_batch(uow: NotifierUnitOfWork, events: Sequence[EventEnvelope]) -> None:
+        await take_many(uow, events, sender.claim_new if sender is not None else None)
 
     for durable, stream, subjects in CONSUMED:
         runtime.add_consumer(
@@ -99,8 +112,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
                 stream=stream,
                 subjects=subjects,
                 uow_factory=uow,
-                handler=take,
-                batch_handler=take_many,
+                handler=take_one,
+                batch_handler=take_batch,
                 max_deliver=settings.consumer_max_deliver,
                 batch_size=settings.consumer_batch_size,
                 linger_seconds=settings.consumer_linger_seconds,

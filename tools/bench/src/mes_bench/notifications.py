@@ -116,6 +116,22 @@ def _notifier_cpu(stack: Stack, names: dict[int, str]) -> float:
     return process_cpu_seconds(stack.process.pid, names).get("notifier", 0.0)
 
 
+def _service_url(data_dir: Path, name: str, timeout: float = 30.0) -> str:
+    """A service's URL from mes-dev's state file, which it writes once it found everything
+    ready: possibly just after the gateway answered."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = json.loads((data_dir / "devstack.json").read_text("utf-8"))
+            return str(state["services"][name]["url"])
+        except (OSError, ValueError, KeyError):
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
+
+
 def _summary(delays: list[float]) -> dict[str, Any]:
     if not delays:
         return {"samples": 0}
@@ -149,10 +165,7 @@ def latency_under_load(
             },
             ops["access_token"],
         )
-        import json
-
-        state = json.loads((data_dir / "devstack.json").read_text("utf-8"))
-        notifier_url = state["services"]["notifier"]["url"]
+        notifier_url = _service_url(data_dir, "notifier")
         folder = MailFolder(data_dir / "mail")
         time.sleep(1.0)
         folder.new()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
 
 from mes_contracts.events.identity import PatientState
 from mes_contracts.internal.notifier import NotificationState
@@ -65,6 +67,35 @@ _SENT = (
     )
 )
 
+# The intake's and the planning's lookups, built once: they run for every batch of events.
+_CONTACTS = select(patient_contacts).where(
+    patient_contacts.c.ins.in_(bindparam("ins", expanding=True))
+)
+_WINDOWS = select(patient_email_windows).where(
+    patient_email_windows.c.ins.in_(bindparam("ins", expanding=True))
+)
+_MARK_WINDOWS = (
+    update(patient_email_windows)
+    .where(patient_email_windows.c.ins.in_(bindparam("patients", expanding=True)))
+    .values(last_sent_at=bindparam("at"))
+)
+_MAILBOX = select(alert_mailboxes.c.type, alert_mailboxes.c.alert_email).where(
+    alert_mailboxes.c.address == bindparam("address")
+)
+_DEVICE = select(devices).where(devices.c.id == bindparam("device_id"))
+_DEVICES = (
+    select(devices)
+    .where(devices.c.ins.in_(bindparam("ins", expanding=True)))
+    .order_by(devices.c.created_at)
+)
+
+
+@functools.cache
+def _add_claimed(dialect_name: str) -> Executable:
+    """Queues notifications already claimed, returning the ids written (an id present stays,
+    and is not the caller's)."""
+    return insert_ignoring_duplicates(dialect_name, notifications).returning(notifications.c.id)
+
 
 def encode_cursor(at: datetime, key: str) -> str:
     raw = json.dumps([at.isoformat(), key]).encode()
@@ -94,6 +125,25 @@ def aware_row(row: RowMapping) -> dict[str, Any]:
     return {k: _aware(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
+def _queued_row(n: Notification, lease_until: datetime | None) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "kind": n.kind.value,
+        "channel": n.channel,
+        "target": n.target,
+        "recipient": n.recipient,
+        "state": NotificationState.QUEUED.value,
+        "attempts": 0,
+        "last_error": None,
+        "data": json.dumps(n.data, ensure_ascii=False),
+        "trigger_event_id": n.trigger_event_id,
+        "created_at": n.created_at,
+        "next_attempt_at": n.not_before or n.created_at,
+        "lease_until": lease_until,
+        "sent_at": None,
+    }
+
+
 class SqlNotifierRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -106,26 +156,17 @@ class SqlNotifierRepository:
             return
         await self.conn.execute(
             insert_ignoring_duplicates(self._dialect, notifications),
-            [
-                {
-                    "id": n.id,
-                    "kind": n.kind.value,
-                    "channel": n.channel,
-                    "target": n.target,
-                    "recipient": n.recipient,
-                    "state": NotificationState.QUEUED.value,
-                    "attempts": 0,
-                    "last_error": None,
-                    "data": json.dumps(n.data, ensure_ascii=False),
-                    "trigger_event_id": n.trigger_event_id,
-                    "created_at": n.created_at,
-                    "next_attempt_at": n.not_before or n.created_at,
-                    "lease_until": None,
-                    "sent_at": None,
-                }
-                for n in items
-            ],
+            [_queued_row(n, None) for n in items],
         )
+
+    async def add_claimed(self, items: Sequence[Notification], lease_until: datetime) -> set[str]:
+        """Queue ``items`` claimed by this sender until ``lease_until``; the ids written."""
+        if not items:
+            return set()
+        written = await self.conn.execute(
+            _add_claimed(self._dialect), [_queued_row(n, lease_until) for n in items]
+        )
+        return set(written.scalars())
 
     async def save_contact(self, contact: PatientContact) -> None:
         """Keep the newest profile: an older event arriving late changes nothing."""
@@ -150,9 +191,7 @@ class SqlNotifierRepository:
             )
 
     async def contacts(self, ins: Iterable[str]) -> dict[str, PatientContact]:
-        rows = await self.conn.execute(
-            select(patient_contacts).where(patient_contacts.c.ins.in_(list(ins)))
-        )
+        rows = await self.conn.execute(_CONTACTS, {"ins": list(ins)})
         return {
             r.ins: PatientContact(
                 ins=r.ins,
@@ -192,13 +231,7 @@ class SqlNotifierRepository:
             )
 
     async def mailbox(self, address: str) -> tuple[str, str | None] | None:
-        row = (
-            await self.conn.execute(
-                select(alert_mailboxes.c.type, alert_mailboxes.c.alert_email).where(
-                    alert_mailboxes.c.address == address
-                )
-            )
-        ).first()
+        row = (await self.conn.execute(_MAILBOX, {"address": address})).first()
         return None if row is None else (row[0], row[1])
 
     async def add_app_notifications(
@@ -263,9 +296,7 @@ class SqlNotifierRepository:
         )
 
     async def windows(self, ins: Iterable[str]) -> dict[str, datetime]:
-        rows = await self.conn.execute(
-            select(patient_email_windows).where(patient_email_windows.c.ins.in_(list(ins)))
-        )
+        rows = await self.conn.execute(_WINDOWS, {"ins": list(ins)})
         return {r.ins: _aware(r.last_sent_at) or r.last_sent_at for r in rows}
 
     async def mark_windows(self, ins: Iterable[str], at: datetime) -> None:
@@ -277,11 +308,7 @@ class SqlNotifierRepository:
             insert_ignoring_duplicates(self._dialect, patient_email_windows),
             [{"ins": p, "last_sent_at": at} for p in patients],
         )
-        await self.conn.execute(
-            update(patient_email_windows)
-            .where(patient_email_windows.c.ins.in_(patients))
-            .values(last_sent_at=at)
-        )
+        await self.conn.execute(_MARK_WINDOWS, {"patients": patients, "at": at})
 
     async def record_sent(self, sent: Sequence[tuple[str, str]], at: datetime) -> None:
         if sent:
@@ -302,19 +329,13 @@ class SqlNotifierRepository:
         found: dict[str, list[dict[str, Any]]] = {}
         if not patients:
             return found
-        rows = await self.conn.execute(
-            select(devices).where(devices.c.ins.in_(patients)).order_by(devices.c.created_at)
-        )
+        rows = await self.conn.execute(_DEVICES, {"ins": patients})
         for row in rows.mappings():
             found.setdefault(row["ins"], []).append(aware_row(row))
         return found
 
     async def device(self, device_id: str) -> dict[str, Any] | None:
-        row = (
-            (await self.conn.execute(select(devices).where(devices.c.id == device_id)))
-            .mappings()
-            .first()
-        )
+        row = (await self.conn.execute(_DEVICE, {"device_id": device_id})).mappings().first()
         return None if row is None else aware_row(row)
 
     async def device_by_token(self, token: str) -> dict[str, Any] | None:

@@ -100,8 +100,19 @@ class SmtpTransport:
 
     async def send(self, email: OutgoingEmail) -> None:
         try:
+            await self._send_once(email)
+            return
+        except _CONNECTION_LOST as exc:
+            # Tried again below on a new connection; the retry policy is only built then (it
+            # costs more than the rest of the client's work per e-mail).
+            if self.attempts <= 1:
+                raise DeliveryDeferred(f"relay unreachable: {exc!r}") from exc
+        except OSError as exc:  # connection refused and the like
+            await self._drop()
+            raise DeliveryDeferred(f"relay unreachable: {exc!r}") from exc
+        try:
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self.attempts),
+                stop=stop_after_attempt(self.attempts - 1),
                 wait=wait_exponential(multiplier=0.05, max=1.0),
                 retry=retry_if_exception_type(_CONNECTION_LOST),
                 reraise=True,

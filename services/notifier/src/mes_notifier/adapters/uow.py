@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -8,14 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mes_platform.db import Database
 from mes_platform.uow import AfterCommit, UnitOfWork
 
+from ..service.planning import Job
 from .repository import SqlNotifierRepository
 
 __all__ = ["NotifierUnitOfWork", "read_side"]
 
 
 class NotifierUnitOfWork(UnitOfWork):
-    """The notifier's unit of work; ``queued()`` during the change wakes the senders once it
-    commits, so a new notification is sent at once, not at the next poll."""
+    """The notifier's unit of work. Once it commits, what the change claimed for this process
+    (``hand_over``) goes to the sender's lanes, and ``queued()`` wakes the sender to claim
+    what waits: a new notification is sent at once, not at the next poll."""
 
     repo: SqlNotifierRepository
 
@@ -25,20 +27,30 @@ class NotifierUnitOfWork(UnitOfWork):
         producer: str,
         on_commit: AfterCommit | None = None,
         wake: Callable[[], None] | None = None,
+        handed: Callable[[Sequence[Job]], None] | None = None,
     ) -> None:
         super().__init__(db, producer, on_commit)
         self._wake = wake
+        self._handed = handed
         self._queued = False
+        self._jobs: list[Job] = []
 
     def _open(self, conn: AsyncConnection) -> None:
         self.repo = SqlNotifierRepository(conn)
         self._queued = False
+        self._jobs = []
 
     def queued(self) -> None:
         self._queued = True
 
+    def hand_over(self, jobs: Sequence[Job]) -> None:
+        self._jobs.extend(jobs)
+
     async def commit(self) -> None:
         await super().commit()
+        jobs, self._jobs = self._jobs, []
+        if jobs and self._handed is not None:
+            self._handed(jobs)
         if self._queued and self._wake is not None:
             self._wake()
         self._queued = False

@@ -2,14 +2,15 @@
 
 Each handler runs in the consumer's transaction, which also records the event's id: a
 notification is queued exactly when its event is handled for the first time, and its id is
-derived from the event's, so nothing is queued twice. Sending happens later
-(:mod:`.sending`), from the queue, so nothing accepted here is lost if the process dies.
+derived from the event's, so nothing is queued twice. Sending starts once that transaction
+has committed (:mod:`.sending`): the notification is in the queue first, so nothing accepted
+here is lost if the process dies.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "IDENTITY_SUBJECTS",
     "MAILBOX_SUBJECTS",
     "AppNotice",
+    "Claim",
     "app_notifications",
     "take",
     "take_many",
@@ -59,6 +61,13 @@ IDENTITY_SUBJECTS = tuple(
 DIRECTORY_SUBJECTS = (MailboxRegistered.SUBJECT,)
 CONVERSATION_SUBJECTS = (MessageAccepted.SUBJECT, MessageBounced.SUBJECT)
 MAILBOX_SUBJECTS = (MessageRead.SUBJECT,)
+
+# Queues notifications in the intake's transaction, claimed for this process's sender
+# (``NotificationSender.claim_new``), with the patients' profiles that transaction read if any.
+Claim = Callable[
+    [NotifierUnitOfWork, Sequence[Notification], Mapping[str, PatientContact] | None],
+    Awaitable[None],
+]
 
 # What the app's notification centre and a push say: that a message waits, nothing of it.
 APP_TITLE = "Nouveau message"
@@ -226,15 +235,18 @@ async def _one(uow: NotifierUnitOfWork, batch: _Batch, event: EventEnvelope) -> 
     return []
 
 
-async def take(uow: NotifierUnitOfWork, event: EventEnvelope) -> None:
+async def take(uow: NotifierUnitOfWork, event: EventEnvelope, claim: Claim | None = None) -> None:
     """Handler of one event, in the consumer's transaction."""
-    await take_many(uow, [event])
+    await take_many(uow, [event], claim)
 
 
-async def take_many(uow: NotifierUnitOfWork, events: Sequence[EventEnvelope]) -> None:
+async def take_many(
+    uow: NotifierUnitOfWork, events: Sequence[EventEnvelope], claim: Claim | None = None
+) -> None:
     """Handler of the events that arrived together, in one transaction: the profiles they
     need are read in one query (unless a profile changes among them: then each is read when
-    its event comes), and their notifications written in one statement."""
+    its event comes), and their notifications written in one statement; with ``claim``,
+    written claimed by this process's sender, which gets them when the transaction commits."""
     batch = _Batch()
     batch.accepted = {
         event.id: event.payload_as(MessageAccepted)
@@ -252,6 +264,10 @@ async def take_many(uow: NotifierUnitOfWork, events: Sequence[EventEnvelope]) ->
     for event in events:
         queued += await _one(uow, batch, event)
     queued += await app_notifications(uow.repo, batch.app)
-    if queued:
+    if not queued:
+        return
+    if claim is not None:
+        await claim(uow, queued, batch.contacts)
+    else:
         await uow.repo.add(queued)
         uow.queued()

@@ -11,7 +11,7 @@ notifiable at once. Nothing here sends.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,10 +23,10 @@ from mes_contracts.nondelivery import NonDeliveryReason
 
 from ..domain import emails
 from ..domain.emails import MailIdentity, OutgoingEmail
-from ..domain.notifications import wants_app_notification
+from ..domain.notifications import PatientContact, wants_app_notification
 from .intake import AppNotice, app_notifications
 from .metrics import NOTIFICATIONS
-from .ports import NotifierRepository
+from .ports import NotifierRepository, NotifierUnitOfWork
 
 __all__ = ["Job", "PlanRules", "plan"]
 
@@ -96,23 +96,28 @@ def _job(rows: list[dict[str, Any]], recipient: str, **kw: Any) -> Job:
     )
 
 
-async def _late_app_notifications(repo: NotifierRepository, rows: list[dict[str, Any]]) -> None:
+async def _late_app_notifications(uow: NotifierUnitOfWork, rows: list[dict[str, Any]]) -> None:
     """The app's entries and pushes of messages that came before the patient's profile."""
     notices = [
         AppNotice(row["trigger_event_id"], row["target"], row["data"]["message_id"])
         for row in rows
         if row["data"].get("app", False) is None
     ]
-    await repo.add(await app_notifications(repo, notices))
+    pushes = await app_notifications(uow.repo, notices)
+    if pushes:
+        await uow.repo.add(pushes)
+        uow.queued()
 
 
 async def _patients(
-    repo: NotifierRepository,
+    uow: NotifierUnitOfWork,
     groups: dict[str, list[dict[str, Any]]],
     identity: MailIdentity,
     now: datetime,
     rules: PlanRules,
+    known: Mapping[str, PatientContact] | None,
 ) -> list[Job]:
+    repo = uow.repo
     jobs = []
     windows = await repo.windows(groups) if rules.group_window else {}
     batches = [
@@ -120,7 +125,10 @@ async def _patients(
         for ins, rows in groups.items()
         for chunk in ([rows] if rules.group_window else [[r] for r in rows])
     ]
-    contacts = await repo.contacts(groups) if groups else {}
+    if known is not None and all(ins in known for ins in groups):
+        contacts: Mapping[str, PatientContact] = known
+    else:
+        contacts = await repo.contacts(groups) if groups else {}
     for ins, rows in batches:
         last = windows.get(ins)
         if last is not None and now < last + rules.group_window:
@@ -133,7 +141,7 @@ async def _patients(
             continue
         contact = contacts.get(ins)
         if contact is not None and wants_app_notification(contact):
-            await _late_app_notifications(repo, rows)
+            await _late_app_notifications(uow, rows)
         if contact is None:
             await _wait_for_recipient(repo, rows, now, rules, "no patient profile known")
         elif contact.state in (PatientState.OPPOSED, PatientState.CLOSED):
@@ -212,18 +220,20 @@ async def _single(
 
 
 async def plan(
-    repo: NotifierRepository,
+    uow: NotifierUnitOfWork,
     rows: list[dict[str, Any]],
     identity: MailIdentity,
     now: datetime,
     rules: PlanRules,
-    decode: Callable[[str], dict[str, Any]],
+    contacts: Mapping[str, PatientContact] | None = None,
 ) -> list[Job]:
-    """The jobs for claimed ``rows``; the rows that cannot be sent now are recorded so."""
+    """The jobs for claimed ``rows`` (their ``data`` decoded); the rows that cannot be sent
+    now are recorded so. ``contacts``: the patients' profiles as the same transaction read
+    them already, if it did (a patient missing from them is read here)."""
+    repo = uow.repo
     patients: dict[str, list[dict[str, Any]]] = defaultdict(list)
     jobs: list[Job] = []
     for row in rows:
-        row = {**row, "data": decode(row["data"])}
         if row["kind"] == NotificationKind.PATIENT_NEW_MESSAGE.value:
             patients[row["target"]].append(row)
             continue
@@ -234,4 +244,4 @@ async def plan(
             continue
         if job is not None:
             jobs.append(job)
-    return await _patients(repo, patients, identity, now, rules) + jobs
+    return await _patients(uow, patients, identity, now, rules, contacts) + jobs

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mes_contracts.internal.notifier import NotificationState
 from mes_platform.ports import UnitOfWorkPort
 
 from ..domain.emails import OutgoingEmail
 from ..domain.notifications import Notification, PatientContact
+
+if TYPE_CHECKING:
+    from .planning import Job
 
 __all__ = [
     "MailTransport",
@@ -49,6 +52,10 @@ class PushProvider(Protocol):
 
 class NotifierRepository(Protocol):
     async def add(self, items: Sequence[Notification]) -> None: ...
+
+    async def add_claimed(self, items: Sequence[Notification], lease_until: datetime) -> set[str]:
+        """Queue ``items`` already claimed until ``lease_until``; returns the ids written (an
+        id present stays as it is, and is not the caller's to send)."""
 
     async def save_contact(self, contact: PatientContact) -> None: ...
 
@@ -125,6 +132,9 @@ class NotifierUnitOfWork(UnitOfWorkPort, Protocol):
 
     def queued(self) -> None:
         """Tell the senders, once committed, that notifications wait."""
+
+    def hand_over(self, jobs: Sequence[Job]) -> None:
+        """Give ``jobs`` (claimed in this change) to the sender's lanes once committed."""
 
 
 UnitOfWorkFactory = Callable[[], NotifierUnitOfWork]

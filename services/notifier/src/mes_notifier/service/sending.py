@@ -1,5 +1,11 @@
 """The sender: takes due notifications from the queue in the database and delivers them.
 
+New notifications go to the lanes straight from the intake: the transaction that queues them
+also claims them for this process and plans them (while the lanes have room), and hands the
+jobs over once it commits; no claim of their own, no wait for the dispatcher. The dispatcher
+claims, from the queue, what waits otherwise: retries, grouped messages whose window ended,
+rows written while the lanes were full, what a dead sender held (its poll is the safety net).
+
 Exactly once, as far as SMTP allows: each e-mail lane owns one connection to the relay and has
 one e-mail in flight; as soon as the relay answers ``250`` the notifications it stands for are
 committed as sent, before the lane sends anything else. The lanes whose ``250`` came while a
@@ -17,20 +23,26 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from mes_contracts.events.notifier import NotificationChannel, NotificationSent
 from mes_contracts.internal.notifier import NotificationState
 
 from ..domain.emails import MailIdentity
 from ..domain.errors import DeliveryDeferred, DeliveryRefused, TokenUnregistered
-from ..domain.notifications import next_attempt_delay
+from ..domain.notifications import Notification, PatientContact, next_attempt_delay
 from .intake import APP_BODY, APP_TITLE
 from .metrics import BACKLOG, NOTIFICATIONS, SEND_SECONDS
 from .planning import Job, PlanRules, plan
-from .ports import MailTransport, MailTransportFactory, PushProvider, UnitOfWorkFactory
+from .ports import (
+    MailTransport,
+    MailTransportFactory,
+    NotifierUnitOfWork,
+    PushProvider,
+    UnitOfWorkFactory,
+)
 
 __all__ = ["NotificationSender", "SenderRules"]
 
@@ -54,6 +66,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _claimed_row(n: Notification, lease_until: datetime) -> dict[str, Any]:
+    """The row of a notification just queued and claimed, as a claim reads it back."""
+    return {
+        "id": n.id,
+        "kind": n.kind.value,
+        "target": n.target,
+        "state": NotificationState.QUEUED.value,
+        "attempts": 0,
+        "data": n.data,
+        "trigger_event_id": n.trigger_event_id,
+        "created_at": n.created_at,
+        "next_attempt_at": n.not_before or n.created_at,
+        "lease_until": lease_until,
+    }
+
+
 class NotificationSender:
     def __init__(
         self,
@@ -71,9 +99,11 @@ class NotificationSender:
         self.rules = rules
         self.clock = clock
         self._woken = asyncio.Event()
-        # Whether the last claim was cut short by the room the lanes had: more rows may be
-        # due, and a lane that empties its queue asks for them. Otherwise new rows wake the
-        # dispatcher themselves (and the poll finds the retries that come due).
+        # Whether rows may be due in the queue that no one claimed (the last claim was cut
+        # short by the room the lanes had, or new rows were queued unclaimed): a lane whose
+        # queue runs low asks for them, and new rows are queued behind them, not handed to
+        # the lanes first. Otherwise new rows wake the dispatcher themselves (and the poll
+        # finds the retries that come due).
         self._more_due = False
         self._emails: asyncio.Queue[Job] = asyncio.Queue()
         self._pushes: asyncio.Queue[Job] = asyncio.Queue()
@@ -83,6 +113,7 @@ class NotificationSender:
         self._transports: list[MailTransport] = []
         self._backlog_at = 0.0
         self._stopping = False
+        self._running = False
 
     def wake(self) -> None:
         """Notifications were queued: claim them now rather than at the next poll."""
@@ -90,6 +121,7 @@ class NotificationSender:
 
     def start(self) -> None:
         self._stopping = False
+        self._running = True
         self._emails = asyncio.Queue()
         self._pushes = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._dispatch(), name="notifier-dispatch")]
@@ -108,6 +140,7 @@ class NotificationSender:
         task whose cancellation was absorbed underneath (by a driver waiting for its lock) is
         cancelled again until it ends."""
         self._stopping = True
+        self._running = False
         pending = set(self._tasks)
         while pending:
             for task in pending:
@@ -168,11 +201,50 @@ class NotificationSender:
             )
             if not rows:
                 return 0
-            jobs = await plan(uow.repo, rows, self.identity, now, self.rules.plan, json.loads)
+            for row in rows:
+                row["data"] = json.loads(row["data"])
+            jobs = await plan(uow, rows, self.identity, now, self.rules.plan)
             await uow.commit()
+        self.hand_over(jobs)
+        return len(rows)
+
+    def hand_over(self, jobs: Sequence[Job]) -> None:
+        """Jobs claimed and committed: to the lanes."""
         for job in jobs:
             (self._emails if job.email is not None else self._pushes).put_nowait(job)
-        return len(rows)
+
+    async def claim_new(
+        self,
+        uow: NotifierUnitOfWork,
+        items: Sequence[Notification],
+        contacts: Mapping[str, PatientContact] | None = None,
+    ) -> None:
+        """Queue ``items`` in the intake's transaction, claimed for this process as they are
+        written and planned there (``contacts``: the profiles that transaction read, if it
+        did); their jobs reach the lanes when it commits. As many as the lanes have room
+        for; the others, and all of them while the sender is stopped, are queued unclaimed
+        for the dispatcher. A crash after the commit leaves the claimed rows to the lease's
+        end, as any claim."""
+        now = self.clock()
+        # Older rows waiting unclaimed go first: then these queue behind them.
+        room = self._ahead() - self._waiting() if self._running and not self._more_due else 0
+        due: list[Notification] = []
+        rest: list[Notification] = []
+        for n in items:
+            (due if n.not_before is None or n.not_before <= now else rest).append(n)
+        claimed = due[: max(room, 0)]
+        rest += due[len(claimed) :]
+        if rest:
+            await uow.repo.add(rest)
+            uow.queued()
+            self._more_due = True
+        if not claimed:
+            return
+        lease = now + self.rules.lease
+        written = await uow.repo.add_claimed(claimed, lease)
+        rows = [_claimed_row(n, lease) for n in claimed if n.id in written]
+        if rows:
+            uow.hand_over(await plan(uow, rows, self.identity, now, self.rules.plan, contacts))
 
     async def _refresh_backlog(self) -> None:
         if time.monotonic() - self._backlog_at < 1.0:
@@ -191,7 +263,7 @@ class NotificationSender:
     async def _email_lane(self, transport: MailTransport) -> None:
         while not self._stopping:
             job = await self._emails.get()
-            if self._emails.empty() and self._more_due:
+            if self._more_due and self._waiting() <= self._ahead() // 2:
                 self._woken.set()
             if not self._still_ours(job):
                 continue
@@ -219,7 +291,7 @@ class NotificationSender:
     async def _push_lane(self) -> None:
         while not self._stopping:
             job = await self._pushes.get()
-            if self._pushes.empty() and self._more_due:
+            if self._more_due and self._waiting() <= self._ahead() // 2:
                 self._woken.set()
             if not self._still_ours(job):
                 continue
@@ -284,8 +356,7 @@ class NotificationSender:
                     self._sent_jobs.task_done()
 
     async def record_sent(self, jobs: list[Job]) -> None:
-        """Commit ``jobs`` as sent, with their ``NotificationSent`` events, in one
-        transaction."""
+        """Commit ``jobs`` as sent, in one transaction."""
         now = self.clock()
         async with self.uow_factory() as uow:
             await uow.repo.record_sent(
@@ -295,20 +366,6 @@ class NotificationSender:
                 await uow.repo.mark_windows(
                     [job.patient_ins for job in jobs if job.patient_ins is not None], now
                 )
-            for job in jobs:
-                channel = (
-                    NotificationChannel.EMAIL if job.email is not None else NotificationChannel.PUSH
-                )
-                for id_, trigger in zip(job.ids, job.triggers, strict=True):
-                    uow.emit(
-                        NotificationSent(
-                            notification_id=id_,
-                            channel=channel,
-                            recipient=job.recipient,
-                            trigger_event_id=trigger,
-                            sent_at=now,
-                        )
-                    )
             await uow.commit()
         for job in jobs:
             NOTIFICATIONS.labels(job.kind.value, NotificationState.SENT.value).inc(len(job.ids))
