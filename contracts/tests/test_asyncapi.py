@@ -55,7 +55,6 @@ def test_document_shape() -> None:
         "MES_CONVERSATION",
         "MES_MAILBOX",
         "MES_DIRECTORY",
-        "MES_NOTIFIER",
     }
     assert "EventEnvelope" in document["components"]["schemas"]
     for ref in _refs(document):

@@ -62,7 +62,6 @@ def test_expected_subjects() -> None:
         "mes.conversation.conversation.opened.v1",
         "mes.conversation.conversation.closed.v1",
         "mes.mailbox.message.read.v1",
-        "mes.notifier.notification.sent.v1",
     }
 
 
@@ -189,7 +188,6 @@ def test_streams() -> None:
         "MES_CONVERSATION": ["mes.conversation.>"],
         "MES_MAILBOX": ["mes.mailbox.>"],
         "MES_DIRECTORY": ["mes.directory.>"],
-        "MES_NOTIFIER": ["mes.notifier.>"],
     }
 
 

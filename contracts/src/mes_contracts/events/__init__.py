@@ -20,7 +20,6 @@ from mes_contracts.events.identity import (
     PatientUpdated,
 )
 from mes_contracts.events.mailbox import MessageRead
-from mes_contracts.events.notifier import NotificationChannel, NotificationSent
 from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
 from mes_contracts.events.registry import EVENT_TYPES, UnknownEventTypeError, payload_model_for
 from mes_contracts.events.streams import STREAMS, StreamSpec, stream_for_subject
@@ -42,8 +41,6 @@ __all__ = [
     "MessageBounced",
     "MessageRead",
     "NonDeliveryReason",
-    "NotificationChannel",
-    "NotificationSent",
     "Party",
     "PartyKind",
     "PatientActivated",

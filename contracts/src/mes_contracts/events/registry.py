@@ -18,7 +18,6 @@ from mes_contracts.events.identity import (
     PatientUpdated,
 )
 from mes_contracts.events.mailbox import MessageRead
-from mes_contracts.events.notifier import NotificationSent
 
 __all__ = ["EVENT_TYPES", "UnknownEventTypeError", "payload_model_for"]
 
@@ -55,7 +54,6 @@ EVENT_TYPES: dict[str, type[EventPayload]] = _register(
     ConversationOpened,
     ConversationClosed,
     MessageRead,
-    NotificationSent,
 )
 
 

@@ -33,7 +33,6 @@ STREAMS: dict[str, StreamSpec] = {
         _stream("conversation", "Message admission, bounces, conversations opened and closed."),
         _stream("mailbox", "Mailbox activity: messages read."),
         _stream("directory", "MSSanté mailbox directory changes."),
-        _stream("notifier", "Notifications sent."),
     )
 }
 
