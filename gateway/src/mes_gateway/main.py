@@ -13,7 +13,7 @@ from mes_platform.health import MetricsServer, metrics_router
 from mes_platform.logs import configure_logging
 from mes_platform.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from mes_platform.problems import install_problem_handlers
-from mes_platform.runtime import add_routes
+from mes_platform.runtime import add_routes, fastapi_telemetry
 
 from .auth import VerifiedTokens, build_verifier, install_auth_handlers
 from .docs import install_docs
@@ -79,6 +79,7 @@ def create_app(
                 metrics_server.stop()
 
     app = FastAPI(
+        telemetry=fastapi_telemetry(settings.opentelemetry),
         title="MES Messagerie API",
         description=DESCRIPTION,
         version="1.0.0",

@@ -61,6 +61,12 @@ class GatewaySettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry (traces, metrics and logs through the "
+        "global providers the process configures); off, a request does not look the providers "
+        "up. The services' own metrics (/metrics) and JSON logs do not depend on it",
+    )
     log_requests: bool = Field(
         default=True,
         description="One log line per request served: request id, method, route template, "

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from .bus import EventBus
 from .consumer import EventConsumer
@@ -23,7 +24,7 @@ from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import ServiceSettings
 
-__all__ = ["ServiceRuntime", "add_routes", "create_service_app"]
+__all__ = ["ServiceRuntime", "add_routes", "create_service_app", "fastapi_telemetry"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,14 @@ def add_routes(app: FastAPI, router: APIRouter) -> None:
     app.router.routes.extend(router.routes)
 
 
+def fastapi_telemetry(enabled: bool) -> TelemetryConfig:
+    """FastAPI's ``telemetry`` argument: its defaults when ``enabled``, else every signal off
+    (FastAPI then skips the providers' lookup it otherwise makes at each request)."""
+    if enabled:
+        return TelemetryConfig()
+    return TelemetryConfig(tracing=False, metrics=False, logs=False)
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -120,6 +129,7 @@ def create_service_app(
             await runtime.stop()
 
     app = FastAPI(
+        telemetry=fastapi_telemetry(settings.opentelemetry),
         title=title,
         description=description,
         version="1.0.0",

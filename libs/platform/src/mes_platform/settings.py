@@ -68,6 +68,12 @@ class ServiceSettings(BaseSettings):
         "commit in one transaction, each in a savepoint of its own (mes_platform.group_commit); "
         "no effect on PostgreSQL",
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry (traces, metrics and logs through the "
+        "global providers the process configures); off, a request does not look the providers "
+        "up. The services' own metrics (/metrics) and JSON logs do not depend on it",
+    )
     log_requests: bool = Field(
         default=True,
         description="One log line per request served: request id, method, route template, "
