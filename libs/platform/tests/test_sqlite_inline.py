@@ -111,7 +111,7 @@ async def test_a_writer_that_cannot_get_the_connection_in_time_fails(tmp_path: P
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
     engine = db.engine
     assert isinstance(engine, InlineAsyncEngine)
-    engine._timeout = 0.05
+    engine.timeout = 0.05
     try:
         async with engine.connect():
             with pytest.raises(exc.TimeoutError):
