@@ -52,7 +52,7 @@ async def test_a_new_message_sends_the_patient_one_email_without_medical_content
     assert message["To"] == kit.PATIENT_EMAIL
     assert "Mon espace santé" in str(message["From"])
     assert message["Auto-Submitted"] == "auto-generated"
-    assert re.fullmatch(r"<ntf-[0-9a-f]{24}@messagerie\.mssante\.fr>", message["Message-ID"])
+    assert re.fullmatch(r"<ntf-[0-9a-f]{36}@messagerie\.mssante\.fr>", message["Message-ID"])
     assert message["Date"] is not None
     assert message["Subject"] == "Vous avez reçu un nouveau message sur Mon espace santé"
     assert message.get_content_type() == "multipart/alternative"

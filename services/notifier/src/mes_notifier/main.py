@@ -38,13 +38,18 @@ from .settings import NotifierSettings
 
 __all__ = ["CONSUMED", "create_app"]
 
-# (durable, stream, subjects): one consumer per producing service's stream.
+# (durable, stream, subjects, lingers): one consumer per producing service's stream. Only the
+# streams of messages linger to fill their batches; the profiles and the directory entries are
+# taken at once, so that an entry changed just before a message is known when the message's
+# notification is planned (the streams are not ordered between them).
 CONSUMED = (
-    ("notifier-identity", "MES_IDENTITY", IDENTITY_SUBJECTS),
-    ("notifier-directory", "MES_DIRECTORY", DIRECTORY_SUBJECTS),
-    ("notifier-conversation", "MES_CONVERSATION", CONVERSATION_SUBJECTS),
-    ("notifier-mailbox", "MES_MAILBOX", MAILBOX_SUBJECTS),
+    ("notifier-identity", "MES_IDENTITY", IDENTITY_SUBJECTS, False),
+    ("notifier-directory", "MES_DIRECTORY", DIRECTORY_SUBJECTS, False),
+    ("notifier-conversation", "MES_CONVERSATION", CONVERSATION_SUBJECTS, True),
+    ("notifier-mailbox", "MES_MAILBOX", MAILBOX_SUBJECTS, True),
 )
+# What the reference streams wait at most for a batch to fill.
+_REFERENCE_LINGER_SECONDS = 0.002
 
 
 def _push_provider(settings: NotifierSettings) -> PushProvider:
@@ -92,7 +97,12 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
 
     def uow() -> NotifierUnitOfWork:
         return NotifierUnitOfWork(
-            runtime.db, "notifier", on_commit=runtime.relay.committed, wake=wake, handed=handed
+            runtime.db,
+            "notifier",
+            on_commit=runtime.relay.committed,
+            wake=wake,
+            handed=handed,
+            sent=sender.sent if sender is not None else None,
         )
 
     # What the events queue is claimed in their own transaction and handed to the sender's
@@ -103,7 +113,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     async def take_batch(uow: NotifierUnitOfWork, events: Sequence[EventEnvelope]) -> None:
         await take_many(uow, events, sender.claim_new if sender is not None else None)
 
-    for durable, stream, subjects in CONSUMED:
+    for durable, stream, subjects, lingers in CONSUMED:
         runtime.add_consumer(
             EventConsumer(
                 bus=runtime.bus,
@@ -116,7 +126,11 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
                 batch_handler=take_batch,
                 max_deliver=settings.consumer_max_deliver,
                 batch_size=settings.consumer_batch_size,
-                linger_seconds=settings.consumer_linger_seconds,
+                linger_seconds=(
+                    settings.consumer_linger_seconds
+                    if lingers
+                    else min(settings.consumer_linger_seconds, _REFERENCE_LINGER_SECONDS)
+                ),
             )
         )
 

@@ -3,12 +3,14 @@ implicit TLS and AUTH as the settings say."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 from pathlib import Path
 from typing import Literal
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -31,6 +33,13 @@ _CONNECTION_LOST = (
     ConnectionError,
     TimeoutError,
 )
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(address: str) -> bytes:
+    """``<address>`` as MAIL FROM and RCPT TO carry it, checked as aiosmtplib checks it (an
+    address that could inject a command is refused with ``ValueError``)."""
+    return quote_address(address).encode("ascii")
 
 
 class SmtpTransport:
@@ -61,6 +70,7 @@ class SmtpTransport:
         self.timeout = timeout
         self.attempts = attempts
         self._client: aiosmtplib.SMTP | None = None
+        self._size = False  # whether the relay takes the message's SIZE with MAIL FROM
         self.tls_context: ssl.SSLContext | None = None
         if security != "none":
             self.tls_context = ssl.create_default_context(
@@ -79,8 +89,11 @@ class SmtpTransport:
             timeout=self.timeout,
         )
         await client.connect()
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
         if self.username:
             await client.login(self.username, self.password)
+        self._size = client.supports_extension("size")
         self._client = client
         return client
 
@@ -129,15 +142,30 @@ class SmtpTransport:
     async def _send_once(self, email: OutgoingEmail) -> None:
         try:
             client = await self._connected()
-            await client.sendmail(email.mail_from, [email.rcpt_to], email.content)
+            # The envelope's three commands, not ``sendmail``, which parses each address twice
+            # per e-mail and scans the message for its size: an address is checked and quoted
+            # once (the sender is always the same, a patient's address comes back), the size
+            # is the content's length (its lines already end in CRLF).
+            options = [f"SIZE={len(email.content)}".encode()] if self._size else []
+            answer = await client.execute_command(
+                b"MAIL", b"FROM:" + _quoted(email.mail_from), *options
+            )
+            if answer.code != aiosmtplib.SMTPStatus.completed:
+                raise aiosmtplib.SMTPSenderRefused(answer.code, answer.message, email.mail_from)
+            answer = await client.execute_command(b"RCPT", b"TO:" + _quoted(email.rcpt_to))
+            if answer.code not in (
+                aiosmtplib.SMTPStatus.completed,
+                aiosmtplib.SMTPStatus.will_forward,
+            ):
+                raise aiosmtplib.SMTPRecipientRefused(answer.code, answer.message, email.rcpt_to)
+            await client.data(email.content)
         except _CONNECTION_LOST:
             await self._drop()
             raise
-        except aiosmtplib.SMTPRecipientsRefused as exc:
+        except aiosmtplib.SMTPRecipientRefused as exc:
             await self._reset()
-            codes = [r.code for r in exc.recipients]
-            reply = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-            if codes and all(code >= 500 for code in codes):
+            reply = f"{exc.code} {exc.message}"
+            if exc.code >= 500:
                 raise DeliveryRefused(f"recipient refused: {reply}") from exc
             raise DeliveryDeferred(f"recipient deferred: {reply}") from exc
         except aiosmtplib.SMTPResponseException as exc:

@@ -39,10 +39,15 @@ FINAL_STATES = frozenset(
 )
 
 
-def notification_id(event_id: str, kind: NotificationKind, extra: str = "") -> str:
-    """The notification's id, derived from what caused it: the same event gives the same id."""
+def notification_id(event_id: str, kind: NotificationKind, extra: str = "", *, at: datetime) -> str:
+    """The notification's id, derived from what caused it: the same event gives the same id.
+
+    ``at``, the event's time, comes first (milliseconds, in hexadecimal): the ids of new
+    notifications follow each other, so a new row's key goes at the end of the primary key's
+    index instead of anywhere in it (each commit then writes a few index pages, not one per
+    row)."""
     digest = hashlib.sha256(f"{event_id}|{kind.value}|{extra}".encode()).hexdigest()
-    return f"ntf-{digest[:24]}"
+    return f"ntf-{int(at.timestamp() * 1000):012x}{digest[:24]}"
 
 
 @dataclass(frozen=True, slots=True)

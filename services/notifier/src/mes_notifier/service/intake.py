@@ -81,7 +81,7 @@ def _ins_of(address: str) -> str:
 
 def _email(event: EventEnvelope, kind: NotificationKind, target: str, **data: Any) -> Notification:
     return Notification(
-        id=notification_id(event.id, kind),
+        id=notification_id(event.id, kind, at=event.occurred_at),
         kind=kind,
         channel="email",
         target=target,
@@ -119,7 +119,7 @@ async def _accepted(
         # decides once it is (the profile comes by another stream, and may come later).
         app = None if contact is None else wants_app_notification(contact)
         if app:
-            batch.app.append(AppNotice(event.id, ins, accepted.message_id))
+            batch.app.append(AppNotice(event.id, event.occurred_at, ins, accepted.message_id))
         return [
             _email(
                 event,
@@ -147,6 +147,7 @@ class AppNotice:
     centre and a push to each device."""
 
     event_id: str
+    at: datetime  # orders the ids: the event's time (its notification's when late)
     ins: str
     message_id: str
 
@@ -161,7 +162,7 @@ async def app_notifications(
         return []
     now = datetime.now(UTC)
     entries = [
-        (notification_id(n.event_id, NotificationKind.PUSH_NEW_MESSAGE, "centre"), n)
+        (notification_id(n.event_id, NotificationKind.PUSH_NEW_MESSAGE, "centre", at=n.at), n)
         for n in notices
     ]
     await repo.add_app_notifications(
@@ -170,7 +171,9 @@ async def app_notifications(
     devices = await repo.devices_of_many({n.ins for n in notices})
     return [
         Notification(
-            id=notification_id(n.event_id, NotificationKind.PUSH_NEW_MESSAGE, device["id"]),
+            id=notification_id(
+                n.event_id, NotificationKind.PUSH_NEW_MESSAGE, device["id"], at=n.at
+            ),
             kind=NotificationKind.PUSH_NEW_MESSAGE,
             channel="push",
             target=device["id"],

@@ -99,7 +99,9 @@ def _job(rows: list[dict[str, Any]], recipient: str, **kw: Any) -> Job:
 async def _late_app_notifications(uow: NotifierUnitOfWork, rows: list[dict[str, Any]]) -> None:
     """The app's entries and pushes of messages that came before the patient's profile."""
     notices = [
-        AppNotice(row["trigger_event_id"], row["target"], row["data"]["message_id"])
+        AppNotice(
+            row["trigger_event_id"], row["created_at"], row["target"], row["data"]["message_id"]
+        )
         for row in rows
         if row["data"].get("app", False) is None
     ]

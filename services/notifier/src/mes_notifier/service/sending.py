@@ -9,11 +9,12 @@ rows written while the lanes were full, what a dead sender held (its poll is the
 Exactly once, as far as SMTP allows: each e-mail lane owns one connection to the relay and has
 one e-mail in flight; as soon as the relay answers ``250`` the notifications it stands for are
 committed as sent, before the lane sends anything else. The lanes whose ``250`` came while a
-commit was running are recorded together in the next one (one transaction for all of them,
-started as soon as the previous ends: nothing waits for a batch to fill). A crash can therefore
-repeat at most one e-mail per connection (the one between ``250`` and that commit); the e-mail
-sent again carries the same Message-ID, so a mail client shows it once. Claims are leases: after
-a crash, what a dead sender held is taken over when its lease ends, so nothing claimed is lost.
+commit was running are recorded together by the next transaction to commit: the intake's, a
+claim's, or else the recorder's own, started as soon as the previous ends (:mod:`.sent`). A
+crash can therefore repeat at most one e-mail per connection (the one between ``250`` and that
+commit); the e-mail sent again carries the same Message-ID, so a mail client shows it once.
+Claims are leases: after a crash, what a dead sender held is taken over when its lease ends, so
+nothing claimed is lost.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from .ports import (
     PushProvider,
     UnitOfWorkFactory,
 )
+from .sent import SentLog
 
 __all__ = ["NotificationSender", "SenderRules"]
 
@@ -109,7 +111,8 @@ class NotificationSender:
         self._pushes: asyncio.Queue[Job] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._recorder: asyncio.Task[None] | None = None
-        self._sent_jobs: asyncio.Queue[tuple[Job, asyncio.Future[None]]] = asyncio.Queue()
+        # Every unit of work of the factory writes what waits here as sent when it commits.
+        self.sent = SentLog(clock, bool(rules.plan.group_window))
         self._transports: list[MailTransport] = []
         self._backlog_at = 0.0
         self._stopping = False
@@ -132,7 +135,6 @@ class NotificationSender:
                 asyncio.create_task(self._email_lane(transport), name=f"notifier-smtp-{lane}")
             )
         self._tasks.append(asyncio.create_task(self._push_lane(), name="notifier-push"))
-        self._sent_jobs = asyncio.Queue()
         self._recorder = asyncio.create_task(self._record_sent(), name="notifier-sent")
 
     async def stop(self) -> None:
@@ -150,7 +152,8 @@ class NotificationSender:
         if self._recorder is not None:
             # What was sent before the lanes stopped is recorded, if the database answers.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sent_jobs.join(), timeout=2.0)
+                async with asyncio.timeout(2.0):
+                    await self.sent.recorded()
             self._recorder.cancel()
             await asyncio.gather(self._recorder, return_exceptions=True)
             self._recorder = None
@@ -187,9 +190,13 @@ class NotificationSender:
                 pass
 
     def _ahead(self) -> int:
-        """How many jobs may wait for a lane: a few per lane, so that none waits long enough
-        for its lease to end (it would then be left, and sent after the lease)."""
-        return min(self.rules.batch_size, 8 * (self.rules.email_lanes + 1))
+        """How many jobs may wait for a lane: enough that the intake, which claims new rows
+        only while the lanes have room, keeps claiming through a burst (a row it leaves in
+        the queue costs a claim of its own, a transaction more per e-mail just when the
+        notifier is behind), few enough that none waits long enough for its lease to end (it
+        would then be left, and sent after the lease): 32 per lane is a second or two at the
+        relay's pace under load, against a lease of tens of seconds."""
+        return min(self.rules.batch_size, 32 * (self.rules.email_lanes + 1))
 
     async def claim_once(self, limit: int | None = None) -> int:
         """Claim the due notifications, plan them and hand the jobs to the lanes; returns how
@@ -331,44 +338,20 @@ class NotificationSender:
     # --- recording ----------------------------------------------------------------------------
 
     async def _sent(self, job: Job) -> None:
-        """Returns once ``job`` is committed as sent, with the jobs of the other lanes."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sent_jobs.put_nowait((job, done))
-        await done
+        """Returns once ``job`` is committed as sent, by the next transaction to commit."""
+        await self.sent.sent(job)
 
     async def _record_sent(self) -> None:
+        """A transaction of its own for what was sent, when none other carried it first (one
+        that ran meanwhile, holding the database, did: then there is nothing left here)."""
         while True:
-            batch = [await self._sent_jobs.get()]
-            while not self._sent_jobs.empty():
-                batch.append(self._sent_jobs.get_nowait())
+            await self.sent.arrived()
             try:
-                await self.record_sent([job for job, _ in batch])
+                async with self.uow_factory() as uow:
+                    if self.sent.pending:
+                        await uow.commit()  # carries them (SentLog.write)
             except Exception as exc:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-            finally:
-                for _ in batch:
-                    self._sent_jobs.task_done()
-
-    async def record_sent(self, jobs: list[Job]) -> None:
-        """Commit ``jobs`` as sent, in one transaction."""
-        now = self.clock()
-        async with self.uow_factory() as uow:
-            await uow.repo.record_sent(
-                [(id_, job.recipient) for job in jobs for id_ in job.ids], now
-            )
-            if self.rules.plan.group_window:
-                await uow.repo.mark_windows(
-                    [job.patient_ins for job in jobs if job.patient_ins is not None], now
-                )
-            await uow.commit()
-        for job in jobs:
-            NOTIFICATIONS.labels(job.kind.value, NotificationState.SENT.value).inc(len(job.ids))
+                self.sent.fail(exc)
 
     async def _failed(self, job: Job, state: NotificationState, error: str) -> None:
         log.warning("notification failed permanently", extra={"ids": job.ids, "error": error})
