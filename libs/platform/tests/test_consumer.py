@@ -338,7 +338,7 @@ async def test_events_arriving_together_are_stored_in_one_transaction(
         for envelope in envelopes:
             await record(uow, envelope)
 
-    await start_consumer(record, batch_handler=handle_many, linger_seconds=0.05, batch_size=64)
+    await start_consumer(record, batch_handler=handle_many, linger_seconds=0.25, batch_size=64)
     events = [_wrap(event_payload(n)) for n in range(40)]
     await bus.ensure_streams(["MES_IDENTITY"])
     acks = [

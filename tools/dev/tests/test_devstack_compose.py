@@ -18,7 +18,7 @@ from mes_dev.devstack_services import SERVICES, ServiceSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-DEPLOYABLES = SERVICES
+DEPLOYABLES = [s for s in SERVICES if not s.replica]
 # What a deployer puts in .env (docker/env.example names them all).
 DEPLOYER_ENV = {
     "POSTGRES_PASSWORD": "pw",
@@ -110,7 +110,7 @@ def test_each_service_has_its_own_database() -> None:
     # Processes of one service (the mailbox's API and its delivery) share its database.
     used = {
         spec.deployable: _interpolate(str(env[k])).rsplit("/", 1)[1]
-        for spec in SERVICES
+        for spec in DEPLOYABLES
         for env in [COMPOSE["services"][spec.name].get("environment", {})]
         for k in env
         if k.endswith("_DATABASE_URL")
@@ -128,7 +128,7 @@ def test_every_deployable_is_a_workspace_package_the_dockerfile_can_build() -> N
     dockerfile = (ROOT / "docker/Dockerfile").read_text()
     assert '--package "mes-${SERVICE}"' in dockerfile
     root = (ROOT / "pyproject.toml").read_text()
-    for spec in SERVICES:
+    for spec in DEPLOYABLES:
         assert f'"mes-{spec.deployable}"' in root, spec.name
         assert spec.name in COMPOSE["services"]
     assert COMPOSE["services"]["gateway"]["ports"] == ["${MES_GATEWAY_PUBLISHED_PORT:-8000}:8000"]
@@ -158,3 +158,11 @@ def test_the_gateways_metrics_are_scraped_on_their_own_port_never_the_published_
         assert port in service["expose"]
         assert all(not str(p).endswith(f":{port}") for p in service["ports"])  # not published
         assert f"{name}:{port}" in targets
+
+
+@pytest.mark.parametrize("spec", [s for s in SERVICES if s.replica], ids=lambda s: s.name)
+def test_a_replica_of_the_dev_stack_is_a_replica_in_production(spec: ServiceSpec) -> None:
+    service = COMPOSE["services"][spec.deployable]
+    replicas = 1 + sum(1 for s in SERVICES if s.replica and s.deployable == spec.deployable)
+    assert service["deploy"]["replicas"] >= replicas
+    assert "ports" not in service  # replicas cannot share a published port

@@ -112,8 +112,10 @@ def _emails_in(folder: Path) -> int:
 
 
 def _notifier_cpu(stack: Stack, names: dict[int, str]) -> float:
+    """The CPU of every process of the notifier (``notifier``, ``notifier-2``, ...)."""
     assert stack.process is not None
-    return process_cpu_seconds(stack.process.pid, names).get("notifier", 0.0)
+    cpu = process_cpu_seconds(stack.process.pid, names)
+    return sum(seconds for name, seconds in cpu.items() if name.split("-")[0] == "notifier")
 
 
 def _service_url(data_dir: Path, name: str, timeout: float = 30.0) -> str:

@@ -35,6 +35,9 @@ class ServiceSpec:
     health_path: str = "/readyz"
     instance_of: str | None = None  # another process of that service: same code and database
     settings: tuple[tuple[str, str], ...] = ()  # (field, value) of its own, e.g. a role
+    # A replica of ``instance_of``, with nothing of its own: production runs it as one more
+    # replica of that service (docker-compose.yml's deploy.replicas), not as a service apart.
+    replica: bool = False
 
     @property
     def deployable(self) -> str:
@@ -83,6 +86,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec("pharmacy-directory", "mes_pharmacy_directory", "MES_DIRECTORY_", "DIRECTORY"),
     ServiceSpec("notifier", "mes_notifier", "MES_NOTIFIER_", "NOTIFIER"),
+    # A second replica of the notifier on its database: the consumers' queue group shares the
+    # events between the two, and each sends what it claimed. At the senders' full rate one
+    # process gets a single share of the cores, less than the e-mails need.
+    ServiceSpec(
+        "notifier-2", "mes_notifier", "MES_NOTIFIER_", None, instance_of="notifier", replica=True
+    ),
     ServiceSpec("gateway", "mes_gateway", "MES_GATEWAY_", "GATEWAY", health_path="/health"),
     # The same public API, served apart for the patients' apps (a bulkhead): professionals'
     # software sending in bulk saturates the gateway it calls, and a patient's read waited
