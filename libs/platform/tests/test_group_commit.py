@@ -125,11 +125,9 @@ async def test_a_member_sees_the_writes_of_those_before_it_in_the_transaction(
     assert seen == [0, 1, 2, 3, 4]
 
 
-async def test_a_failed_commit_fails_every_member_and_keeps_nothing(
-    sqlite_db: Database, effects: Table, event_payload: Callable[[int], PatientCreated]
-) -> None:
-    # A deferred foreign key is checked at COMMIT: the one way SQLite refuses a commit.
-    async with sqlite_db.transaction() as conn:
+async def _deferred_foreign_key(db: Database) -> None:
+    """A deferred foreign key is checked at COMMIT: the one way SQLite refuses a commit."""
+    async with db.transaction() as conn:
         await conn.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
         await conn.execute(
             text(
@@ -137,6 +135,31 @@ async def test_a_failed_commit_fails_every_member_and_keeps_nothing(
                 "REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
             )
         )
+
+
+async def test_a_refused_commit_leaves_the_write_connection_usable(
+    sqlite_db: Database, effects: Table
+) -> None:
+    """Without a group too: SQLite keeps a transaction open after a refused COMMIT, and the
+    single write connection must not carry it into the next unit of work."""
+    await _deferred_foreign_key(sqlite_db)
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        async with UnitOfWork(sqlite_db, "test") as uow:
+            await uow.conn.execute(insert(effects).values(event_id="lost", note="change"))
+            await uow.conn.execute(text("INSERT INTO child (parent_id) VALUES (42)"))
+            await uow.commit()
+    async with UnitOfWork(sqlite_db, "test") as uow:
+        await uow.conn.execute(insert(effects).values(event_id="kept", note="change"))
+        await uow.commit()
+    async with sqlite_db.reading() as conn:
+        kept = list((await conn.execute(select(effects.c.event_id))).scalars())
+    assert kept == ["kept"]
+
+
+async def test_a_failed_commit_fails_every_member_and_keeps_nothing(
+    sqlite_db: Database, effects: Table, event_payload: Callable[[int], PatientCreated]
+) -> None:
+    await _deferred_foreign_key(sqlite_db)
     handed = Handed()
     group = CommitGroup(sqlite_db, "test", on_commit=handed)
 

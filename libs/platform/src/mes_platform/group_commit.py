@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 
 from mes_contracts import EventEnvelope
@@ -169,7 +167,6 @@ class CommitGroup:
             else:
                 await tx.conn.rollback()  # every member left without committing
         except BaseException as exc:
-            await self._abandon(tx)
             if not tx.committed.done():
                 tx.committed.set_exception(exc)
                 tx.committed.exception()  # retrieved here: a member may have been cancelled
@@ -183,19 +180,3 @@ class CommitGroup:
         tx.committed.set_result(None)
         if rows and self.on_commit is not None:
             await self.on_commit(rows)
-
-    @staticmethod
-    async def _abandon(tx: _Transaction) -> None:
-        """After a failed COMMIT, SQLite keeps the transaction open (a deferred constraint, say)
-        while SQLAlchemy counts it ended: roll it back on the driver's connection, or the next
-        ``BEGIN IMMEDIATE`` of this connection would fail."""
-
-        def rollback(sync: Connection) -> None:
-            driver = sync.connection.driver_connection
-            if isinstance(driver, sqlite3.Connection) and driver.in_transaction:
-                driver.rollback()
-
-        try:
-            await tx.conn.run_sync(rollback)
-        except Exception:  # the connection is closed next; its pool discards a broken one
-            log.warning("rollback after a failed group commit failed", exc_info=True)

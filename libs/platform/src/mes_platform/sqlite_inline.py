@@ -83,6 +83,20 @@ def _started(conn: AsyncConnection) -> Connection:
     return sync
 
 
+def _commit_or_roll_back(conn: AsyncConnection, commit: Callable[[], None]) -> None:
+    """``commit``; if SQLite refuses the COMMIT (a deferred constraint, a full disk), its
+    transaction stays open while SQLAlchemy counts it ended: roll it back on the driver's
+    connection, or the next ``BEGIN IMMEDIATE`` on this connection would fail."""
+    try:
+        commit()
+    except BaseException:
+        sync = conn.sync_connection
+        driver = sync.connection.driver_connection if sync is not None else None
+        if isinstance(driver, sqlite3.Connection) and driver.in_transaction:
+            driver.rollback()
+        raise
+
+
 class InlineAsyncTransaction(AsyncTransaction):
     """An ``AsyncTransaction`` whose methods run the synchronous transaction directly."""
 
@@ -109,7 +123,11 @@ class InlineAsyncTransaction(AsyncTransaction):
         return self
 
     async def commit(self) -> None:
-        self._sync().commit()
+        sync = self._sync()
+        if self.nested:
+            sync.commit()
+        else:
+            _commit_or_roll_back(self.connection, sync.commit)
 
     async def rollback(self) -> None:
         self._sync().rollback()
@@ -158,7 +176,7 @@ class InlineAsyncConnection(AsyncConnection):
         return InlineAsyncTransaction(self, nested=True)
 
     async def commit(self) -> None:
-        _started(self).commit()
+        _commit_or_roll_back(self, _started(self).commit)
 
     async def rollback(self) -> None:
         _started(self).rollback()
