@@ -1,4 +1,5 @@
-"""A caller's file, streamed on to the mailbox service in a multipart form written here.
+"""A caller's file, streamed on to the mailbox service in a multipart form written here, and
+a stored file streamed back to the caller.
 
 The form is written by hand so that the file's name arrives as the caller gave it (httpx writes
 a quote in a name as ``%22``, which no parser decodes), and the file is streamed, never read
@@ -13,6 +14,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import UploadFile
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
 
 from .deps import idempotency_headers
 from .errors import ServiceUnavailable
@@ -95,3 +98,35 @@ async def stream_to_mailbox(
         raise ServiceUnavailable("mailbox") from exc
     raise_for_problem("mailbox", response)
     return response
+
+
+# What a download passes on of the mailbox's answer.
+_FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
+
+
+async def download_from_mailbox(
+    services: ServiceClients, path: str, params: dict[str, str], *, missing_is_none: bool = False
+) -> StreamingResponse | None:
+    """The mailbox's file at ``path``, streamed to the caller with its type, length and
+    disposition; a problem answer is raised as the mailbox's problem (a 404 gives None instead
+    with ``missing_is_none``: the caller looks elsewhere)."""
+    client = services.client("mailbox")
+    request = client.build_request("GET", path, params=params)
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable("mailbox") from exc
+    if response.status_code == 404 and missing_is_none:
+        await response.aclose()
+        return None
+    if response.status_code >= 400:
+        await response.aread()
+        await response.aclose()
+        raise_for_problem("mailbox", response)
+    headers = {k: v for k, v in response.headers.items() if k.lower() in _FORWARDED}
+    return StreamingResponse(
+        response.aiter_raw(),
+        status_code=200,
+        headers=headers,
+        background=BackgroundTask(response.aclose),
+    )

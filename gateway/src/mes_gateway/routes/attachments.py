@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.responses import StreamingResponse
 
@@ -22,12 +20,11 @@ from ..deps import (
     PatientPrincipal,
     ServicesDep,
 )
-from ..errors import ServiceUnavailable
 from ..messaging_schemas import AttachmentOut
 from ..principal import Principal, Role
 from ..problem_docs import AUTHENTICATED, problems
-from ..services import ServiceClients, raise_for_problem
-from ..uploads import stream_to_mailbox
+from ..services import ServiceClients
+from ..uploads import download_from_mailbox, stream_to_mailbox
 
 __all__ = ["TAGS", "router"]
 
@@ -86,7 +83,6 @@ _DOWNLOADED = {
         "Content-Length": {"description": "The file's size", "schema": {"type": "integer"}},
     },
 }
-_FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
 _FILE_DESCRIPTION = "The file, with its name (`filename`); its type is checked by content"
 
 
@@ -226,29 +222,13 @@ async def download(
 ) -> StreamingResponse:
     """Only to someone holding a message that references it, or who uploaded it: for anyone
     else it does not exist (404)."""
-    client = services.client("mailbox")
     for address in _mailboxes_of(principal, mailbox):
-        request = client.build_request(
-            "GET",
+        response = await download_from_mailbox(
+            services,
             f"/internal/attachments/{path_segment(attachment_id)}",
-            params={"mailbox": address},
+            {"mailbox": address},
+            missing_is_none=True,
         )
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise ServiceUnavailable("mailbox") from exc
-        if response.status_code == 404:
-            await response.aclose()
-            continue
-        if response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
-            raise_for_problem("mailbox", response)
-        headers = {k: v for k, v in response.headers.items() if k.lower() in _FORWARDED}
-        return StreamingResponse(
-            response.aiter_raw(),
-            status_code=200,
-            headers=headers,
-            background=BackgroundTask(response.aclose),
-        )
+        if response is not None:
+            return response
     raise NotFound("No such attachment in your mailboxes.", code="attachment_not_found")

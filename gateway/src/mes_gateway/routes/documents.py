@@ -7,10 +7,8 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import APIRouter, File, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field
-from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
 from mes_contracts.addresses import PatientAddress
@@ -19,11 +17,10 @@ from mes_platform.clients import path_segment as q
 from mes_platform.errors import DomainError
 
 from ..deps import IdempotencyKey, PatientPrincipal, ServicesDep, idempotency_headers
-from ..errors import ServiceUnavailable
 from ..principal import Principal
 from ..problem_docs import AUTHENTICATED, problems
-from ..services import ServiceClients, raise_for_problem
-from ..uploads import file_size, stream_to_mailbox
+from ..services import ServiceClients
+from ..uploads import download_from_mailbox, file_size, stream_to_mailbox
 from ._messaging_common import relayed
 from .attachments import OneFilePart
 
@@ -65,7 +62,6 @@ _DOWNLOADED = {
         "Content-Length": {"description": "The document's size", "schema": {"type": "integer"}},
     },
 }
-_FORWARDED = ("content-type", "content-length", "content-disposition", "x-content-type-options")
 
 DocumentId = Annotated[str, Path(max_length=64, description="The document's id")]
 
@@ -195,27 +191,11 @@ async def _stream_to_mailbox(
 async def download_my_document(
     document_id: DocumentId, principal: PatientPrincipal, services: ServicesDep
 ) -> StreamingResponse:
-    client = services.client("mailbox")
-    request = client.build_request(
-        "GET",
-        f"/internal/documents/{q(document_id)}",
-        params={"owner": _owner(principal)},
+    response = await download_from_mailbox(
+        services, f"/internal/documents/{q(document_id)}", {"owner": _owner(principal)}
     )
-    try:
-        response = await client.send(request, stream=True)
-    except httpx.TransportError as exc:
-        raise ServiceUnavailable("mailbox") from exc
-    if response.status_code >= 400:
-        await response.aread()
-        await response.aclose()
-        raise_for_problem("mailbox", response)
-    headers = {k: v for k, v in response.headers.items() if k.lower() in _FORWARDED}
-    return StreamingResponse(
-        response.aiter_raw(),
-        status_code=200,
-        headers=headers,
-        background=BackgroundTask(response.aclose),
-    )
+    assert response is not None
+    return response
 
 
 @router.delete(
