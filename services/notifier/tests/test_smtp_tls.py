@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from mes_dev.testing import free_port
-from mes_notifier.adapters.smtp import SmtpTransport
+from mes_notifier.adapters.smtp import SmtpTransport, relay_tls_context
 from mes_notifier.domain.emails import OutgoingEmail
 from mes_notifier.domain.errors import DeliveryDeferred
 from mes_notifier.settings import NotifierSettings
@@ -132,7 +132,7 @@ async def test_e_mails_go_encrypted_after_a_login_over_tls(
         security=security,  # type: ignore[arg-type]
         username=USER,
         password=PASSWORD,
-        ca_file=ca_file,
+        tls_context=relay_tls_context(security, ca_file),  # type: ignore[arg-type]
     )
     try:
         await transport.send(_email(1))
@@ -157,7 +157,7 @@ async def test_a_relay_whose_certificate_does_not_check_gets_nothing(
         security="starttls",
         username=USER,
         password=PASSWORD,
-        ca_file=other_ca,
+        tls_context=relay_tls_context("starttls", other_ca),
         attempts=1,
     )
     try:

@@ -18,7 +18,7 @@ from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 from .adapters.fcm import FcmPush
 from .adapters.push_log import RecordedPushes
 from .adapters.repository import decode_cursor, encode_cursor
-from .adapters.smtp import SmtpTransport
+from .adapters.smtp import SmtpTransport, relay_tls_context
 from .adapters.uow import NotifierUnitOfWork, read_side
 from .domain.emails import MailIdentity
 from .entrypoints.internal_api import router as internal_router
@@ -134,6 +134,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             )
         )
 
+    tls_context = relay_tls_context(settings.smtp_security, settings.smtp_ca_file)
+
     def smtp() -> SmtpTransport:
         return SmtpTransport(
             settings.smtp_host,
@@ -142,7 +144,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value(),
             timeout=settings.smtp_timeout_seconds,
-            ca_file=settings.smtp_ca_file,
+            tls_context=tls_context,
         )
 
     identity = MailIdentity(settings.smtp_sender, settings.mail_domain, settings.login_url)

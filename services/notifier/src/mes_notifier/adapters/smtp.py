@@ -21,7 +21,7 @@ from tenacity import (
 from ..domain.emails import OutgoingEmail
 from ..domain.errors import DeliveryDeferred, DeliveryRefused
 
-__all__ = ["SmtpTransport"]
+__all__ = ["SmtpTransport", "relay_tls_context"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,17 @@ def _quoted(address: str) -> bytes:
     return quote_address(address).encode("ascii")
 
 
+def relay_tls_context(
+    security: Literal["none", "starttls", "tls"], ca_file: Path | None = None
+) -> ssl.SSLContext | None:
+    """The TLS context of the relay's connections: its certificate must chain to ``ca_file``
+    (PEM), or to the system's CAs without one, and name the host connected to. None without
+    TLS."""
+    if security == "none":
+        return None
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
+
+
 class SmtpTransport:
     """One connection to the relay. A lost connection (the relay closed an idle one, or
     restarted) is opened again and the e-mail tried again, a few times with a short backoff;
@@ -57,11 +68,10 @@ class SmtpTransport:
         password: str = "",
         timeout: float = 10.0,
         attempts: int = 3,
-        ca_file: Path | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        """``ca_file``: the CA bundle (PEM) the relay's certificate must chain to, for a relay
-        whose CA is not among the system's; the certificate's name is checked against
-        ``host`` either way."""
+        """``tls_context``: the one :func:`relay_tls_context` built, shared by every
+        connection (loading a CA bundle costs a tenth of a second or more)."""
         self.host = host
         self.port = port
         self.security = security
@@ -70,12 +80,7 @@ class SmtpTransport:
         self.timeout = timeout
         self.attempts = attempts
         self._client: aiosmtplib.SMTP | None = None
-        self._size = False  # whether the relay takes the message's SIZE with MAIL FROM
-        self.tls_context: ssl.SSLContext | None = None
-        if security != "none":
-            self.tls_context = ssl.create_default_context(
-                cafile=str(ca_file) if ca_file is not None else None
-            )
+        self.tls_context = tls_context
 
     async def _connected(self) -> aiosmtplib.SMTP:
         if self._client is not None and self._client.is_connected:
