@@ -329,6 +329,10 @@ def _upstream_call(call: ast.Call, scope: _Scope) -> Upstream | None:
         # mes_gateway.uploads: a caller's file streamed to the mailbox's ``path`` (a POST).
         path = _path_text(call.args[1])
         return Upstream("mailbox", "POST", path) if path else None
+    if isinstance(func, ast.Name) and func.id == "download_from_mailbox" and len(call.args) >= 2:
+        # mes_gateway.uploads: a file of the mailbox's ``path`` streamed back (a GET).
+        path = _path_text(call.args[1])
+        return Upstream("mailbox", "GET", path) if path else None
     if not isinstance(func, ast.Attribute):
         return None
     args = call.args
