@@ -15,7 +15,7 @@ __all__ = ["MAX_CURSOR_LENGTH", "Cursor", "page_cursor"]
 MAX_CURSOR_LENGTH = 512
 
 
-def page_cursor(
+async def page_cursor(
     cursor: Annotated[
         str | None,
         Query(
