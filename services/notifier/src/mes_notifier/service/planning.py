@@ -11,8 +11,8 @@ notifiable at once. Nothing here sends.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,12 +23,12 @@ from mes_contracts.nondelivery import NonDeliveryReason
 
 from ..domain import emails
 from ..domain.emails import MailIdentity, OutgoingEmail
-from ..domain.notifications import PatientContact, wants_app_notification
+from ..domain.notifications import Notification, PatientContact, wants_app_notification
 from .intake import AppNotice, app_notifications
 from .metrics import NOTIFICATIONS
 from .ports import NotifierRepository, NotifierUnitOfWork
 
-__all__ = ["Job", "PlanRules", "plan"]
+__all__ = ["Job", "PlanRules", "defer_to_windows", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +118,14 @@ async def _patients(
     now: datetime,
     rules: PlanRules,
     known: Mapping[str, PatientContact] | None,
+    known_windows: Mapping[str, datetime | None] | None,
 ) -> list[Job]:
     repo = uow.repo
     jobs = []
-    windows = await repo.windows(groups) if rules.group_window else {}
+    if known_windows is not None and all(ins in known_windows for ins in groups):
+        windows: Mapping[str, datetime | None] = known_windows
+    else:
+        windows = await repo.windows(groups) if rules.group_window and groups else {}
     batches = [
         (ins, chunk)
         for ins, rows in groups.items()
@@ -228,10 +232,12 @@ async def plan(
     now: datetime,
     rules: PlanRules,
     contacts: Mapping[str, PatientContact] | None = None,
+    windows: Mapping[str, datetime | None] | None = None,
 ) -> list[Job]:
     """The jobs for claimed ``rows`` (their ``data`` decoded); the rows that cannot be sent
     now are recorded so. ``contacts``: the patients' profiles as the same transaction read
-    them already, if it did (a patient missing from them is read here)."""
+    them already, if it did (a patient missing from them is read here); ``windows``: the same
+    for the patients' last e-mails (:func:`defer_to_windows`)."""
     repo = uow.repo
     patients: dict[str, list[dict[str, Any]]] = defaultdict(list)
     jobs: list[Job] = []
@@ -246,4 +252,29 @@ async def plan(
             continue
         if job is not None:
             jobs.append(job)
-    return await _patients(uow, patients, identity, now, rules, contacts) + jobs
+    return await _patients(uow, patients, identity, now, rules, contacts, windows) + jobs
+
+
+async def defer_to_windows(
+    repo: NotifierRepository,
+    items: Sequence[Notification],
+    now: datetime,
+    rules: PlanRules,
+) -> tuple[list[Notification], list[Notification], dict[str, datetime | None]]:
+    """Before new notifications are queued: those of patients whose grouping window is open
+    (an e-mail went less than the window ago) set to wait for its end, where the queue's poll
+    finds them, rather than claimed now and put back; the others, to claim; and the patients'
+    last e-mails as read, None for none (for :func:`plan`, that does not read them again)."""
+    patients = {n.target for n in items if n.kind is NotificationKind.PATIENT_NEW_MESSAGE}
+    if not rules.group_window or not patients:
+        return list(items), [], {}
+    windows = await repo.windows(patients)
+    now_claimed: list[Notification] = []
+    waiting: list[Notification] = []
+    for n in items:
+        last = windows.get(n.target) if n.kind is NotificationKind.PATIENT_NEW_MESSAGE else None
+        if last is not None and now < last + rules.group_window:
+            waiting.append(replace(n, not_before=last + rules.group_window))
+        else:
+            now_claimed.append(n)
+    return now_claimed, waiting, {ins: windows.get(ins) for ins in patients}

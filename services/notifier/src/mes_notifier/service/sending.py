@@ -36,7 +36,7 @@ from ..domain.errors import DeliveryDeferred, DeliveryRefused, TokenUnregistered
 from ..domain.notifications import Notification, PatientContact, next_attempt_delay
 from .intake import APP_BODY, APP_TITLE
 from .metrics import BACKLOG, NOTIFICATIONS, SEND_SECONDS
-from .planning import Job, PlanRules, plan
+from .planning import Job, PlanRules, defer_to_windows, plan
 from .ports import (
     MailTransport,
     MailTransportFactory,
@@ -239,6 +239,9 @@ class NotificationSender:
         rest: list[Notification] = []
         for n in items:
             (due if n.not_before is None or n.not_before <= now else rest).append(n)
+        due, waiting, windows = await defer_to_windows(uow.repo, due, now, self.rules.plan)
+        if waiting:  # until their patient's grouping window ends: the queue's poll finds them
+            await uow.repo.add(waiting)
         claimed = due[: max(room, 0)]
         rest += due[len(claimed) :]
         if rest:
@@ -251,7 +254,9 @@ class NotificationSender:
         written = await uow.repo.add_claimed(claimed, lease)
         rows = [_claimed_row(n, lease) for n in claimed if n.id in written]
         if rows:
-            uow.hand_over(await plan(uow, rows, self.identity, now, self.rules.plan, contacts))
+            uow.hand_over(
+                await plan(uow, rows, self.identity, now, self.rules.plan, contacts, windows)
+            )
 
     async def _refresh_backlog(self) -> None:
         if time.monotonic() - self._backlog_at < 1.0:
