@@ -32,6 +32,7 @@ __all__ = [
     "mark_message",
     "q",
     "relayed",
+    "relayed_model",
     "resolve_attachments",
     "unread_by_conversation",
     "with_unread_count",
@@ -81,10 +82,14 @@ def relayed(model: type[BaseModel], answer: httpx.Response, status_code: int = 2
     """A service's answer as the public ``model``: what the model does not declare is left
     out. Read from the bytes and written back in one pass each (through FastAPI's response
     model it was parsed, validated twice and encoded: on every message's path)."""
+    return relayed_model(model.model_validate_json(answer.content), status_code)
+
+
+def relayed_model(value: BaseModel, status_code: int = 200) -> Response:
+    """An answer already read into its public model, written in one pass (the route declares
+    the same model as its ``response_model``, for the OpenAPI only)."""
     return Response(
-        model.model_validate_json(answer.content).model_dump_json(by_alias=True),
-        status_code=status_code,
-        media_type="application/json",
+        value.model_dump_json(by_alias=True), status_code=status_code, media_type="application/json"
     )
 
 

@@ -172,7 +172,7 @@ async def list_messages(
     conversation_id: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> MessageList:
+) -> Response:
     mailbox = principal.require_mailbox(address)
     params: dict[str, Any] = {"folder": folder, "limit": limit}
     if cursor:
@@ -182,7 +182,7 @@ async def list_messages(
     answer = await services.get(
         "mailbox", f"/internal/mailboxes/{q(mailbox)}/messages", params=params
     )
-    return MessageList.model_validate(answer.json())
+    return relayed(MessageList, answer)
 
 
 @router.get(

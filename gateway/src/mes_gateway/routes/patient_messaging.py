@@ -39,6 +39,7 @@ from ._messaging_common import (
     mark_message,
     q,
     relayed,
+    relayed_model,
     resolve_attachments,
     unread_by_conversation,
     with_unread_count,
@@ -140,14 +141,14 @@ async def my_conversation_messages(
     services: ServicesDep,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> MessageList:
+) -> Response:
     params: dict[str, Any] = {"conversation_id": conversation_id, "limit": limit}
     if cursor:
         params["cursor"] = cursor
     answer = await services.get(
         "mailbox", f"/internal/mailboxes/{q(my_address(principal))}/messages", params=params
     )
-    page = MessageList.model_validate(answer.json())
+    page = MessageList.model_validate_json(answer.content)
     if not page.items:
         # Only the patient's own mailbox was read, so messages listed prove the conversation
         # is theirs; an empty page asks its owner: another patient's id is a 404, as an
@@ -156,7 +157,7 @@ async def my_conversation_messages(
             CONVERSATION_READS,
             f"/internal/patients/{principal.ins}/conversations/{q(conversation_id)}",
         )
-    return page
+    return relayed_model(page)
 
 
 @router.get(
