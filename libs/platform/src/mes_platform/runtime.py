@@ -14,7 +14,6 @@ from fastapi.telemetry import TelemetryConfig
 from .bus import EventBus
 from .consumer import EventConsumer
 from .db import Database
-from .group_commit import CommitGroup
 from .health import health_router
 from .internal import InternalOnlyMiddleware
 from .logs import configure_logging
@@ -48,10 +47,6 @@ class ServiceRuntime:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
         )
-        # The services whose units of work opt in share it (SQLite only).
-        self.commit_group: CommitGroup | None = None
-        if self.db.is_sqlite and settings.group_commit:
-            self.commit_group = CommitGroup(self.db, self.name, on_commit=self.relay.committed)
         self.consumers: list[EventConsumer[Any]] = []
         self._on_start: list[Callable[[], Any]] = []
 

@@ -62,12 +62,6 @@ class ServiceSettings(BaseSettings):
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
     log_level: str = "INFO"
     log_json: bool = True
-    group_commit: bool = Field(
-        default=True,
-        description="On SQLite, the units of work that run in the same turn of the event loop "
-        "commit in one transaction, each in a savepoint of its own (mes_platform.group_commit); "
-        "no effect on PostgreSQL",
-    )
     opentelemetry: bool = Field(
         default=False,
         description="FastAPI's native OpenTelemetry (traces, metrics and logs through the "

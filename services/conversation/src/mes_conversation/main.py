@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from mes_platform.clients import internal_client
+from mes_platform.group_commit import CommitGroup
 from mes_platform.runtime import ServiceRuntime, add_routes, create_service_app
 
 from .adapters.directory import DirectoryUpdates, HttpMailboxDirectory
@@ -37,13 +38,15 @@ def create_app(
     settings = settings or ConversationSettings()
     runtime = ServiceRuntime(settings, migrations="mes_conversation:migrations")
     token = settings.internal_token.get_secret_value()
+    group = (
+        CommitGroup(runtime.db, runtime.name, on_commit=runtime.relay.committed)
+        if runtime.db.is_sqlite and settings.group_commit
+        else None
+    )
 
     def uow() -> SqlConversationUnitOfWork:
         return SqlConversationUnitOfWork(
-            runtime.db,
-            "conversation",
-            on_commit=runtime.relay.committed,
-            group=runtime.commit_group,
+            runtime.db, "conversation", on_commit=runtime.relay.committed, group=group
         )
 
     app = create_service_app(

@@ -16,6 +16,12 @@ class ConversationSettings(ServiceSettings):
     port: int = 8103
     identity_url: str = "http://127.0.0.1:8101"
     directory_url: str = "http://127.0.0.1:8104"
+    group_commit: bool = Field(
+        default=True,
+        description="On SQLite, the admissions that run in the same turn of the event loop "
+        "commit in one transaction, each in a savepoint of its own (mes_platform.group_commit); "
+        "no effect on PostgreSQL",
+    )
     resolution_cache_seconds: float = Field(
         default=60.0,
         ge=0,
