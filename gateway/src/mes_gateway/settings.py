@@ -6,12 +6,10 @@ services are, how tokens are verified, and how large a request may be.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from mes_platform.settings import DEV_INTERNAL_TOKEN, refuse_weak_internal_token
+from mes_platform.settings import ServingSettings, refuse_weak_internal_token
 
 __all__ = [
     "CONVERSATION_READS",
@@ -52,27 +50,11 @@ UPLOAD_PATHS = ("/v1/attachments", "/v1/me/attachments", "/v1/me/documents")
 MESSAGE_PATHS = ("/v1/messages", "/v1/me/conversations")
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(ServingSettings):
     model_config = SettingsConfigDict(env_prefix="MES_GATEWAY_", extra="ignore")
 
     service_name: str = "gateway"
-    environment: Literal["development", "test", "production"] = "development"
-    host: str = "127.0.0.1"
     port: int = 8000
-    log_level: str = "INFO"
-    log_json: bool = True
-    opentelemetry: bool = Field(
-        default=False,
-        description="FastAPI's native OpenTelemetry (traces, metrics and logs through the "
-        "global providers the process configures); off, a request does not look the providers "
-        "up. The services' own metrics (/metrics) and JSON logs do not depend on it",
-    )
-    log_requests: bool = Field(
-        default=True,
-        description="One log line per request served: request id, method, route template, "
-        "status and duration (never the path, a subject, a body or an INS)",
-    )
-    internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
 
     identity_url: str = "http://127.0.0.1:8101"
     mailbox_url: str = "http://127.0.0.1:8102"

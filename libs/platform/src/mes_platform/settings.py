@@ -12,6 +12,7 @@ __all__ = [
     "DEV_INTERNAL_TOKEN",
     "INTERNAL_TOKEN_MIN_LENGTH",
     "ServiceSettings",
+    "ServingSettings",
     "refuse_weak_internal_token",
 ]
 
@@ -33,14 +34,34 @@ def refuse_weak_internal_token(token: SecretStr) -> None:
         )
 
 
-class ServiceSettings(BaseSettings):
+class ServingSettings(BaseSettings):
+    """What every process that serves HTTP reads, services and gateway alike (each subclass
+    with its own env prefix)."""
+
+    environment: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_json: bool = True
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry (traces, metrics and logs through the "
+        "global providers the process configures); off, a request does not look the providers "
+        "up. The services' own metrics (/metrics) and JSON logs do not depend on it",
+    )
+    log_requests: bool = Field(
+        default=True,
+        description="One log line per request served: request id, method, route template, "
+        "status and duration (never the path, a subject, a body or an INS)",
+    )
+    internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
+
+
+class ServiceSettings(ServingSettings):
     """Read from the environment with the service's prefix, e.g. ``MES_IDENTITY_DATABASE_URL``."""
 
     model_config = SettingsConfigDict(env_prefix="MES_", extra="ignore")
 
     service_name: str = "service"
-    environment: Literal["development", "test", "production"] = "development"
-    host: str = "127.0.0.1"
     port: int = 8100
     data_dir: Path = Path("var")
     database_url: str = Field(
@@ -59,20 +80,6 @@ class ServiceSettings(BaseSettings):
         "own; ignored on SQLite",
     )
     nats_url: str = "nats://127.0.0.1:4222"
-    internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
-    log_level: str = "INFO"
-    log_json: bool = True
-    opentelemetry: bool = Field(
-        default=False,
-        description="FastAPI's native OpenTelemetry (traces, metrics and logs through the "
-        "global providers the process configures); off, a request does not look the providers "
-        "up. The services' own metrics (/metrics) and JSON logs do not depend on it",
-    )
-    log_requests: bool = Field(
-        default=True,
-        description="One log line per request served: request id, method, route template, "
-        "status and duration (never the path, a subject, a body or an INS)",
-    )
     max_body_bytes: int = 1_048_576
     background_work: bool = Field(
         default=True,
