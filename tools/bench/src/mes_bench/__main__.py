@@ -27,7 +27,7 @@ from mes_contracts.ins import ins_key
 from mes_dev.testing import free_port
 
 from .load import percentile
-from .stack import Stack, http_json, process_cpu_seconds
+from .stack import Stack, http_json, process_cpu_seconds, process_written_bytes
 
 PROFESSIONAL = "dr.bench@hopital-bench.mssante.fr"
 BODY_1KB = ("Bonjour, voici le compte rendu de votre consultation. " * 20)[:1024]
@@ -199,12 +199,20 @@ def measured_send(
     spent per message meanwhile."""
     assert stack.process is not None
     cpu_before = process_cpu_seconds(stack.process.pid, names)
+    written_before = process_written_bytes(stack.process.pid, names)
     result = run()
     cpu_after = process_cpu_seconds(stack.process.pid, names)
+    written_after = process_written_bytes(stack.process.pid, names)
     sent = max(1, int(result.get("sent_total", 0)))
     result["cpu_ms_per_message"] = {
         name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / sent, 3)
         for name in sorted(cpu_after)
+    }
+    # What each process wrote to disk per message: its databases' WAL and checkpoints.
+    result["disk_kb_per_message"] = {
+        name: round((written - written_before.get(name, 0.0)) / 1024 / sent, 2)
+        for name, written in sorted(written_after.items())
+        if written > written_before.get(name, 0.0)
     }
     client_cpu = float(result.get("client_cpu_s", 0.0))
     result["cpu_ms_per_message"]["load generator"] = round(1000 * client_cpu / sent, 3)
@@ -395,6 +403,10 @@ def main() -> None:
             cpu = phase.get("cpu_ms_per_message") or {}
             parts = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
             print(f"CPU per message, {transport}, {label} (ms): {parts}")
+            disk = phase.get("disk_kb_per_message") or {}
+            if disk:
+                parts = ", ".join(f"{name} {kb:.1f}" for name, kb in disk.items())
+                print(f"  written to disk per message (KB): {parts}")
             print(
                 f"  cores busy: {phase.get('cores_busy')} of {report['machine']['cpus']}",
             )

@@ -9,13 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mes_dev.devstack_services import SERVICES
 from mes_dev.testing import free_port
 
-__all__ = ["Stack", "http_json", "process_cpu_seconds"]
+__all__ = ["Stack", "http_json", "process_cpu_seconds", "process_written_bytes"]
 
 
 def _children(pid: int) -> list[int]:
@@ -50,17 +51,42 @@ def _name(pid: int) -> str | None:
     return None
 
 
-def process_cpu_seconds(root: int, names: dict[int, str] | None = None) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each process of the stack under ``root``,
-    by name (``names``: what mes-dev calls each pid, so that two processes of one service
-    are told apart; else the service whose module it runs); empty where /proc is not
-    available."""
-    used: dict[str, float] = {}
+def _written_bytes(pid: int) -> int | None:
+    """What the process caused to be written to storage (``write_bytes`` of /proc/<pid>/io,
+    counted as it dirties the page cache: a database's WAL frames and checkpoints included)."""
+    try:
+        with open(f"/proc/{pid}/io", encoding="ascii") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key == "write_bytes":
+                    return int(value)
+    except OSError:
+        return None
+    return None
+
+
+def _per_process(
+    root: int, names: dict[int, str] | None, read: Callable[[int], float | None]
+) -> dict[str, float]:
+    """``read`` of each process of the stack under ``root``, summed by name (``names``: what
+    mes-dev calls each pid, so that two processes of one service are told apart; else the
+    service whose module it runs); empty where /proc is not available."""
+    found: dict[str, float] = {}
     for pid in _children(root):
-        name, cpu = (names or {}).get(pid) or _name(pid), _cpu_seconds(pid)
-        if name is not None and cpu is not None:
-            used[name] = used.get(name, 0.0) + cpu
-    return used
+        name, value = (names or {}).get(pid) or _name(pid), read(pid)
+        if name is not None and value is not None:
+            found[name] = found.get(name, 0.0) + value
+    return found
+
+
+def process_cpu_seconds(root: int, names: dict[int, str] | None = None) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process of the stack, by name."""
+    return _per_process(root, names, _cpu_seconds)
+
+
+def process_written_bytes(root: int, names: dict[int, str] | None = None) -> dict[str, float]:
+    """Bytes written to storage so far by each process of the stack, by name."""
+    return _per_process(root, names, _written_bytes)
 
 
 def http_json(
