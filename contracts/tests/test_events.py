@@ -84,7 +84,7 @@ def test_envelope_json_round_trip(model: type[EventPayload]) -> None:
     envelope = EventEnvelope.wrap(payload, correlation_id="req-1")
     assert envelope.type == model.SUBJECT
     assert envelope.producer == model.SUBJECT.split(".")[1]
-    assert uuid.UUID(envelope.id).version == 4
+    assert uuid.UUID(envelope.id).version == 7
     assert envelope.occurred_at.tzinfo is UTC
     wire = envelope.to_json_bytes()
     assert set(json.loads(wire)) == {

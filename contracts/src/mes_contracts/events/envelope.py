@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mes_contracts.events.base import SUBJECT_PATTERN, EventPayload, UtcDatetime, service_of
 from mes_contracts.events.registry import payload_model_for
+from mes_contracts.ids import new_id
 
 __all__ = ["EventEnvelope"]
 
@@ -38,9 +39,10 @@ class EventEnvelope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Annotated[str, AfterValidator(_canonical_uuid)] = Field(
-        default_factory=lambda: str(uuid.uuid4()),
-        description="Unique event id (UUID); also the JetStream Nats-Msg-Id for de-duplication.",
-        examples=["0b6c1c9e-3f7e-4b8a-9a57-0d2e8a4f5c31"],
+        default_factory=new_id,
+        description="Unique event id (a UUID version 7: its first 48 bits are the time it was made); "
+        "also the JetStream Nats-Msg-Id for de-duplication.",
+        examples=["01a24ea7-c15a-73b8-92bf-adb9e4a3c05e"],
     )
     type: Annotated[str, AfterValidator(_subject)] = Field(
         description="Subject of the event, mes.<service>.<entity>.<event>.v<N>.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -11,6 +10,7 @@ from mes_contracts.addresses import MailboxType, MssanteAddress, PatientAddress
 from mes_contracts.events.conversation import ConversationCloseReason
 from mes_contracts.events.identity import PatientState
 from mes_contracts.events.parties import Party, PartyKind
+from mes_contracts.ids import new_id
 
 __all__ = [
     "Conversation",
@@ -143,7 +143,7 @@ class Conversation:
     ) -> Conversation:
         """A first message starts a conversation: a health actor's, or a patient's where allowed."""
         return cls(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             patient_ins=patient_ins,
             correspondent=correspondent,
             subject=subject,

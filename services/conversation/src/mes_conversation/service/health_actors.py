@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from mes_contracts.addresses import (
 )
 from mes_contracts.events.conversation import MessageBounced
 from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
+from mes_contracts.ids import new_id
 from mes_contracts.ins import InsError
 from mes_contracts.nondelivery import NonDeliveryReason, non_delivery_text
 from mes_platform.errors import Forbidden, Unprocessable
@@ -178,7 +178,7 @@ class HealthActorMessages:
         reason: NonDeliveryReason,
     ) -> Bounced:
         now = self.clock()
-        message_id = str(uuid.uuid4())
+        message_id = new_id()
         report = non_delivery_text(reason, m.recipient)
         await uow.messages.record(
             LoggedMessage(
@@ -245,7 +245,7 @@ class HealthActorMessages:
             await uow.conversations.add(conversation)
         elif not await uow.conversations.save(conversation):
             raise ConcurrentWrite(conversation.id)
-        message_id = str(uuid.uuid4())
+        message_id = new_id()
         patient_address = conversation.patient_address
         await uow.messages.record(
             LoggedMessage(

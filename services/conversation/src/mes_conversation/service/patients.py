@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from mes_contracts.addresses import (
     PatientAddress,
 )
 from mes_contracts.events.parties import AttachmentRef, Party, PartyKind
+from mes_contracts.ids import new_id
 from mes_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 from ..domain.admission import Initiation, initiation_by_patient, message_size, reply_subject
@@ -233,7 +233,7 @@ class PatientMessages:
         attachments: tuple[AttachmentRef, ...],
         now: datetime,
     ) -> Admitted:
-        message_id = str(uuid.uuid4())
+        message_id = new_id()
         recipient = conversation.correspondent.as_party()
         await uow.messages.record(
             LoggedMessage(

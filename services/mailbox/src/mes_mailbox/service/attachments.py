@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from typing import BinaryIO
 from sqlalchemy.exc import IntegrityError
 
 from mes_contracts.events.parties import AttachmentRef
+from mes_contracts.ids import new_id
 from mes_platform.errors import Conflict
 from mes_platform.idempotency import StoredResponse, request_fingerprint, run_once
 
@@ -94,7 +94,7 @@ class AttachmentService:
         # Bytes durable first: the row below is what makes them referenceable.
         await asyncio.to_thread(self.blobs.commit, pending)
         stored = StoredAttachment(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             sha256=pending.sha256,
             size=pending.size,
             content_type=kind.content_type,

@@ -4,7 +4,6 @@ by their owner only; saved from a received attachment; copied into attachments t
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Any, BinaryIO, NoReturn
 from sqlalchemy.exc import IntegrityError
 
 from mes_contracts.events.parties import AttachmentRef
+from mes_contracts.ids import new_id
 from mes_platform.errors import Conflict, DomainError
 from mes_platform.idempotency import StoredResponse, request_fingerprint, run_once
 
@@ -151,7 +151,7 @@ class DocumentService:
             raise
         await asyncio.to_thread(self.blobs.commit, pending)
         document = Document(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             owner=owner,
             sha256=pending.sha256,
             size=pending.size,
@@ -193,7 +193,7 @@ class DocumentService:
             if not await asyncio.to_thread(self.blobs.path_for(ref.sha256).is_file):
                 raise AttachmentNotFound("This message has no such attachment.")
             document = Document(
-                id=str(uuid.uuid4()),
+                id=new_id(),
                 owner=owner,
                 sha256=ref.sha256,
                 size=ref.size,
@@ -269,7 +269,7 @@ class DocumentService:
             now = datetime.now(UTC)
             refs = []
             for document_id in ids:
-                attachment = found[document_id].as_attachment(str(uuid.uuid4()), now)
+                attachment = found[document_id].as_attachment(new_id(), now)
                 await uow.attachments.add(attachment)
                 refs.append(attachment.ref.model_dump(mode="json"))
             return StoredResponse(200, {"attachments": refs})
