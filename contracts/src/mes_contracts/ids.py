@@ -1,9 +1,10 @@
 """Ids of what the services create: UUIDs whose first 48 bits are the creation's time.
 
 A UUID version 7 (RFC 9562; ``uuid.uuid7`` from Python 3.14): 48 bits of milliseconds since
-the epoch, then 74 random bits. Ids made one after the other sort one after the other, so a
-new row's key, and a consumer's record of a new event, go at the end of their indexes instead
-of anywhere in them: each commit writes a few index pages, not one per row.
+the epoch, then 74 random bits. An id made in a later millisecond sorts after, as text as well
+as a UUID (those of one millisecond in any order among themselves), so a new row's key, and a
+consumer's record of a new event, go at the end of their indexes instead of anywhere in them:
+each commit writes a few index pages, not one per row. The random bits keep an id unguessable.
 """
 
 from __future__ import annotations
