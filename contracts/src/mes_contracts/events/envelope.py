@@ -40,8 +40,8 @@ class EventEnvelope(BaseModel):
 
     id: Annotated[str, AfterValidator(_canonical_uuid)] = Field(
         default_factory=new_id,
-        description="Unique event id (a UUID version 7: its first 48 bits are the time it was made); "
-        "also the JetStream Nats-Msg-Id for de-duplication.",
+        description="Unique event id (a UUID version 7: its first 48 bits are the time it was "
+        "made); also the JetStream Nats-Msg-Id for de-duplication.",
         examples=["01a24ea7-c15a-73b8-92bf-adb9e4a3c05e"],
     )
     type: Annotated[str, AfterValidator(_subject)] = Field(
