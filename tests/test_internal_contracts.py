@@ -8,32 +8,21 @@ or read a shape the route no longer has, and only a message refused in productio
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from mes_contracts.events.parties import AttachmentRef
 from mes_contracts.internal import conversation, directory, identity, mailbox, pharmacies
-from mes_conversation.main import create_app as conversation_app
 from mes_gateway import messaging_schemas as public
 from mes_gateway import pharmacy_schemas as public_pharmacies
 from mes_gateway import schemas as public_profiles
-from mes_identity.main import create_app as identity_app
-from mes_mailbox.main import create_app as mailbox_app
-from mes_notifier.main import create_app as notifier_app
-from mes_pharmacy_directory.main import create_app as directory_app
 from mes_platform import names
 
-SERVICES: dict[str, Callable[[], FastAPI]] = {
-    "identity": identity_app,
-    "mailbox": mailbox_app,
-    "conversation": conversation_app,
-    "pharmacy-directory": directory_app,
-    "notifier": notifier_app,
-}
+from .apps import SERVICES
+
 # The reference to a stored attachment is the events' own type, which the upload answers.
 SHARED_ELSEWHERE: frozenset[type[BaseModel]] = frozenset({AttachmentRef})
 

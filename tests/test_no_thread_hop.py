@@ -10,28 +10,13 @@ every patient's read.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from mes_conversation.main import create_app as conversation_app
-from mes_gateway.main import create_app as gateway_app
-from mes_identity.main import create_app as identity_app
-from mes_mailbox.main import create_app as mailbox_app
-from mes_notifier.main import create_app as notifier_app
-from mes_pharmacy_directory.main import create_app as directory_app
-
-APPS: dict[str, Callable[[], FastAPI]] = {
-    "identity": identity_app,
-    "mailbox": mailbox_app,
-    "conversation": conversation_app,
-    "pharmacy-directory": directory_app,
-    "notifier": notifier_app,
-    "gateway": gateway_app,
-}
+from .apps import APPS
 
 
 def _is_coroutine(call: object) -> bool:
