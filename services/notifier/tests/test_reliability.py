@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mes_notifier.adapters.repository import SqlNotifierRepository
+
 
 @pytest.fixture
 def service_database_url(database_url):
@@ -97,6 +99,40 @@ async def test_messages_within_the_window_go_in_one_email_never_one_per_message_
     await kit.eventually(all_sent)
     records = await _records(service, recipient=kit.PATIENT_EMAIL)
     assert len(records) == 4 and {r["state"] for r in records} == {"sent"}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"group_window_seconds": 30.0}])
+async def test_inside_the_window_a_message_is_queued_waiting_never_claimed_at_intake(
+    service, smtp_sink, publisher, kit, monkeypatch
+):
+    """The intake reads the patient's window before it writes: a message inside it is queued
+    for the window's end, not claimed by the intake and then put back."""
+    claimed_by_intake: list[str] = []
+    add_claimed = SqlNotifierRepository.add_claimed
+
+    async def spied(self, items, lease_until):
+        claimed_by_intake.extend(n.trigger_event_id for n in items)
+        return await add_claimed(self, items, lease_until)
+
+    monkeypatch.setattr(SqlNotifierRepository, "add_claimed", spied)
+    await publisher(kit.profile())
+    first = kit.accepted()
+    await publisher(first)
+    await kit.eventually(lambda: smtp_sink.to(kit.PATIENT_EMAIL))
+
+    async def window_open():
+        return len(await _records(service, state="sent")) == 1
+
+    await kit.eventually(window_open)
+    inside = [kit.accepted() for _ in range(3)]
+    await publisher(*inside)
+
+    async def all_queued():
+        return len(await _records(service, state="queued")) == 3
+
+    await kit.eventually(all_queued)
+    assert claimed_by_intake == [first.id]  # the first opened the window; none after it
+    assert len(smtp_sink.to(kit.PATIENT_EMAIL)) == 1
 
 
 @pytest.mark.parametrize("settings_overrides", [{"lease_seconds": 1.0}])
