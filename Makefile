@@ -38,8 +38,10 @@ venv: $(UV) ## create or update .venv/ from uv.lock (all packages, dev tools)
 lock: $(UV) ## update uv.lock after a change of dependencies
 	$(UV) lock
 
-# The workspace's packages, editable, for an environment built outside uv.lock.
-MEMBERS := contracts libs/platform $(wildcard services/*) gateway $(wildcard tools/*)
+# The workspace's packages, editable, for an environment built outside uv.lock: every folder
+# with a pyproject.toml (tools/openapi holds npm tools, not a Python package).
+MEMBERS := $(patsubst %/pyproject.toml,%,$(wildcard contracts/pyproject.toml libs/*/pyproject.toml \
+  services/*/pyproject.toml gateway/pyproject.toml tools/*/pyproject.toml))
 LATEST := .venv-latest
 
 deps-latest: $(UV) ## the suite against the newest release of every dependency, in .venv-latest/ (uv.lock untouched)
