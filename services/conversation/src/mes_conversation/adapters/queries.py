@@ -28,7 +28,7 @@ class SqlConversationReader:
 
     async def _all(self, query: Select[Any]) -> list[Conversation]:
         async with self.reading() as conn:
-            return [row_to_conversation(r) for r in await conn.execute(query)]
+            return [row_to_conversation(r) for r in (await conn.execute(query)).mappings()]
 
     async def get(self, conversation_id: str) -> Conversation | None:
         found = await self._all(select(conversations).where(_c.id == conversation_id))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, text, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_contracts.events.conversation import ConversationCloseReason
@@ -33,8 +34,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def row_to_conversation(row: Any) -> Conversation:
-    m = row._mapping
+def row_to_conversation(m: RowMapping) -> Conversation:
     opened_at = _utc(m["opened_at"])
     last_activity_at = _utc(m["last_activity_at"])
     assert opened_at is not None and last_activity_at is not None
@@ -128,7 +128,7 @@ class SqlConversationRepository:
     ) -> Conversation | None:
         if params is None:
             query = query.limit(1)
-        row = (await self.conn.execute(query, params)).first()
+        row = (await self.conn.execute(query, params)).mappings().first()
         return row_to_conversation(row) if row else None
 
     async def get(self, conversation_id: str) -> Conversation | None:
@@ -147,7 +147,7 @@ class SqlConversationRepository:
                 _c.state == ConversationState.OPEN.value,
             )
         )
-        return [row_to_conversation(r) for r in rows]
+        return [row_to_conversation(r) for r in rows.mappings()]
 
     async def latest_with(self, patient_ins: str, correspondent: str) -> Conversation | None:
         return await self._one(
@@ -184,7 +184,7 @@ class SqlConversationRepository:
             .order_by(_c.last_activity_at)
             .limit(limit)
         )
-        return [row_to_conversation(r) for r in rows]
+        return [row_to_conversation(r) for r in rows.mappings()]
 
     async def close_if_idle(self, conversation: Conversation, cutoff: datetime) -> bool:
         """Close unless a message arrived since it was read (the WHERE is re-checked)."""

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,8 +26,7 @@ async def reading_repository(db: Database) -> AsyncIterator[SqlPatientRepository
         yield SqlPatientRepository(conn)
 
 
-def row_to_profile(row: Row[tuple[object, ...]]) -> PatientProfile:
-    m = row._mapping
+def row_to_profile(m: RowMapping) -> PatientProfile:
     return PatientProfile(
         ins=m["ins"],
         state=PatientState(m["state"]),
@@ -50,7 +49,7 @@ class SqlPatientRepository:
         query = select(patients).where(patients.c.ins == ins)
         if for_update:
             query = query.with_for_update()
-        row = (await self.conn.execute(query)).first()
+        row = (await self.conn.execute(query)).mappings().first()
         return row_to_profile(row) if row else None
 
     async def add(self, profile: PatientProfile) -> None:

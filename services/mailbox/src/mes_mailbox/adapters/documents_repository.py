@@ -75,16 +75,16 @@ class SqlDocumentRepository:
         query = select(documents).where(documents.c.owner == owner, documents.c.id.in_(wanted))
         if lock:
             query = query.with_for_update()
-        rows = (await self.conn.execute(query)).all()
-        return {r.id: _document(r._mapping) for r in rows}
+        rows = (await self.conn.execute(query)).mappings()
+        return {m["id"]: _document(m) for m in rows}
 
     async def page(self, owner: str, *, after: Cursor | None, limit: int) -> list[Document]:
         """Newest first; ``after`` continues below the last row of the previous page."""
         params: dict[str, Any] = {"owner": owner, "limit": limit}
         if after is not None:
             params |= {"after_at": after.sent_at, "after_id": after.message_id}
-        rows = (await self.conn.execute(_page_statement(after is not None), params)).all()
-        return [_document(r._mapping) for r in rows]
+        rows = (await self.conn.execute(_page_statement(after is not None), params)).mappings()
+        return [_document(m) for m in rows]
 
     async def remove(self, owner: str, document_id: str) -> Document | None:
         """Delete the document if it is ``owner``'s; the removed one, or None."""

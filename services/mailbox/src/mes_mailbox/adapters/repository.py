@@ -206,11 +206,10 @@ class SqlMessageRepository:
     async def _fetch(
         self, statement: Select[Any], params: dict[str, Any], *, body: bool
     ) -> list[MessageCopy]:
-        rows = (await self.conn.execute(statement, params)).all()
+        rows = (await self.conn.execute(statement, params)).mappings().all()
         copies: list[MessageCopy] = []
         refs: dict[str, list[AttachmentRef]] = {}
-        for r in rows:
-            m = r._mapping
+        for m in rows:
             if m["message_id"] not in refs:
                 refs[m["message_id"]] = []
                 copies.append(_row_to_copy(m, m["body"] if body else ""))
@@ -307,5 +306,5 @@ class SqlAttachmentRepository:
                     or_(attachments.c.uploaded_by == mailbox, held),
                 )
             )
-        ).all()
-        return {r.id: _stored_attachment(r._mapping) for r in rows}
+        ).mappings()
+        return {m["id"]: _stored_attachment(m) for m in rows}

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
@@ -54,12 +55,11 @@ def _in_box_gist(box: Box) -> ColumnElement[bool]:
     return position.op("<@")(func.box(corner_sw, corner_ne)).self_group()
 
 
-def _listed(row: Any) -> Listed:
-    return Listed(_pharmacy(row), row._mapping["mailbox"])
+def _listed(m: RowMapping) -> Listed:
+    return Listed(_pharmacy(m), m["mailbox"])
 
 
-def _pharmacy(row: Any) -> Pharmacy:
-    m = row._mapping
+def _pharmacy(m: RowMapping) -> Pharmacy:
     return Pharmacy(
         finess=m["finess"],
         name=m["name"],
@@ -89,15 +89,21 @@ class SqlPharmacyRepository:
 
     async def get(self, finess: str) -> Listed | None:
         row = (
-            await self.conn.execute(select(*COLUMNS, MAILBOX).where(pharmacies.c.finess == finess))
-        ).first()
+            (
+                await self.conn.execute(
+                    select(*COLUMNS, MAILBOX).where(pharmacies.c.finess == finess)
+                )
+            )
+            .mappings()
+            .first()
+        )
         return _listed(row) if row else None
 
     async def get_many(self, finesses: Sequence[str]) -> dict[str, Pharmacy]:
         if not finesses:
             return {}
         rows = await self.conn.execute(select(*COLUMNS).where(pharmacies.c.finess.in_(finesses)))
-        return {r.finess: _pharmacy(r) for r in rows}
+        return {r["finess"]: _pharmacy(r) for r in rows.mappings()}
 
     async def store_many(
         self, created: Sequence[Pharmacy], changed: Sequence[Pharmacy], run: str | None
@@ -198,14 +204,14 @@ class SqlPharmacyRepository:
             )
             if after is not None:
                 stmt = stmt.where(after_page(pharmacies.c.sort_name, pharmacies.c.finess, after))
-            return [_listed(r) for r in await self.conn.execute(stmt)]
+            return [_listed(r) for r in (await self.conn.execute(stmt)).mappings()]
         postal = f.postal_code or ""
         stmt = words_page(len(f.words), len(postal) if len(postal) < 5 else 5, after is not None)
         values: dict[str, Any] = word_values(f.words) | {"page_size": limit}
         values |= {"postal_code": postal, "postal_end": postal + "{"}
         if after is not None:
             values |= {"after_name": after[0], "after_finess": after[1]}
-        return [_listed(r) for r in await self.conn.execute(stmt, values)]
+        return [_listed(r) for r in (await self.conn.execute(stmt, values)).mappings()]
 
     async def in_box(self, f: PharmacyFilter, box: Box) -> list[tuple[str, float, float]]:
         """(FINESS, lat, lon) of the open pharmacies in ``box``: on SQLite from the index on
@@ -231,7 +237,7 @@ class SqlPharmacyRepository:
         rows = await self.conn.execute(
             select(*COLUMNS, MAILBOX).where(pharmacies.c.finess.in_(finesses))
         )
-        return {r.finess: _listed(r) for r in rows}
+        return {r["finess"]: _listed(r) for r in rows.mappings()}
 
     async def recipients(self, finesses: Iterable[str]) -> dict[str, Recipient]:
         """The organisational pharmacy mailbox of each FINESS that has one (the first by
@@ -277,7 +283,7 @@ class SqlPharmacyRepository:
             .where(pharmacies.c.open == true())
             .order_by(history.c.last.desc(), pharmacies.c.finess)
         )
-        return [(_listed(r), r.last) for r in rows]
+        return [(_listed(r), r["last"]) for r in rows.mappings()]
 
     async def count_up(self, key: str, window_start: int) -> int:
         """One more on ``key``'s counter of this window, atomically: the count after it."""

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,8 +32,7 @@ async def reading_pharmacies(db: Database) -> AsyncIterator[SqlPharmacyRepositor
         yield SqlPharmacyRepository(conn)
 
 
-def _row_to_entry(row: Row[tuple[object, ...]]) -> MailboxEntry:
-    m = row._mapping
+def _row_to_entry(m: RowMapping) -> MailboxEntry:
     updated_at: datetime = m["updated_at"]
     # SQLite hands back naive datetimes; they were written in UTC.
     if updated_at.tzinfo is None:
@@ -70,8 +69,10 @@ class SqlMailboxRepository:
 
     async def get(self, address: str) -> MailboxEntry | None:
         row = (
-            await self.conn.execute(select(mailboxes).where(mailboxes.c.address == address))
-        ).first()
+            (await self.conn.execute(select(mailboxes).where(mailboxes.c.address == address)))
+            .mappings()
+            .first()
+        )
         return _row_to_entry(row) if row else None
 
     async def add(self, entry: MailboxEntry) -> None:
@@ -98,4 +99,4 @@ class SqlMailboxRepository:
             )
         if query.after is not None:
             stmt = stmt.where(mailboxes.c.address > query.after)
-        return [_row_to_entry(r) for r in (await self.conn.execute(stmt)).all()]
+        return [_row_to_entry(r) for r in (await self.conn.execute(stmt)).mappings()]
