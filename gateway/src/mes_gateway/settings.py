@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from mes_platform.settings import ServingSettings, refuse_weak_internal_token
+from mes_platform.settings import ServingSettings
 
 __all__ = [
     "CONVERSATION_READS",
@@ -129,7 +129,6 @@ class GatewaySettings(ServingSettings):
         if self.environment == "production":
             if not self.jwks_url:
                 raise ValueError("jwks_url must be set in production")
-            refuse_weak_internal_token(self.internal_token)
             if self.jwt_dev_signing_key.get_secret_value() == DEV_JWT_SIGNING_KEY:
                 raise ValueError(
                     "jwt_dev_signing_key must not be the public development key in production "

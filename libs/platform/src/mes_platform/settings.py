@@ -13,25 +13,12 @@ __all__ = [
     "INTERNAL_TOKEN_MIN_LENGTH",
     "ServiceSettings",
     "ServingSettings",
-    "refuse_weak_internal_token",
 ]
 
 DEV_INTERNAL_TOKEN = "dev-internal-token-change-me"
 # Whoever holds the internal token is every service's trusted caller: in production it is at
 # least as long as a random 192-bit secret written in base64.
 INTERNAL_TOKEN_MIN_LENGTH = 32
-
-
-def refuse_weak_internal_token(token: SecretStr) -> None:
-    """Refuse, in production, the development token and any token too short to be a secret."""
-    value = token.get_secret_value()
-    if value in ("", DEV_INTERNAL_TOKEN):
-        raise ValueError("internal_token must be set to a real secret in production")
-    if len(value) < INTERNAL_TOKEN_MIN_LENGTH:
-        raise ValueError(
-            f"internal_token must be at least {INTERNAL_TOKEN_MIN_LENGTH} characters in "
-            f"production (got {len(value)})"
-        )
 
 
 class ServingSettings(BaseSettings):
@@ -54,6 +41,21 @@ class ServingSettings(BaseSettings):
         "status and duration (never the path, a subject, a body or an INS)",
     )
     internal_token: SecretStr = SecretStr(DEV_INTERNAL_TOKEN)
+
+    @model_validator(mode="after")
+    def _refuse_a_weak_internal_token_in_production(self) -> ServingSettings:
+        """In production, neither the development token nor one too short to be a secret."""
+        if self.environment != "production":
+            return self
+        value = self.internal_token.get_secret_value()
+        if value in ("", DEV_INTERNAL_TOKEN):
+            raise ValueError("internal_token must be set to a real secret in production")
+        if len(value) < INTERNAL_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"internal_token must be at least {INTERNAL_TOKEN_MIN_LENGTH} characters in "
+                f"production (got {len(value)})"
+            )
+        return self
 
 
 class ServiceSettings(ServingSettings):
@@ -96,10 +98,8 @@ class ServiceSettings(ServingSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> ServiceSettings:
-        if self.environment == "production":
-            refuse_weak_internal_token(self.internal_token)
-            if not self.database_url:
-                raise ValueError("database_url must be set in production")
+        if self.environment == "production" and not self.database_url:
+            raise ValueError("database_url must be set in production")
         return self
 
     @property
