@@ -27,7 +27,7 @@ from mes_contracts.ins import ins_key
 from mes_dev.testing import free_port
 
 from .load import percentile
-from .stack import Stack, http_json, process_cpu_seconds, process_written_bytes
+from .stack import Stack, http_json, process_cpu_and_written
 
 PROFESSIONAL = "dr.bench@hopital-bench.mssante.fr"
 BODY_1KB = ("Bonjour, voici le compte rendu de votre consultation. " * 20)[:1024]
@@ -198,11 +198,9 @@ def measured_send(
     """``run`` (a send load) with the CPU each process of the stack, and the load generators,
     spent per message meanwhile."""
     assert stack.process is not None
-    cpu_before = process_cpu_seconds(stack.process.pid, names)
-    written_before = process_written_bytes(stack.process.pid, names)
+    cpu_before, written_before = process_cpu_and_written(stack.process.pid, names)
     result = run()
-    cpu_after = process_cpu_seconds(stack.process.pid, names)
-    written_after = process_written_bytes(stack.process.pid, names)
+    cpu_after, written_after = process_cpu_and_written(stack.process.pid, names)
     sent = max(1, int(result.get("sent_total", 0)))
     result["cpu_ms_per_message"] = {
         name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / sent, 3)

@@ -16,7 +16,12 @@ from typing import Any
 from mes_dev.devstack_services import SERVICES
 from mes_dev.testing import free_port
 
-__all__ = ["Stack", "http_json", "process_cpu_seconds", "process_written_bytes"]
+__all__ = [
+    "Stack",
+    "http_json",
+    "process_cpu_and_written",
+    "process_cpu_seconds",
+]
 
 
 def _children(pid: int) -> list[int]:
@@ -66,27 +71,35 @@ def _written_bytes(pid: int) -> int | None:
 
 
 def _per_process(
-    root: int, names: dict[int, str] | None, read: Callable[[int], float | None]
-) -> dict[str, float]:
-    """``read`` of each process of the stack under ``root``, summed by name (``names``: what
-    mes-dev calls each pid, so that two processes of one service are told apart; else the
-    service whose module it runs); empty where /proc is not available."""
-    found: dict[str, float] = {}
+    root: int, names: dict[int, str] | None, *reads: Callable[[int], float | None]
+) -> list[dict[str, float]]:
+    """Each of ``reads`` for every process of the stack under ``root``, in one walk, summed by
+    name (``names``: what mes-dev calls each pid, so that two processes of one service are told
+    apart; else the service whose module it runs); empty where /proc is not available."""
+    found: list[dict[str, float]] = [{} for _ in reads]
     for pid in _children(root):
-        name, value = (names or {}).get(pid) or _name(pid), read(pid)
-        if name is not None and value is not None:
-            found[name] = found.get(name, 0.0) + value
+        name = (names or {}).get(pid) or _name(pid)
+        if name is None:
+            continue
+        for counts, read in zip(found, reads, strict=True):
+            value = read(pid)
+            if value is not None:
+                counts[name] = counts.get(name, 0.0) + value
     return found
 
 
 def process_cpu_seconds(root: int, names: dict[int, str] | None = None) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each process of the stack, by name."""
-    return _per_process(root, names, _cpu_seconds)
+    return _per_process(root, names, _cpu_seconds)[0]
 
 
-def process_written_bytes(root: int, names: dict[int, str] | None = None) -> dict[str, float]:
-    """Bytes written to storage so far by each process of the stack, by name."""
-    return _per_process(root, names, _written_bytes)
+def process_cpu_and_written(
+    root: int, names: dict[int, str] | None = None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """CPU seconds, and bytes written to storage, so far by each process of the stack, by name,
+    from one walk of the processes."""
+    cpu, written = _per_process(root, names, _cpu_seconds, _written_bytes)
+    return cpu, written
 
 
 def http_json(
