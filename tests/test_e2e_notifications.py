@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -61,6 +62,8 @@ class Sink:
 @pytest.fixture(scope="module")
 def sink(stack: Stack) -> Iterator[Sink]:
     handler = Sink()
+    # aiosmtpd logs each connection at INFO from its own thread, past pytest's capture.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(handler, hostname="127.0.0.1", port=stack.addresses.smtp_port)
     controller.start()
     try:
