@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import logging
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -91,8 +90,6 @@ class SmtpSink:
         return "250 Message accepted for delivery"
 
     def start(self) -> None:
-        # aiosmtpd logs each connection at INFO from its own thread, past pytest's capture.
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 

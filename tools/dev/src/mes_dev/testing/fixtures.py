@@ -6,6 +6,7 @@ server answers, unless ``MES_REQUIRE_POSTGRES=1`` (CI), where it fails instead.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ import pytest
 
 from .nats_server import NatsServer
 from .postgres import PostgresDatabase
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests' SMTP servers (aiosmtpd) log each connection at INFO from their own thread,
+    # past pytest's capture, through the handler an in-process service installed.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 @pytest.fixture
