@@ -4,9 +4,7 @@ message cannot be delivered, and when a patient writes to a pharmacy."""
 
 from __future__ import annotations
 
-import asyncio
 import email
-import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,11 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from mes_contracts import EventEnvelope
-from mes_contracts.addresses import MailboxType
-from mes_contracts.events.directory import MailboxRegistered
 from mes_contracts.nondelivery import NON_DELIVERY_SUBJECT
-from mes_platform.bus import EventBus
 
 from .conftest import Api, eventually
 from .stack import Stack
@@ -62,8 +56,6 @@ class Sink:
 @pytest.fixture(scope="module")
 def sink(stack: Stack) -> Iterator[Sink]:
     handler = Sink()
-    # aiosmtpd logs each connection at INFO from its own thread, past pytest's capture.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
     controller = Controller(handler, hostname="127.0.0.1", port=stack.addresses.smtp_port)
     controller.start()
     try:
@@ -134,41 +126,20 @@ def test_a_closed_mailbox_gives_the_sender_a_delivery_status_notification(
     assert per_recipient["Action"] == "failed" and per_recipient["Status"] == "5.2.1"
 
 
-def _announce_alert_address(stack: Stack, address: str, alert: str) -> None:
-    async def publish() -> None:
-        bus = EventBus(stack.nats.url, name="e2e-directory")
-        bus.start()
-        await bus.wait_connected(10)
-        envelope = EventEnvelope.wrap(
-            MailboxRegistered(
-                address=address,
-                type=MailboxType.ORG,
-                display_name="Pharmacie du Marché",
-                rpps=None,
-                finess="750012345",
-                pharmacy=True,
-                alert_email=alert,
-            ),
-            correlation_id="e2e",
-        )
-        await bus.js.publish(
-            envelope.type, envelope.to_json_bytes(), headers={"Nats-Msg-Id": envelope.id}
-        )
-        await bus.close()
-
-    asyncio.run(publish())
-
-
 def test_a_pharmacy_is_alerted_and_the_app_shows_the_patient_a_notification(
-    api: Api, sink: Sink, stack: Stack
+    api: Api, sink: Sink
 ) -> None:
     patient, patient_token = api.patient(state="activated", app_installed=True)
     pharmacy = f"pharmacie.{uuid.uuid4().hex[:8]}@officine-test.mssante.fr"
-    pharmacy_token = api.mailbox(
-        pharmacy, "ORG", "Pharmacie du Marché", finess="750012345", pharmacy=True
-    )
     alert = f"alertes.{uuid.uuid4().hex[:6]}@pharmacie.example.org"
-    _announce_alert_address(stack, pharmacy, alert)
+    pharmacy_token = api.mailbox(
+        pharmacy,
+        "ORG",
+        "Pharmacie du Marché",
+        finess="750012345",
+        pharmacy=True,
+        alert_email=alert,
+    )
     h = api.as_(patient_token)
     r = api.http.post(
         "/v1/me/conversations", headers=h, json={"to": pharmacy, "subject": SUBJECT, "body": BODY}
